@@ -1,0 +1,1 @@
+"""TLS material for the webhook: CA and serving certificate, rotation, Secret, caBundle."""

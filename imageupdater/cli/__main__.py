@@ -1,0 +1,5 @@
+import sys
+
+from imageupdater.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""The one exception tree of Image Updater.
+
+::
+
+    ImageUpdaterError
+    ├── InvalidInput                  permanent: bad annotations, flags, files — deny or skip
+    │   ├── InvalidImageReference
+    │   ├── InvalidConstraint
+    │   ├── InvalidTagFilter
+    │   ├── InvalidPlatform
+    │   ├── InvalidStrategy
+    │   ├── InvalidCredentialRef
+    │   ├── InvalidRegistriesConf
+    │   └── InvalidAnnotations        carries every Problem found at once
+    ├── CredentialError               a credential source failed (secret missing, script failed)
+    └── RegistryError                 talking to a registry failed
+        ├── RegistryUnavailable       transient: connection refused, timeout, 5xx
+        ├── RateLimited               transient: 429, with the advised pause
+        ├── RegistryAuthError         401/403 after the one permitted retry
+        ├── RegistryNotFound          404: unknown repository or tag
+        └── RegistryProtocolError     a malformed or oversized answer
+
+``transient`` tells a caller whether retrying later can help. Messages never contain
+credentials: adapters build them from URLs stripped of userinfo and from status codes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CredentialError",
+    "ImageUpdaterError",
+    "InvalidAnnotations",
+    "InvalidConstraint",
+    "InvalidCredentialRef",
+    "InvalidImageReference",
+    "InvalidInput",
+    "InvalidPlatform",
+    "InvalidRegistriesConf",
+    "InvalidStrategy",
+    "InvalidTagFilter",
+    "RateLimited",
+    "RegistryAuthError",
+    "RegistryError",
+    "RegistryNotFound",
+    "RegistryProtocolError",
+    "RegistryUnavailable",
+]
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from imageupdater.problems import Problem
+
+
+class ImageUpdaterError(Exception):
+    """Base of every error Image Updater raises on purpose."""
+
+    transient: ClassVar[bool] = False
+
+
+class InvalidInput(ImageUpdaterError):
+    """User-supplied input is wrong; retrying will not help until the user fixes it."""
+
+
+class InvalidImageReference(InvalidInput):
+    pass
+
+
+class InvalidConstraint(InvalidInput):
+    pass
+
+
+class InvalidTagFilter(InvalidInput):
+    pass
+
+
+class InvalidPlatform(InvalidInput):
+    pass
+
+
+class InvalidStrategy(InvalidInput):
+    pass
+
+
+class InvalidCredentialRef(InvalidInput):
+    pass
+
+
+class InvalidRegistriesConf(InvalidInput):
+    pass
+
+
+class InvalidAnnotations(InvalidInput):
+    """Every problem found in one Application's annotations, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class CredentialError(ImageUpdaterError):
+    """A credential source could not deliver (missing secret, failing script, bad format)."""
+
+
+class RegistryError(ImageUpdaterError):
+    """A registry request failed. ``registry`` is the endpoint's host, never a URL with userinfo."""
+
+    def __init__(self, message: str, *, registry: str = "") -> None:
+        self.registry = registry
+        super().__init__(message)
+
+
+class RegistryUnavailable(RegistryError):
+    transient = True
+
+
+class RateLimited(RegistryError):
+    transient = True
+
+    def __init__(self, message: str, *, registry: str = "", retry_after: float = 0.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, registry=registry)
+
+
+class RegistryAuthError(RegistryError):
+    pass
+
+
+class RegistryNotFound(RegistryError):
+    pass
+
+
+class RegistryProtocolError(RegistryError):
+    pass

@@ -1,0 +1,1 @@
+"""The reconciler: watch and resync Applications, resolve each repository once, write back."""

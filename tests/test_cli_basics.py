@@ -1,0 +1,34 @@
+"""The command line's shared behaviour: version, usage errors, exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+import imageupdater
+from imageupdater import cli
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["version", "--short"]) == 0
+    assert capsys.readouterr().out.strip() == f"v{imageupdater.__version__}"
+
+
+def test_an_unknown_subcommand_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frobnicate"])
+    assert exc.value.code == cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "invalid choice: 'frobnicate'" in err
+    assert "Traceback" not in err
+
+
+def test_the_console_script_runs_as_a_module() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "imageupdater.cli", "version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("image-updater: v")

@@ -1,0 +1,1 @@
+"""The admission webhook: AdmissionReview in; allow/deny, warnings and a JSONPatch out."""
