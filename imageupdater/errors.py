@@ -19,6 +19,13 @@
         ├── RegistryAuthError         401/403 after the one permitted retry
         ├── RegistryNotFound          404: unknown repository or tag
         └── RegistryProtocolError     a malformed or oversized answer
+    └── KubeError                     talking to the Kubernetes API failed
+        ├── KubeUnavailable           transient: connection, timeout, 429, 5xx
+        ├── KubeConflict              409: stale resourceVersion or already exists
+        ├── KubeNotFound              404
+        ├── KubeGone                  410: a watch resourceVersion is too old; relist
+        ├── KubeForbidden             401/403: RBAC
+        └── KubeInvalid               400/415/422: the request itself is wrong
 
 ``transient`` tells a caller whether retrying later can help. Messages never contain
 credentials: adapters build them from URLs stripped of userinfo and from status codes.
@@ -38,6 +45,13 @@ __all__ = [
     "InvalidRegistriesConf",
     "InvalidStrategy",
     "InvalidTagFilter",
+    "KubeConflict",
+    "KubeError",
+    "KubeForbidden",
+    "KubeGone",
+    "KubeInvalid",
+    "KubeNotFound",
+    "KubeUnavailable",
     "RateLimited",
     "RegistryAuthError",
     "RegistryError",
@@ -132,4 +146,36 @@ class RegistryNotFound(RegistryError):
 
 
 class RegistryProtocolError(RegistryError):
+    pass
+
+
+class KubeError(ImageUpdaterError):
+    """A Kubernetes API request failed; ``status`` is the HTTP status (0 for transport errors)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class KubeUnavailable(KubeError):
+    transient = True
+
+
+class KubeConflict(KubeError):
+    transient = True
+
+
+class KubeNotFound(KubeError):
+    pass
+
+
+class KubeGone(KubeError):
+    transient = True
+
+
+class KubeForbidden(KubeError):
+    pass
+
+
+class KubeInvalid(KubeError):
     pass

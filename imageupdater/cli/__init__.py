@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from typing import cast
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Image Updater's annotations, registries.conf and `test` command."
         ),
     )
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
-    subparsers = parser.add_subparsers(  # type: ignore[assignment]
-        dest="command", metavar="COMMAND", parser_class=_Parser
+    subparsers = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser),
     )
     subparsers.required = True
     entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)

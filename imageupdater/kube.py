@@ -1,0 +1,322 @@
+"""The Kubernetes API adapter: kubernetes_asyncio behind typed wrappers, raw JSON in and out.
+
+The only module that imports ``kubernetes_asyncio`` (an import contract says so). Objects
+travel as plain dicts (``TypedDict`` at the call sites), never as generated models: Argo CD
+Applications are custom objects anyway, and plain dicts keep the webhook, the reconciler
+and the emulator-driven tests speaking the same JSON. Every ``ApiException`` and transport
+error becomes one of ``KubeError``'s subclasses with a message that names the object, never
+a token or a Secret's data.
+
+The client is built on an explicit ``Configuration`` (never the process-wide default), from
+a kubeconfig file or, when none is given and the process runs in a pod, the in-cluster
+service account.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APPLICATIONS",
+    "APPPROJECTS",
+    "EVENTS",
+    "LEASES",
+    "MUTATING_WEBHOOKS",
+    "SECRETS",
+    "VALIDATING_WEBHOOKS",
+    "KubeClient",
+    "Resource",
+    "WatchEvent",
+    "decode_secret_data",
+    "encode_secret_data",
+]
+
+import base64
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio import watch as k8s_watch
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from imageupdater.errors import (
+    CredentialError,
+    KubeConflict,
+    KubeError,
+    KubeForbidden,
+    KubeGone,
+    KubeInvalid,
+    KubeNotFound,
+    KubeUnavailable,
+)
+
+JSON = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications")
+APPPROJECTS = Resource("argoproj.io", "v1alpha1", "appprojects")
+SECRETS = Resource("", "v1", "secrets")
+EVENTS = Resource("", "v1", "events")
+LEASES = Resource("coordination.k8s.io", "v1", "leases")
+MUTATING_WEBHOOKS = Resource("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")
+VALIDATING_WEBHOOKS = Resource(
+    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+    object: JSON
+
+
+def _error(exc: ApiException, what: str) -> KubeError:
+    status = int(exc.status or 0)
+    reason = ""
+    try:
+        body = json.loads(exc.body) if exc.body else {}
+        if isinstance(body, dict):
+            reason = str(body.get("message", ""))[:300]
+    except (TypeError, ValueError):
+        reason = ""
+    message = f"{what}: {reason or exc.reason or 'HTTP ' + str(status)}"
+    if status == 404:
+        return KubeNotFound(message, status=status)
+    if status == 409:
+        return KubeConflict(message, status=status)
+    if status == 410:
+        return KubeGone(message, status=status)
+    if status in (401, 403):
+        return KubeForbidden(message, status=status)
+    if status in (400, 415, 422):
+        return KubeInvalid(message, status=status)
+    return KubeUnavailable(message, status=status)
+
+
+class KubeClient:
+    """Typed access to the API objects Image Updater reads and writes."""
+
+    def __init__(self, api: k8s.ApiClient) -> None:
+        self._api = api
+        self._custom = k8s.CustomObjectsApi(api)
+
+    @classmethod
+    async def connect(
+        cls, kubeconfig: str | None = None, *, context: str | None = None
+    ) -> KubeClient:
+        configuration = k8s.Configuration()
+        try:
+            if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+                k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                    client_configuration=configuration
+                )
+            else:
+                await k8s_config.load_kube_config(
+                    config_file=kubeconfig,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+        except (k8s_config.ConfigException, OSError, ValueError) as exc:
+            source = kubeconfig or "the default kubeconfig"
+            raise KubeInvalid(f"cannot load Kubernetes configuration from {source}: {exc}") from exc
+        return cls(k8s.ApiClient(configuration=configuration))
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- generic verbs on any resource (raw JSON) ---------------------------------------------
+
+    def _path(self, resource: Resource, namespace: str | None, name: str | None = None) -> str:
+        base = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+        if namespace is not None:
+            base += f"/namespaces/{namespace}"
+        base += f"/{resource.plural}"
+        return f"{base}/{name}" if name else base
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> JSON:
+        try:
+            response = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+            )
+            raw = await response.read()
+        except ApiException as exc:
+            raise _error(exc, what) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise KubeUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        try:
+            decoded = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise KubeUnavailable(f"{what}: the API server answered with invalid JSON") from exc
+        if not isinstance(decoded, dict):
+            raise KubeUnavailable(f"{what}: the API server answered with a non-object")
+        return decoded
+
+    async def get(self, resource: Resource, namespace: str | None, name: str) -> JSON:
+        what = f"get {resource.plural} {namespace + '/' if namespace else ''}{name}"
+        return await self._call("GET", self._path(resource, namespace, name), what=what)
+
+    async def get_or_none(
+        self, resource: Resource, namespace: str | None, name: str
+    ) -> JSON | None:
+        try:
+            return await self.get(resource, namespace, name)
+        except KubeNotFound:
+            return None
+
+    async def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> JSON:
+        query = {}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        what = f"list {resource.plural}" + (f" in {namespace}" if namespace else "")
+        return await self._call("GET", self._path(resource, namespace), what=what, query=query)
+
+    async def create(self, resource: Resource, namespace: str | None, body: JSON) -> JSON:
+        name = body.get("metadata", {}).get("name") or body.get("metadata", {}).get("generateName")
+        what = f"create {resource.plural} {namespace + '/' if namespace else ''}{name}"
+        return await self._call("POST", self._path(resource, namespace), what=what, body=body)
+
+    async def replace(self, resource: Resource, namespace: str | None, body: JSON) -> JSON:
+        name = body["metadata"]["name"]
+        what = f"replace {resource.plural} {namespace + '/' if namespace else ''}{name}"
+        path = self._path(resource, namespace, name)
+        return await self._call("PUT", path, what=what, body=body)
+
+    async def patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        *,
+        content_type: str = MERGE_PATCH,
+        dry_run: bool = False,
+    ) -> JSON:
+        what = f"patch {resource.plural} {namespace + '/' if namespace else ''}{name}"
+        query = {"dryRun": "All"} if dry_run else None
+        path = self._path(resource, namespace, name)
+        return await self._call(
+            "PATCH", path, what=what, body=patch, content_type=content_type, query=query
+        )
+
+    async def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """Events after ``resource_version`` until the server ends the watch; 410 → KubeGone."""
+        kwargs: dict[str, Any] = {
+            "timeout_seconds": timeout_seconds,
+            "allow_watch_bookmarks": True,
+        }
+        if resource_version:
+            kwargs["resource_version"] = resource_version
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        func: Callable[..., Any]
+        if namespace is None:
+            args: tuple[Any, ...] = (resource.group, resource.version, resource.plural)
+            func = self._custom.list_cluster_custom_object
+        else:
+            args = (resource.group, resource.version, namespace, resource.plural)
+            func = self._custom.list_namespaced_custom_object
+        what = f"watch {resource.plural}" + (f" in {namespace}" if namespace else "")
+        watcher = k8s_watch.Watch()
+        try:
+            async with watcher.stream(func, *args, **kwargs) as stream:
+                async for event in stream:
+                    kind = event.get("type")
+                    obj = event.get("raw_object") or event.get("object")
+                    if kind == "ERROR":
+                        code = int(obj.get("code", 0)) if isinstance(obj, dict) else 0
+                        message = obj.get("message", "") if isinstance(obj, dict) else ""
+                        if code == 410:
+                            raise KubeGone(f"{what}: {message}", status=410)
+                        raise KubeUnavailable(f"{what}: {message}", status=code)
+                    if kind in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK") and isinstance(
+                        obj, dict
+                    ):
+                        yield WatchEvent(kind, obj)
+        except ApiException as exc:
+            raise _error(exc, what) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise KubeUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    # -- Secrets -------------------------------------------------------------------------------
+
+    async def read_secret(self, namespace: str, name: str) -> Mapping[str, bytes]:
+        """The ``SecretReader`` protocol: decoded data, or CredentialError when unavailable."""
+        try:
+            secret = await self.get(SECRETS, namespace, name)
+        except KubeNotFound as exc:
+            raise CredentialError(f"secret {namespace}/{name} not found") from exc
+        except KubeError as exc:
+            raise CredentialError(f"cannot read secret {namespace}/{name}: {exc}") from exc
+        return decode_secret_data(secret)
+
+
+def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
+    data: dict[str, bytes] = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            data[key] = base64.b64decode(value, validate=True)
+        except (ValueError, TypeError):
+            continue
+    for key, value in (secret.get("stringData") or {}).items():
+        data[key] = str(value).encode()
+    return data
+
+
+def encode_secret_data(data: Mapping[str, bytes]) -> dict[str, str]:
+    return {key: base64.b64encode(value).decode() for key, value in data.items()}

@@ -1,0 +1,272 @@
+"""Planning image overrides for the argocd write-back: what to set in an Application's source.
+
+Pure: given an Application, the source to write (``application.select_source``) and the tag
+chosen for each image, compute the new source block, the list of changes, and the patch that
+applies it — a JSON merge patch guarded by ``resourceVersion`` for the reconciler, a JSONPatch
+for the admission webhook. Both apps call this module, so they write byte-identical overrides
+(upstream behaviour §10):
+
+* Helm: ``helm.parameters`` entries ``{name, value, forceString: true}``; the name parameter
+  (default ``image.name``) gets ``registry/name``, the tag parameter (default ``image.tag``)
+  gets ``tag`` or ``tag@digest``; a configured spec parameter gets the full reference instead.
+  Same-named parameters are replaced in place, new ones appended.
+* Kustomize: ``kustomize.images`` entries ``[<kustomize name>=]<registry/name>:<tag>[@digest]``,
+  replacing the entry for the same image name.
+* Plugin: ``plugin.env`` entries by name (spec, name, tag variables), replaced or appended.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Change",
+    "ChosenImage",
+    "Plan",
+    "current_override",
+    "json_patch",
+    "merge_patch",
+    "plan_overrides",
+]
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from imageupdater.application import (
+    Application,
+    ApplicationSource,
+    HelmParameter,
+    PluginEnvEntry,
+    SourceRef,
+)
+from imageupdater.policy import ImagePolicy
+
+DEFAULT_HELM_NAME = "image.name"
+DEFAULT_HELM_TAG = "image.tag"
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenImage:
+    """The version picked for one policy: ``tag``, plus ``digest`` for the digest strategy."""
+
+    policy: ImagePolicy
+    tag: str
+    digest: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The tag as written into a tag parameter: ``tag`` or ``tag@digest``."""
+        return f"{self.tag}@{self.digest}" if self.digest else self.tag
+
+    @property
+    def reference(self) -> str:
+        return f"{self.policy.image.full_name}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One image whose override changes: ``old`` is the version set before (None when unset)."""
+
+    alias: str | None
+    image: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    source: SourceRef
+    old_source: ApplicationSource
+    new_source: ApplicationSource
+    changes: tuple[Change, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.old_source != self.new_source
+
+
+def _kustomize_key(entry: str) -> str:
+    """The image name an entry overrides: before ``=``, else the name without tag or digest."""
+    if "=" in entry:
+        return entry.split("=", 1)[0]
+    name = entry.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _kustomize_version(entry: str) -> str | None:
+    target = entry.split("=", 1)[1] if "=" in entry else entry
+    at = target.find("@")
+    digest = target[at:] if at >= 0 else ""
+    name = target[:at] if at >= 0 else target
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = name[colon + 1 :] if colon > slash else ""
+    version = tag + digest
+    return version or None
+
+
+def _helm_names(policy: ImagePolicy) -> tuple[str | None, str | None, str | None]:
+    """(spec param, name param, tag param); a spec param replaces the name/tag pair."""
+    target = policy.helm
+    if target is not None and target.spec:
+        return target.spec, None, None
+    name = target.name if target is not None and target.name else DEFAULT_HELM_NAME
+    tag = target.tag if target is not None and target.tag else DEFAULT_HELM_TAG
+    return None, name, tag
+
+
+def _plugin_names(policy: ImagePolicy) -> tuple[str | None, str | None, str | None]:
+    target = policy.plugin
+    if target is None:
+        return None, None, None
+    if target.spec:
+        return target.spec, None, None
+    return None, target.name, target.tag
+
+
+def _kustomize_name(policy: ImagePolicy) -> str:
+    target = policy.kustomize
+    return target.name if target is not None and target.name else policy.image.full_name
+
+
+def current_override(source: ApplicationSource, kind: str, policy: ImagePolicy) -> str | None:
+    """The version this source already overrides the image with (``tag[@digest]``), if any."""
+    if kind == "Helm":
+        spec_param, _, tag_param = _helm_names(policy)
+        params = {
+            p.get("name"): p.get("value") for p in source.get("helm", {}).get("parameters", [])
+        }
+        if spec_param is not None:
+            value = params.get(spec_param)
+            return _kustomize_version(value) if value else None
+        return params.get(tag_param) if tag_param else None
+    if kind == "Kustomize":
+        key = _kustomize_name(policy)
+        for entry in source.get("kustomize", {}).get("images", []):
+            if _kustomize_key(entry) == key:
+                return _kustomize_version(entry)
+        return None
+    spec_env, _, tag_env = _plugin_names(policy)
+    env = {e.get("name"): e.get("value") for e in source.get("plugin", {}).get("env", [])}
+    if spec_env is not None:
+        value = env.get(spec_env)
+        return _kustomize_version(value) if value else None
+    return env.get(tag_env) if tag_env else None
+
+
+def _set_helm(source: ApplicationSource, chosen: ChosenImage) -> None:
+    spec_param, name_param, tag_param = _helm_names(chosen.policy)
+    wanted: list[tuple[str, str]] = []
+    if spec_param is not None:
+        wanted.append((spec_param, chosen.reference))
+    else:
+        assert name_param is not None and tag_param is not None
+        wanted.append((name_param, chosen.policy.image.full_name))
+        wanted.append((tag_param, chosen.version))
+    params: list[HelmParameter] = source.setdefault("helm", {}).setdefault("parameters", [])
+    for name, value in wanted:
+        for param in params:
+            if param.get("name") == name:
+                param["value"] = value
+                param["forceString"] = True
+                break
+        else:
+            params.append({"name": name, "value": value, "forceString": True})
+
+
+def _set_kustomize(source: ApplicationSource, chosen: ChosenImage) -> None:
+    target = chosen.policy.kustomize
+    key = _kustomize_name(chosen.policy)
+    renamed = target is not None and bool(target.name)
+    entry = f"{key}={chosen.reference}" if renamed else chosen.reference
+    images: list[str] = source.setdefault("kustomize", {}).setdefault("images", [])
+    for index, existing in enumerate(images):
+        if _kustomize_key(existing) == key:
+            images[index] = entry
+            return
+    images.append(entry)
+
+
+def _set_plugin(source: ApplicationSource, chosen: ChosenImage) -> None:
+    spec_env, name_env, tag_env = _plugin_names(chosen.policy)
+    wanted: list[tuple[str, str]] = []
+    if spec_env is not None:
+        wanted.append((spec_env, chosen.reference))
+    if name_env is not None:
+        wanted.append((name_env, chosen.policy.image.full_name))
+    if tag_env is not None:
+        wanted.append((tag_env, chosen.version))
+    env: list[PluginEnvEntry] = source.setdefault("plugin", {}).setdefault("env", [])
+    for name, value in wanted:
+        for item in env:
+            if item.get("name") == name:
+                item["value"] = value
+                break
+        else:
+            env.append({"name": name, "value": value})
+
+
+_SETTERS = {"Helm": _set_helm, "Kustomize": _set_kustomize, "Plugin": _set_plugin}
+
+
+def plan_overrides(app: Application, source: SourceRef, chosen: Sequence[ChosenImage]) -> Plan:
+    """Apply every chosen image to a copy of the source; the plan says what changed."""
+    old_source = source.get(app)
+    new_source: ApplicationSource = copy.deepcopy(old_source)
+    changes: list[Change] = []
+    setter = _SETTERS[source.kind]
+    for item in chosen:
+        old = current_override(old_source, source.kind, item.policy)
+        setter(new_source, item)
+        if old != item.version:
+            changes.append(
+                Change(item.policy.image.alias, item.policy.image.full_name, old, item.version)
+            )
+    return Plan(source, old_source, new_source, tuple(changes))
+
+
+def merge_patch(app: Application, plan: Plan) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) that sets the planned source, guarded by ``resourceVersion``.
+
+    Lists cannot be merged by RFC 7386, so the patch carries the whole block it changes
+    (``helm`` / ``kustomize`` / ``plugin`` of one source, or the whole ``sources`` list for a
+    multi-source Application); the ``resourceVersion`` guard turns a concurrent edit into a 409
+    instead of a lost update.
+    """
+    resource_version = app.get("metadata", {}).get("resourceVersion")
+    patch: dict[str, Any] = {}
+    if resource_version is not None:
+        patch["metadata"] = {"resourceVersion": resource_version}
+    block = {"Helm": "helm", "Kustomize": "kustomize", "Plugin": "plugin"}[plan.source.kind]
+    if plan.source.index is None:
+        patch["spec"] = {"source": {block: plan.new_source.get(block)}}
+    else:
+        sources = copy.deepcopy(app.get("spec", {}).get("sources", []))
+        sources[plan.source.index] = plan.new_source
+        patch["spec"] = {"sources": sources}
+    return patch
+
+
+def _pointer(parts: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def json_patch(app: Application, plan: Plan) -> list[dict[str, Any]]:
+    """A JSONPatch (RFC 6902) for the admission webhook: add or replace the one changed block."""
+    if not plan.changed:
+        return []
+    operations: list[dict[str, Any]] = []
+    base = list(plan.source.path)
+    spec = app.get("spec")
+    if spec is None:
+        operations.append({"op": "add", "path": "/spec", "value": {}})
+    if plan.source.index is None and spec is not None and "source" not in spec:
+        operations.append({"op": "add", "path": _pointer(base), "value": {}})
+    block = {"Helm": "helm", "Kustomize": "kustomize", "Plugin": "plugin"}[plan.source.kind]
+    op = "replace" if block in plan.old_source else "add"
+    operations.append(
+        {"op": op, "path": _pointer([*base, block]), "value": plan.new_source.get(block)}
+    )
+    return operations
