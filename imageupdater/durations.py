@@ -1,8 +1,12 @@
-"""Go duration strings (``90s``, ``1h30m``, ``500ms``), as upstream's flags and files use them."""
+"""Go ``time.ParseDuration`` syntax (``90s``, ``1h30m``, ``500ms``), as upstream writes durations.
+
+``parse_duration`` raises ``ValueError`` with the reason and examples; callers that read a
+file or a flag wrap it in their own ``InvalidInput`` subclass with the key or flag name.
+"""
 
 from __future__ import annotations
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["parse_duration"]
 
 _UNITS = {
     "ns": 1e-9,
@@ -17,42 +21,37 @@ _UNITS = {
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a Go duration; ``0`` alone is allowed; raises ValueError naming the value."""
-    original = text
-    text = text.strip()
-    if text in ("0", "+0", "-0"):
+    """Go ``time.ParseDuration`` syntax → seconds; negative durations are rejected."""
+
+    def bad(reason: str) -> ValueError:
+        return ValueError(
+            f"{text!r} is not a Go duration ({reason}); "
+            "expected e.g. '11h', '1h30m', '90s', '500ms'"
+        )
+
+    if text.startswith("-"):
+        raise bad("it must not be negative")
+    rest = text.removeprefix("+")
+    if rest == "0":
         return 0.0
-    sign = 1.0
-    if text[:1] in "+-" and text:
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if not text:
-        raise ValueError(f"invalid duration {original!r}: expected e.g. '90s', '5m', '1h30m'")
+    if not rest:
+        raise bad("it is empty")
     total = 0.0
-    index = 0
-    while index < len(text):
-        start = index
-        while index < len(text) and (text[index].isdigit() or text[index] == "."):
-            index += 1
-        number = text[start:index]
-        unit_start = index
-        while index < len(text) and not (text[index].isdigit() or text[index] == "."):
-            index += 1
-        unit = text[unit_start:index]
-        if not number or number == "." or number.count(".") > 1 or unit not in _UNITS:
-            raise ValueError(
-                f"invalid duration {original!r}: expected a number and a unit "
-                "(ns, us, ms, s, m, h), e.g. '90s', '5m', '1h30m'"
-            )
+    while rest:  # each pass consumes at least one character
+        number_end = 0
+        while number_end < len(rest) and (rest[number_end].isdigit() or rest[number_end] == "."):
+            number_end += 1
+        number = rest[:number_end]
+        if not number.strip(".") or number.count(".") > 1 or not number.isascii():
+            raise bad("expected a number")
+        unit_end = number_end
+        while unit_end < len(rest) and not (rest[unit_end].isdigit() or rest[unit_end] == "."):
+            unit_end += 1
+        unit = rest[number_end:unit_end]
+        if not unit:
+            raise bad("a number needs a unit: ns, us, ms, s, m or h")
+        if unit not in _UNITS:
+            raise bad(f"unknown unit {unit!r}; units are ns, us, ms, s, m, h")
         total += float(number) * _UNITS[unit]
-    return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """A compact Go-style spelling, e.g. ``1h30m0s``; for messages."""
-    whole = int(seconds)
-    if whole != seconds or whole < 60:
-        return f"{seconds:g}s"
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return (f"{hours}h" if hours else "") + f"{minutes}m{secs}s"
+        rest = rest[unit_end:]
+    return total

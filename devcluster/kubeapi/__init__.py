@@ -1,0 +1,122 @@
+"""A Kubernetes API emulator that kubectl and kubernetes_asyncio accept, and that calls
+admission webhooks the way kube-apiserver does.
+
+It stands in for a cluster in tests and in the demo. It is faithful where Image Updater
+depends on Kubernetes semantics (optimistic concurrency, selectors, watches, admission) and
+deliberately small everywhere else. It serves plain HTTP on 127.0.0.1 only.
+
+Using it
+--------
+In a test, through pytest-aiohttp, on the test's event loop::
+
+    api = KubeAPI()                               # built-ins + devcluster/crds/*.yaml
+    server = await aiohttp_server(api.app())      # str(server.make_url("")) is the host
+    api.store.put({...})                          # seed without admission
+    api.store.get("argoproj.io", None, "applications", "argocd", "app")   # assert
+    api.requests.count(verb="patch", resource="applications")
+    api.faults.inject(verb="patch", resource="applications", status=409, times=1)
+
+For kubectl or synchronous callers, ``with run_in_thread(api) as running:`` serves it from a
+thread (``running.url``), and ``write_kubeconfig(path, running.url)`` points kubectl at it
+(use ``kubectl apply --validate=false`` and a fresh ``KUBECACHEDIR``). Standalone:
+``python -m devcluster kubeapi --port N --crds DIR [--kubeconfig PATH]
+[--service NS/NAME=HOST:PORT]``.
+
+What it implements
+------------------
+- Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/{g}``, ``/apis/{g}/{v}``
+  for the built-ins (Namespace, Secret, ConfigMap, Service, core and events.k8s.io Event,
+  Lease, Mutating-/ValidatingWebhookConfiguration, CustomResourceDefinition) and every CRD;
+  a CRD created at runtime (``kubectl apply -f crd.yaml``) is served at once and reports
+  ``Established``. ``/healthz``, ``/readyz``, ``/livez`` answer ``ok``.
+- Verbs: create (201; uid, resourceVersion, generation, creationTimestamp, generateName;
+  409 AlreadyExists), get (404 with a Status), list (``<Kind>List`` at the current
+  resourceVersion; ``labelSelector`` ``= == != in notin exists !exists``; ``fieldSelector``
+  on ``metadata.name``/``metadata.namespace``; ``limit``/``continue``; one namespace or all),
+  replace (409 on a stale resourceVersion; 422 without one for custom resources), patch by
+  Content-Type (merge patch; JSON patch, 422 when a ``test`` fails; apply patch, which needs
+  ``fieldManager`` and creates a missing object; strategic merge for built-ins only; 415 for
+  the rest), delete (returns the object), and ``/status`` where declared. A stale
+  ``metadata.resourceVersion`` in a patch is 409. ``dryRun=All`` runs everything, admission
+  included, and stores nothing.
+- Generation follows kube-apiserver, not a simplification: it bumps when anything outside
+  ``metadata`` changes, and outside ``metadata``/``status`` when the type has a status
+  subresource. So writing ``.status`` of an Application (its CRD has no status
+  subresource) bumps it, while an ImageUpdater's ``/status`` does not. A no-op write keeps
+  the resourceVersion and emits no event. With a status subresource, writes to the main
+  resource keep the stored ``.status`` and ``/status`` writes change only ``.status``.
+- Watch (``watch=true|True|1``): ADDED for current objects without a resourceVersion (or
+  ``"0"``), replay from history after one, one ERROR event with a 410 Expired Status below
+  the history floor (``store.compact()`` forces that), ``timeoutSeconds``, selectors (an
+  object leaving the selection is DELETED, one entering it ADDED), and
+  ``allowWatchBookmarks`` (a BOOKMARK every ``bookmark_interval`` seconds). Watchers end on
+  server shutdown.
+- Admission on create and update (including ``/status``, as ``subResource: status``): the
+  stored webhook configurations are checked when written (422 naming the field) and called
+  like kube-apiserver does: ``rules`` (groups, versions, resources incl. ``x/*`` and
+  ``*/*``, operations, scope), ``namespaceSelector`` (on the namespace's labels; namespaces
+  are auto-created with ``kubernetes.io/metadata.name``), ``objectSelector`` (old or new
+  object), ``matchConditions`` (below), mutating webhooks first (configurations by name,
+  webhooks in order, each seeing the previous patch), then validating ones. AdmissionReview
+  v1 over HTTPS verified against ``caBundle``; ``url`` as is, or ``service`` mapped by
+  ``service_addresses={(ns, name): "127.0.0.1:port"}`` with TLS verified for
+  ``<name>.<ns>.svc``; ``?timeout=<n>s`` appended; ``timeoutSeconds``; ``failurePolicy``;
+  ``sideEffects`` for dry runs; JSONPatch responses applied; ``warnings`` returned as
+  ``Warning: 299 - "<text>"`` headers; denials as ``admission webhook "<name>" denied the
+  request: <message>`` with the webhook's code (at least 400); call failures under
+  ``Fail`` as 500 ``Internal error occurred: failed calling webhook "<name>": ...``.
+  A bearer token listed in ``KubeAPI(users={token: username})`` sets ``userInfo``;
+  anything else is ``kubernetes-admin``.
+- Test hooks: ``store`` (``put``, ``get``, ``list``, ``delete``, ``compact``), ``requests``
+  (``count(verb=, resource=, namespace=, name=, status=)``) and ``faults``
+  (``inject(verb=, resource=, name=, status=409|410|429|500, delay=, times=)``; a 410 on a
+  watch arrives as an ERROR event, a 429 carries ``Retry-After: 1``).
+
+What it does not implement
+--------------------------
+Authentication and authorization (every token is accepted), OpenAPI (so kubectl needs
+``--validate=false``), Table output (kubectl falls back to NAME/AGE), protobuf, field
+ownership and managedFields (server-side apply is a merge of the applied document:
+fields absent from it are kept), finalizers and ``deletionTimestamp`` (delete is
+immediate; deleting a Namespace removes its contents), ``deletecollection``, admission on
+DELETE and CONNECT, ``reinvocationPolicy``, conversion between versions (every served
+version of a type shares one storage), CRD schema validation and defaulting, and
+generateName collisions (names are generated before admission, so mutating webhooks see
+them). Core and events.k8s.io Events are stored separately.
+
+The matchConditions CEL subset
+------------------------------
+Variables ``object``, ``oldObject`` (null on CREATE) and ``request`` (the AdmissionRequest
+without its objects); string, integer, ``true``/``false``/``null`` and list literals; field
+selection ``a.b`` and indexing ``a['k']``/``a[0]``; ``has(a.b)``; ``size(x)``/``x.size()``;
+``startsWith``, ``endsWith``, ``contains``, ``matches`` (RE2); ``!``, ``==``, ``!=``, ``<``,
+``<=``, ``>``, ``>=``, ``in`` (map keys, list elements), ``&&``, ``||`` and parentheses, with
+CEL's error absorption (``false && <error>`` is false). Anything else (``authorizer``,
+``params``, ``variables``, macros such as ``exists``/``all``/``map``, arithmetic, the
+ternary operator) is rejected when the configuration is written, with a 422 naming the
+webhook, the expression and this subset. A run-time error (e.g. a missing key) rejects
+the request under ``failurePolicy: Fail`` and skips the webhook under ``Ignore``.
+"""
+
+from __future__ import annotations
+
+from .discovery import InvalidCRD, ResourceType
+from .faults import Faults, RequestLog, RequestRecord
+from .kubeconfig import write_kubeconfig
+from .server import KUBEAPI, KubeAPI, RunningKubeAPI, run_in_thread
+from .store import Store, StoreEvent
+
+__all__ = [
+    "KUBEAPI",
+    "Faults",
+    "InvalidCRD",
+    "KubeAPI",
+    "RequestLog",
+    "RequestRecord",
+    "ResourceType",
+    "RunningKubeAPI",
+    "Store",
+    "StoreEvent",
+    "run_in_thread",
+    "write_kubeconfig",
+]

@@ -1,0 +1,409 @@
+"""`KubeAPI`: the emulator object tests hold (store, request log, faults) and its aiohttp
+application: URL routing, discovery, the read verbs, and dispatch to the write verbs and
+watches. `run_in_thread` serves it on 127.0.0.1 for kubectl and synchronous callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import yaml
+from aiohttp import web
+
+from .admission import Dispatcher, warning_headers
+from .discovery import SERVER_VERSION, Resources, ResourceType, crd_resource_types, load_crd_files
+from .faults import Faults, RequestLog, RequestRecord, Verb
+from .patching import decode_body, patch_type
+from .selectors import SelectorError, parse_field_selector, parse_label_selector
+from .status import ApiError, not_found
+from .store import Store
+from .verbs import Context, Writer, Written
+from .watch import WatchRequest, expired, open_stream, send, serve
+
+JSON = dict[str, Any]
+log = logging.getLogger("devcluster.kubeapi")
+
+DEFAULT_CRDS = Path(__file__).resolve().parent.parent / "crds"
+ADMIN: JSON = {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
+_TRUE = ("true", "True", "1")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    group: str
+    version: str
+    plural: str
+    namespace: str | None  # None: cluster-scoped object, or a list/watch across namespaces
+    name: str | None
+    sub: str
+
+
+class KubeAPI:
+    """One emulated cluster. Tests seed/assert through `store`, count through `requests`,
+    and break things through `faults`; `app()` builds a fresh aiohttp application for it."""
+
+    def __init__(
+        self,
+        *,
+        crds: Iterable[Path] = (DEFAULT_CRDS,),
+        service_addresses: Mapping[tuple[str, str], str] | None = None,
+        users: Mapping[str, str] | None = None,
+        history_limit: int = 1000,
+        bookmark_interval: float = 10.0,
+        max_watch_seconds: float = 1800.0,
+        auto_create_namespaces: bool = True,
+    ) -> None:
+        self.resources = Resources()
+        documents = load_crd_files(crds)
+        for crd in documents:
+            for rt in crd_resource_types(crd):
+                self.resources.add(rt)
+        self.store = Store(
+            self.resources,
+            history_limit=history_limit,
+            auto_create_namespaces=auto_create_namespaces,
+        )
+        self.requests = RequestLog()
+        self.faults = Faults()
+        self.dispatcher = Dispatcher(service_addresses or {})
+        self.writer = Writer(self.store, self.resources, self.dispatcher)
+        self._users = dict(users or {})
+        self.bookmark_interval = bookmark_interval
+        self.max_watch_seconds = max_watch_seconds
+        for crd in documents:
+            self.store.put(crd)
+
+    @property
+    def service_addresses(self) -> dict[tuple[str, str], str]:
+        """(namespace, service) -> "host:port" used for `clientConfig.service`; mutable."""
+        return self.dispatcher.service_addresses
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app[KUBEAPI] = self
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.cleanup_ctx.append(self._webhook_client)
+        app.on_shutdown.append(self._end_watches)
+        return app
+
+    async def _webhook_client(self, _app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            self.dispatcher.session = session
+            yield
+            self.dispatcher.session = None
+
+    async def _end_watches(self, _app: web.Application) -> None:
+        self.store.close_watchers()
+
+    # ---- request handling ----
+
+    def _user(self, request: web.Request) -> JSON:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        username = self._users.get(token) if scheme.lower() == "bearer" else None
+        if username is None:
+            return dict(ADMIN)
+        groups = ["system:authenticated"]
+        if username.startswith("system:serviceaccount:"):
+            ns = username.split(":")[2]
+            groups += ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+        return {"username": username, "groups": groups}
+
+    def _route(self, parts: list[str]) -> Route | None:
+        if parts[0] == "api" and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = self.resources.lookup(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            return None
+        padded = [*rest, "", ""]
+        return Route(group, version, rest[0], namespace, padded[1] or None, padded[2])
+
+    @staticmethod
+    def _verb(method: str, route: Route, query: Mapping[str, str]) -> Verb:
+        if method == "GET":
+            if route.name:
+                return "get"
+            return "watch" if query.get("watch") in _TRUE else "list"
+        verbs: dict[tuple[str, bool], Verb] = {
+            ("POST", False): "create",
+            ("PUT", True): "update",
+            ("PATCH", True): "patch",
+            ("DELETE", True): "delete",
+        }
+        verb = verbs.get((method, bool(route.name)))
+        if verb is None:
+            raise ApiError(405, f"the server does not allow {method} on this resource path")
+        return verb
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        route = self._route(parts) if parts else None
+        verb: Verb = "discovery"
+        try:
+            if route is None:
+                response: web.StreamResponse = self._discovery(request, parts)
+            else:
+                verb = self._verb(request.method, route, request.query)
+                response = await self._resource(request, route, verb)
+        except ApiError as exc:
+            response = web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+        self.requests.add(
+            RequestRecord(
+                verb=verb,
+                resource=route.plural if route else "",
+                subresource=route.sub if route else "",
+                namespace=(route.namespace or "") if route else "",
+                name=(route.name or "") if route else "",
+                status=response.status,
+                method=request.method,
+                path=request.path,
+            )
+        )
+        log.debug("%s %s -> %s", request.method, request.path_qs, response.status)
+        return response
+
+    def _discovery(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
+        doc: JSON | None = None
+        if request.method != "GET":
+            raise ApiError(405, f"the server does not allow {request.method} on {request.path}")
+        if parts in (["healthz"], ["readyz"], ["livez"]):
+            return web.Response(text="ok")
+        if parts == ["version"]:
+            doc = SERVER_VERSION
+        elif parts == ["api"]:
+            doc = self.resources.api_versions(request.host)
+        elif parts == ["apis"]:
+            doc = self.resources.api_group_list()
+        elif len(parts) == 2 and parts[0] == "api":
+            doc = self.resources.api_resource_list("", parts[1])
+        elif len(parts) == 2 and parts[0] == "apis":
+            doc = self.resources.api_group(parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = self.resources.api_resource_list(parts[1], parts[2])
+        if doc is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        return web.json_response(doc)
+
+    async def _resource(self, request: web.Request, route: Route, verb: Verb) -> web.StreamResponse:
+        rt = self.resources.lookup(route.group, route.version, route.plural)
+        if rt is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        if route.sub and (route.sub != "status" or not rt.status_subresource):
+            raise ApiError(404, "the server could not find the requested resource")
+        if rt.namespaced and route.namespace is None and verb not in ("list", "watch"):
+            raise ApiError(404, "the server could not find the requested resource")
+        if fault := self.faults.take(verb, rt.plural, route.name or ""):
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status == 410 and verb == "watch":
+                resp = await open_stream(request)
+                await send(resp, expired(request.query.get("resourceVersion", ""), 0))
+                return resp
+            if fault.status is not None:
+                raise ApiError(
+                    fault.status,
+                    f"injected fault: {fault.status} for {verb} {rt.plural}",
+                    headers={"Retry-After": "1"} if fault.status == 429 else None,
+                )
+        ns = route.namespace or ""
+        query = request.query
+        if verb == "get":
+            obj = self.store.read(rt, ns, route.name or "")
+            if obj is None:
+                raise _not_found(rt, route.name or "")
+            return web.json_response(obj)
+        if verb in ("list", "watch"):
+            return await self._list_or_watch(request, rt, route, verb)
+        dry_run = query.getall("dryRun", [])
+        if any(v != "All" for v in dry_run):
+            raise ApiError(400, f"dryRun={dry_run!r} is not supported; the only value is All")
+        ctx = Context(self._user(request), bool(dry_run), query.get("fieldManager"))
+        name = route.name or ""
+        written: Written
+        if verb == "delete":
+            return web.json_response(await self.writer.delete(ctx, rt, ns, name))
+        raw = await request.read()
+        if verb == "patch":
+            kind = patch_type(request.content_type, custom=rt.custom)
+            body = decode_body(raw, kind)
+            written = await self.writer.patch(ctx, rt, ns, name, route.sub, kind, body)
+        else:
+            body = _decode_object(request.content_type, raw)
+            if verb == "create":
+                written = await self.writer.create(ctx, rt, ns, body)
+            else:
+                written = await self.writer.update(ctx, rt, ns, name, route.sub, body)
+        response = web.json_response(written.obj, status=201 if written.created else 200)
+        for value in warning_headers(written.warnings):
+            response.headers.add("Warning", value)
+        return response
+
+    async def _list_or_watch(
+        self, request: web.Request, rt: ResourceType, route: Route, verb: Verb
+    ) -> web.StreamResponse:
+        query = request.query
+        try:
+            labels = parse_label_selector(query.get("labelSelector"))
+            fields = parse_field_selector(query.get("fieldSelector"))
+        except SelectorError as exc:
+            raise ApiError(400, str(exc)) from exc
+        if verb == "watch":
+            try:
+                timeout = float(query.get("timeoutSeconds", self.max_watch_seconds))
+            except ValueError as exc:
+                raise ApiError(
+                    400, f"timeoutSeconds={query['timeoutSeconds']!r} is not a number"
+                ) from exc
+            watch = WatchRequest(rt, route.namespace, labels, fields,
+                                 query.get("resourceVersion"),
+                                 min(max(timeout, 0.0), self.max_watch_seconds),
+                                 query.get("allowWatchBookmarks") in _TRUE)  # fmt: skip
+            return await serve(request, self.store, watch, bookmark_interval=self.bookmark_interval)
+        with self.store.lock:
+            rv = self.store.resource_version
+            items = [
+                o
+                for o in self.store.items(rt, route.namespace)
+                if labels.matches(o["metadata"].get("labels")) and fields.matches(o)
+            ]
+        meta: JSON = {"resourceVersion": str(rv)}
+        items, meta_more = _paginate(items, query.get("limit"), query.get("continue"))
+        meta.update(meta_more)
+        return web.json_response(
+            {
+                "apiVersion": rt.api_version,
+                "kind": f"{rt.kind}List",
+                "metadata": meta,
+                "items": items,
+            }
+        )
+
+
+KUBEAPI = web.AppKey("kubeapi", KubeAPI)
+
+
+def _decode_object(content_type: str, raw: bytes) -> Any:
+    """A create/update body: JSON (or YAML); protobuf is refused with what to do instead."""
+    if content_type.endswith("protobuf"):
+        raise ApiError(
+            415,
+            f"the emulator does not decode {content_type}; send application/json (kubectl "
+            "typed commands such as `create configmap` use protobuf: use `kubectl apply -f`)",
+        )
+    try:
+        if content_type in ("application/yaml", "application/x-yaml"):
+            return yaml.safe_load(raw.decode("utf-8"))
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ApiError(400, f"the request body is not valid {content_type}: {exc}") from exc
+
+
+def _not_found(rt: ResourceType, name: str) -> ApiError:
+    return not_found(rt.group, rt.plural, name)
+
+
+def _paginate(items: list[JSON], limit: str | None, token: str | None) -> tuple[list[JSON], JSON]:
+    """`limit`/`continue` over (namespace, name) order; the token is the last key returned."""
+
+    def key(o: JSON) -> str:
+        return f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except ValueError as exc:
+            raise ApiError(400, f"continue token {token!r} is not one this server issued") from exc
+        items = [o for o in items if key(o) > after]
+    if not limit:
+        return items, {}
+    try:
+        n = int(limit)
+    except ValueError as exc:
+        raise ApiError(400, f"limit={limit!r} is not an integer") from exc
+    if n <= 0 or len(items) <= n:
+        return items, {}
+    page = items[:n]
+    more = base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
+    return page, {"continue": more, "remainingItemCount": len(items) - n}
+
+
+@dataclass(slots=True)
+class RunningKubeAPI:
+    """A KubeAPI served from a background thread; `stop()` (or leaving `with`) shuts it down."""
+
+    api: KubeAPI
+    url: str
+    port: int
+    _loop: asyncio.AbstractEventLoop = field(repr=False)
+    _stopped: asyncio.Event = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> RunningKubeAPI:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+async def serve_app(api: KubeAPI, port: int) -> tuple[web.AppRunner, int]:
+    """Start `api` on 127.0.0.1:<port> (0 picks a free port); returns the runner and port."""
+    runner = web.AppRunner(api.app(), shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return runner, int(bound)
+
+
+def run_in_thread(api: KubeAPI | None = None, *, port: int = 0) -> RunningKubeAPI:
+    """Serve `api` (a fresh KubeAPI by default) on 127.0.0.1 from a daemon thread."""
+    api = api or KubeAPI()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        stopped = asyncio.Event()
+        try:
+            runner, bound = await serve_app(api, port)
+        except OSError as exc:
+            box["error"] = exc
+            ready.set()
+            return
+        box.update(loop=asyncio.get_running_loop(), stopped=stopped, port=bound)
+        ready.set()
+        try:
+            await stopped.wait()
+        finally:
+            await runner.cleanup()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="kubeapi", daemon=True)
+    thread.start()
+    ready.wait(timeout=30)
+    if "error" in box:
+        raise box["error"]
+    return RunningKubeAPI(api, f"http://127.0.0.1:{box['port']}", box["port"], box["loop"],
+                          box["stopped"], thread)  # fmt: skip

@@ -1,0 +1,295 @@
+"""``image-updater test IMAGE``: show which tag an image would move to, with upstream's flags.
+
+Logs go to stderr (default level ``info``; upstream defaults to ``debug`` on stdout), so
+stdout carries only the result: upstream-like lines ending with the chosen tag, or with
+``--output json`` exactly one JSON object. Exit codes: 0 the lookup ran (even when no tag
+qualifies), 2 invalid input (the message names the flag and the value), 1 registry, auth
+or network failure (the message names the registry host, never credentials).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_REGISTRIES_CONF", "register", "run"]
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
+from imageupdater.credentials import CredentialRef
+from imageupdater.errors import ImageUpdaterError, InvalidInput
+from imageupdater.images import ImageRef
+from imageupdater.logsetup import LOG_LEVELS, configure_logging
+from imageupdater.platforms import Platform, current_platform, parse_platforms
+from imageupdater.policy import ImagePolicy
+from imageupdater.registries_conf import RegistriesConf
+from imageupdater.registry import ClientSettings, RegistryClient
+from imageupdater.resolver import Resolution, resolve
+from imageupdater.strategies import Strategy, parse_strategy
+from imageupdater.tags import AllowTags, TagFilter
+from imageupdater.versions import Constraint
+
+DEFAULT_REGISTRIES_CONF = Path("/app/config/registries.conf")
+_LOG = logging.getLogger("image_updater.cli.test")
+_KUBE_KINDS = ("pullsecret", "secret")
+
+
+class _BadFlag(InvalidInput):
+    """Invalid input attributed to one flag."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"{flag}: {message}")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "test",
+        help="show which tag an image would be updated to",
+        description=(
+            "Resolve IMAGE against its registry the way the updater would and print the "
+            "tag it would choose. IMAGE's tag, if any, is the version constraint (or, for "
+            "the digest strategy, the tag to follow) unless --semver-constraint is given."
+        ),
+    )
+    parser.add_argument("image", metavar="IMAGE", help="image reference, e.g. nginx:1.x")
+    parser.add_argument(
+        "--update-strategy",
+        default="semver",
+        help="semver (default), newest-build, alphabetical or digest",
+    )
+    parser.add_argument("--semver-constraint", default=None, help="version constraint or tag")
+    parser.add_argument("--allow-tags", default=None, help="'any' or 'regexp:<RE2>'")
+    parser.add_argument(
+        "--ignore-tags", action="append", default=[], help="glob of tags to ignore (repeatable)"
+    )
+    parser.add_argument(
+        "--platforms",
+        action="append",
+        default=[],
+        help="os/arch[/variant], repeatable or comma-separated (default: this machine's)",
+    )
+    parser.add_argument(
+        "--credentials",
+        default=None,
+        help="credential reference overriding the registry's (pullsecret:, secret:, env:, ext:)",
+    )
+    parser.add_argument(
+        "--registries-conf-path",
+        default=None,
+        help=f"registries.conf to use (default: {DEFAULT_REGISTRIES_CONF} when it exists)",
+    )
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig for reading secrets")
+    parser.add_argument(
+        "--rate-limit", default="20", help="requests per second per registry (default 20)"
+    )
+    parser.add_argument(
+        "--timeout", default="30", help="seconds allowed for each registry request (default 30)"
+    )
+    parser.add_argument(
+        "--loglevel",
+        default="info",
+        choices=[lv for lv in LOG_LEVELS if lv != "warning"],
+        help="log level on stderr (default info)",
+    )
+    parser.add_argument("--output", default="text", choices=("text", "json"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.loglevel)
+    try:
+        request = _build(args)
+        resolution = asyncio.run(_resolve(request, args))
+    except InvalidInput as exc:
+        return _fail(exc, EXIT_INVALID)
+    except ImageUpdaterError as exc:
+        return _fail(exc, EXIT_FAILED)
+    _print(resolution, args.output)
+    return EXIT_OK
+
+
+def _fail(exc: Exception, code: int) -> int:
+    line = " ".join(str(exc).split())
+    print(f"image-updater test: error: {line}", file=sys.stderr)
+    return code
+
+
+class _Request:
+    """Everything the flags say, validated before any network traffic."""
+
+    def __init__(
+        self,
+        policy: ImagePolicy,
+        conf: RegistriesConf,
+        settings: ClientSettings,
+        credentials: CredentialRef | None,
+    ) -> None:
+        self.policy = policy
+        self.conf = conf
+        self.settings = settings
+        self.credentials = credentials
+
+
+def _build(args: argparse.Namespace) -> _Request:
+    try:
+        image = ImageRef.parse(args.image)
+    except InvalidInput as exc:
+        raise _BadFlag("IMAGE", str(exc)) from exc
+    try:
+        strategy, deprecation = parse_strategy(args.update_strategy)
+    except InvalidInput as exc:
+        raise _BadFlag("--update-strategy", str(exc)) from exc
+    if deprecation:
+        _LOG.warning("%s", deprecation)
+    constraint, source = (
+        (args.semver_constraint, "--semver-constraint")
+        if args.semver_constraint is not None
+        else (image.tag, "IMAGE")
+    )
+    if strategy is Strategy.SEMVER and constraint:
+        try:
+            Constraint.parse(constraint)
+        except InvalidInput as exc:
+            raise _BadFlag(source, str(exc)) from exc
+    if strategy is Strategy.DIGEST and not constraint:
+        raise _BadFlag(
+            "IMAGE",
+            f"the digest strategy needs a tag to follow, e.g. {image.full_name}:latest "
+            "or --semver-constraint latest",
+        )
+    try:
+        allow = AllowTags.parse(args.allow_tags or "")
+    except InvalidInput as exc:
+        raise _BadFlag("--allow-tags", str(exc)) from exc
+    try:
+        tag_filter = TagFilter(allow, TagFilter.parse(None, args.ignore_tags).ignore)
+    except InvalidInput as exc:
+        raise _BadFlag("--ignore-tags", str(exc)) from exc
+    platforms = _platforms(args.platforms)
+    credentials = None
+    if args.credentials is not None:
+        try:
+            # A user may paste user:password here by mistake: never echo the value.
+            credentials = CredentialRef.parse(args.credentials, show_value=False)
+        except InvalidInput as exc:
+            raise _BadFlag("--credentials", str(exc)) from exc
+    conf = _load_conf(args.registries_conf_path)
+    rate_limit = _positive(args.rate_limit, "--rate-limit", "requests per second")
+    timeout = _positive(args.timeout, "--timeout", "seconds")
+    settings = ClientSettings(
+        rate_limit=rate_limit, request_timeout=timeout, connect_timeout=min(10.0, timeout)
+    )
+    policy = ImagePolicy(
+        image=image,
+        strategy=strategy,
+        constraint=constraint or None,
+        tag_filter=tag_filter,
+        platforms=platforms,
+        pull_secret=credentials,
+    )
+    return _Request(policy, conf, settings, credentials)
+
+
+def _positive(text: str, flag: str, unit: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise _BadFlag(flag, f"{text!r} is not a positive number of {unit}")
+    return value
+
+
+def _platforms(values: list[str]) -> tuple[Platform, ...]:
+    try:
+        platforms = parse_platforms(values)
+    except InvalidInput as exc:
+        raise _BadFlag("--platforms", str(exc)) from exc
+    if platforms:
+        return platforms
+    try:
+        here = current_platform()
+    except InvalidInput as exc:
+        raise _BadFlag("--platforms", f"no default: {exc}") from exc
+    if here.os not in ("linux", "windows"):
+        _LOG.warning(
+            "this machine's platform %s is probably not what your cluster runs; "
+            "pass --platforms linux/amd64 (or another) to check the images a cluster would use",
+            here,
+        )
+    return (here,)
+
+
+def _load_conf(path_text: str | None) -> RegistriesConf:
+    if path_text is None:
+        return RegistriesConf.load(
+            DEFAULT_REGISTRIES_CONF if DEFAULT_REGISTRIES_CONF.is_file() else None
+        )
+    path = Path(path_text)
+    if not path.is_file():
+        raise _BadFlag("--registries-conf-path", f"{path_text!r} is not a readable file")
+    try:
+        return RegistriesConf.load(path)
+    except InvalidInput as exc:
+        raise _BadFlag("--registries-conf-path", str(exc)) from exc
+
+
+async def _resolve(request: _Request, args: argparse.Namespace) -> Resolution:
+    policy = request.policy
+    endpoint = request.conf.lookup(policy.image.registry, policy.image.repository)
+    ref = request.credentials or endpoint.credentials
+    secrets: SecretReader | None = None
+    kube = None
+    if ref is not None and ref.kind in _KUBE_KINDS:
+        if args.kubeconfig is None and "KUBERNETES_SERVICE_HOST" not in os.environ:
+            flag = "--credentials" if request.credentials else "--registries-conf-path"
+            raise _BadFlag(
+                flag,
+                f"a {ref.kind}: credential reference reads a Kubernetes secret; "
+                "pass --kubeconfig (or run inside a cluster)",
+            )
+        from imageupdater.kube import KubeClient  # only when a secret has to be read
+
+        kube = await KubeClient.connect(args.kubeconfig)
+        secrets = kube
+    credentials = CredentialCache(CredentialSource(secrets=secrets, environ=os.environ))
+    logger = logging.getLogger("image_updater.registry")
+    _LOG.info("retrieving information about image %s", policy.image.full_name)
+    try:
+        async with RegistryClient(
+            settings=request.settings, credentials=credentials, logger=logger
+        ) as client:
+            return await resolve(policy, client=client, conf=request.conf)
+    finally:
+        if kube is not None:
+            await kube.close()
+
+
+def _print(resolution: Resolution, output: str) -> None:
+    if output == "json":
+        document = {
+            "image": resolution.image,
+            "strategy": resolution.strategy.value,
+            "constraint": resolution.constraint,
+            "tag": resolution.tag,
+            "digest": resolution.digest,
+            "candidates": list(resolution.candidates),
+        }
+        print(json.dumps(document))
+        return
+    print(f"retrieving information about image {resolution.image}")
+    print(
+        f"strategy {resolution.strategy.value}, constraint "
+        f"{resolution.constraint if resolution.constraint else '(none)'}"
+    )
+    print(f"found {len(resolution.candidates)} tags eligible for consideration")
+    if resolution.tag is None:
+        print("no matching tag found")
+        return
+    suffix = f"@{resolution.digest}" if resolution.strategy is Strategy.DIGEST else ""
+    print(f"latest image according to constraint is {resolution.image}:{resolution.tag}{suffix}")

@@ -1,0 +1,190 @@
+"""What one image and one Application ask for, already parsed and validated.
+
+These values are the output of ``annotations.parse`` and the input of resolution, planning
+and write-back. They hold no raw annotation text that still needs interpreting, except the
+git branch and write-back target, whose parts are exposed through properties so every
+consumer splits them the same way.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AppConfig",
+    "HelmTarget",
+    "ImagePolicy",
+    "KustomizeTarget",
+    "PluginTarget",
+    "TargetKind",
+    "WriteBackConfig",
+    "WriteBackMethod",
+    "colons_outside_templates",
+    "split_branch",
+    "split_target",
+    "template_spans",
+]
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from imageupdater.strategies import Strategy
+from imageupdater.tags import TagFilter
+
+if TYPE_CHECKING:
+    from imageupdater.credentials import CredentialRef
+    from imageupdater.images import ImageRef
+    from imageupdater.platforms import Platform
+
+WriteBackMethod = Literal["argocd", "git"]
+TargetKind = Literal["override", "kustomization", "helmvalues"]
+
+_TEMPLATE_OPEN = "{{"
+_TEMPLATE_CLOSE = "}}"
+
+
+@dataclass(frozen=True, slots=True)
+class HelmTarget:
+    """Helm parameter names; ``spec`` (full ``name:tag``) wins over ``name``/``tag``."""
+
+    name: str | None = None
+    tag: str | None = None
+    spec: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KustomizeTarget:
+    """The image name as written in the kustomization's ``images[].name``."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PluginTarget:
+    """Config-management-plugin env var names receiving the image name, tag or full spec."""
+
+    name: str | None = None
+    tag: str | None = None
+    spec: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePolicy:
+    """How one image of an Application is kept current."""
+
+    image: ImageRef
+    strategy: Strategy = Strategy.SEMVER
+    constraint: str | None = None
+    tag_filter: TagFilter = field(default_factory=TagFilter)
+    platforms: tuple[Platform, ...] = ()
+    pull_secret: CredentialRef | None = None
+    force_update: bool = False
+    helm: HelmTarget | None = None
+    kustomize: KustomizeTarget | None = None
+    plugin: PluginTarget | None = None
+
+    @property
+    def alias(self) -> str | None:
+        return self.image.alias
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBackConfig:
+    """Where and how chosen versions are recorded.
+
+    ``git_credentials`` is the credential form after ``git:``: ``"repocreds"`` (the
+    default for git), ``"secret:<ns>/<name>"`` or ``"secret:<name>"`` (the Application's
+    namespace); ``None`` for the argocd method.
+    """
+
+    method: WriteBackMethod = "argocd"
+    git_credentials: str | None = None
+    branch: str | None = None
+    repository: str | None = None
+    target: str | None = None
+
+    @property
+    def git_secret(self) -> tuple[str | None, str] | None:
+        """``(namespace or None, name)`` of the git credentials Secret, when one is used."""
+        if self.git_credentials is None or not self.git_credentials.startswith("secret:"):
+            return None
+        ref = self.git_credentials.removeprefix("secret:")
+        namespace, sep, name = ref.partition("/")
+        return (namespace, name) if sep else (None, ref)
+
+    @property
+    def base_branch(self) -> str | None:
+        """The branch to check out; ``None`` means the source's ``targetRevision``."""
+        if self.branch is None:
+            return None
+        base, _target = split_branch(self.branch)
+        return base or None
+
+    @property
+    def target_branch(self) -> str | None:
+        """The branch to push to (may be a template); ``None`` means the base branch."""
+        if self.branch is None:
+            return None
+        return split_branch(self.branch)[1]
+
+    @property
+    def target_kind(self) -> TargetKind:
+        return split_target(self.target)[0]
+
+    @property
+    def target_path(self) -> str | None:
+        """The directory (kustomization), file (helmvalues, override); ``None`` = default."""
+        return split_target(self.target)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Everything one Application's image-updater annotations ask for."""
+
+    images: tuple[ImagePolicy, ...]
+    write_back: WriteBackConfig = WriteBackConfig()
+
+
+def template_spans(text: str) -> list[tuple[int, int]]:
+    """Half-open spans of ``{{ ... }}`` actions; an unclosed one runs to the end."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (start := text.find(_TEMPLATE_OPEN, pos)) != -1:
+        close = text.find(_TEMPLATE_CLOSE, start + len(_TEMPLATE_OPEN))
+        end = len(text) if close == -1 else close + len(_TEMPLATE_CLOSE)
+        spans.append((start, end))
+        pos = end
+    return spans
+
+
+def colons_outside_templates(text: str) -> list[int]:
+    """Positions of ``:`` that separate branch parts (a template may contain its own)."""
+    spans = template_spans(text)
+    return [
+        i
+        for i, char in enumerate(text)
+        if char == ":" and not any(start <= i < end for start, end in spans)
+    ]
+
+
+def split_branch(text: str) -> tuple[str, str | None]:
+    """``"main"`` → ``("main", None)``; ``"main:up-{{.SHA256}}"`` → ``("main", "up-…")``.
+
+    Validation (at most one separating ``:``) is the parser's job; here a second ``:``
+    stays part of the target.
+    """
+    colons = colons_outside_templates(text)
+    if not colons:
+        return text, None
+    return text[: colons[0]], text[colons[0] + 1 :]
+
+
+def split_target(text: str | None) -> tuple[TargetKind, str | None]:
+    """``write-back-target`` → kind and its path part (``None`` when the default applies)."""
+    if not text:
+        return "override", None
+    kinds: tuple[TargetKind, ...] = ("kustomization", "helmvalues")
+    for kind in kinds:
+        if text == kind:
+            return kind, None
+        if text.startswith(kind + ":"):
+            return kind, text[len(kind) + 1 :] or None
+    return "override", text

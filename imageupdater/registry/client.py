@@ -1,0 +1,457 @@
+"""The registry client: tag lists, manifest digests and per-tag metadata, with caches.
+
+One :class:`RegistryClient` owns one aiohttp session (opened and closed by ``async with``)
+and every cache, so callers that share a client share tag lists (short TTL), manifest
+digests (short TTL, from ``HEAD``) and manifests and config blobs by digest (immutable,
+LRU-bounded). Keying metadata by digest rather than by tag name means a re-pushed tag is
+re-read as soon as its digest moves, and an unchanged tag costs no manifest or blob GET.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RegistryClient"]
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from yarl import URL
+
+from imageupdater.credentials import CredentialRef
+from imageupdater.errors import RegistryProtocolError
+from imageupdater.platforms import Platform, platform_matches
+from imageupdater.registries_conf import RegistryEndpoint
+from imageupdater.registry.cache import LruCache, SingleFlight
+from imageupdater.registry.clock import Clock, SystemClock
+from imageupdater.registry.counters import Counters, CountersSnapshot
+from imageupdater.registry.links import next_page_url
+from imageupdater.registry.manifests import (
+    ACCEPT_MANIFESTS,
+    ImageConfig,
+    ImageManifest,
+    Manifest,
+    ManifestList,
+    content_digest,
+    parse_config,
+    parse_manifest,
+    verify_digest,
+)
+from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
+from imageupdater.registry.settings import ClientSettings
+from imageupdater.registry.transport import Answer, Transport
+from imageupdater.tags import TagInfo
+
+_LOG = logging.getLogger(__name__)
+
+_NEVER = datetime.min.replace(tzinfo=UTC)  # orders undated images before dated ones
+_TagsKey = tuple[str, str, str]  # (api_url, repository, credential ref text)
+_DigestKey = tuple[str, str, str]  # (api_url, repository, tag)
+_BlobKey = tuple[str, str]  # (api_url, digest): content-addressed, the same in every repository
+
+
+class RegistryClient:
+    """Talks to container registries for the resolver; safe to share across tasks."""
+
+    def __init__(
+        self,
+        *,
+        settings: ClientSettings | None = None,
+        credentials: CredentialProvider | None = None,
+        clock: Clock | None = None,
+        counters: Counters | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings or ClientSettings()
+        self.counters = counters or Counters()
+        clock = clock or SystemClock()
+        self._log = logger or _LOG
+        self._transport = Transport(
+            settings=self.settings, clock=clock, counters=self.counters, logger=self._log
+        )
+        self._requester = Requester(
+            transport=self._transport,
+            settings=self.settings,
+            clock=clock,
+            counters=self.counters,
+            credentials=credentials,
+            logger=self._log,
+        )
+        s = self.settings
+        self._tag_lists: LruCache[_TagsKey, tuple[str, ...]] = LruCache(
+            max_entries=4096, clock=clock, ttl=s.tag_list_ttl
+        )
+        self._tag_flights: SingleFlight[_TagsKey, tuple[str, ...]] = SingleFlight()
+        self._digests: LruCache[_DigestKey, str] = LruCache(
+            max_entries=s.max_cached_digests, clock=clock, ttl=s.digest_ttl
+        )
+        self._manifests: LruCache[_BlobKey, Manifest] = LruCache(
+            max_entries=s.max_cached_manifests, clock=clock
+        )
+        self._configs: LruCache[_BlobKey, ImageConfig] = LruCache(
+            max_entries=s.max_cached_manifests, clock=clock
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._transport.close()
+
+    def snapshot(self) -> CountersSnapshot:
+        return self.counters.snapshot()
+
+    async def ping(self, endpoint: RegistryEndpoint) -> None:
+        """Check that ``endpoint`` speaks the Docker v2 API (answered once per endpoint)."""
+        await self._requester.challenge(endpoint)
+
+    # -- tag lists --------------------------------------------------------------------------
+
+    async def list_tags(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        *,
+        credentials: CredentialRef | None = None,
+    ) -> tuple[str, ...]:
+        """Every tag of ``repository`` in the registry's order, following ``Link`` pages.
+
+        ``credentials`` (an image's pull secret) overrides the endpoint's own; the same
+        holds for every method below.
+        """
+        credentials = credentials or endpoint.credentials
+        key = (endpoint.api_url, repository, str(credentials) if credentials else "")
+        cached = self._tag_lists.get(key)
+        self.counters.cache("tags", hit=cached is not None)
+        if cached is not None:
+            return cached
+        return await self._tag_flights.do(
+            key, lambda: self._fetch_tags(endpoint, repository, credentials, key)
+        )
+
+    async def _fetch_tags(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        credentials: CredentialRef | None,
+        key: _TagsKey,
+    ) -> tuple[str, ...]:
+        registry = registry_label(endpoint)
+        s = self.settings
+        url = URL(f"{endpoint.api_url}/v2/{repository}/tags/list")
+        if s.page_size is not None:
+            url = url.with_query(n=s.page_size)
+        found: dict[str, None] = {}
+        seen: set[str] = set()
+        for _page in range(s.max_pages):
+            seen.add(str(url))
+            answer = await self._requester.request(
+                endpoint,
+                "GET",
+                url,
+                kind="tags",
+                repository=repository,
+                credentials=credentials,
+                what=f"tag list of {repository}",
+            )
+            for tag in _tags_of(answer, registry=registry, repository=repository):
+                found.setdefault(tag, None)
+            if len(found) > s.max_tags:
+                raise RegistryProtocolError(
+                    f"registry {registry}: the tag list of {repository} has more than "
+                    f"{s.max_tags} tags; refusing to read further (limit max_tags)",
+                    registry=registry,
+                )
+            following = next_page_url(answer.header("link"), current=url, registry=registry)
+            if following is None:
+                tags = tuple(found)
+                self._tag_lists.put(key, tags)
+                return tags
+            if str(following) in seen:
+                raise RegistryProtocolError(
+                    f"registry {registry}: the tag list of {repository} links back to a page "
+                    "already read",
+                    registry=registry,
+                )
+            url = following
+        raise RegistryProtocolError(
+            f"registry {registry}: the tag list of {repository} has more than {s.max_pages} "
+            "pages; refusing to read further (limit max_pages)",
+            registry=registry,
+        )
+
+    # -- digests --------------------------------------------------------------------------
+
+    async def manifest_digest(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        *,
+        credentials: CredentialRef | None = None,
+    ) -> str:
+        """The digest ``repository:tag`` points at now (from ``HEAD``, cached briefly)."""
+        credentials = credentials or endpoint.credentials
+        key = (endpoint.api_url, repository, tag)
+        cached = self._digests.get(key)
+        self.counters.cache("digest", hit=cached is not None)
+        if cached is not None:
+            return cached
+        return await self._head_digest(endpoint, repository, tag, credentials)
+
+    async def _head_digest(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        credentials: CredentialRef | None,
+    ) -> str:
+        registry = registry_label(endpoint)
+        answer = await self._requester.request(
+            endpoint,
+            "HEAD",
+            self._manifest_url(endpoint, repository, tag),
+            kind="manifest_head",
+            repository=repository,
+            credentials=credentials,
+            what=f"manifest {repository}:{tag}",
+            accept=ACCEPT_MANIFESTS,
+        )
+        digest = answer.header("docker-content-digest")
+        if digest is None:
+            # Some registries omit the header on HEAD; the body's hash is the digest.
+            digest, _ = await self._get_by_tag(endpoint, repository, tag, credentials)
+            return digest
+        _check_digest_form(digest, registry=registry, what=f"manifest {repository}:{tag}")
+        self._digests.put((endpoint.api_url, repository, tag), digest)
+        return digest
+
+    async def _get_by_tag(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        credentials: CredentialRef | None,
+    ) -> tuple[str, Manifest]:
+        registry = registry_label(endpoint)
+        what = f"manifest {repository}:{tag}"
+        answer = await self._requester.request(
+            endpoint,
+            "GET",
+            self._manifest_url(endpoint, repository, tag),
+            kind="manifest_get",
+            repository=repository,
+            credentials=credentials,
+            what=what,
+            accept=ACCEPT_MANIFESTS,
+        )
+        advertised = answer.header("docker-content-digest")
+        if advertised is not None:
+            verify_digest(answer.body, advertised, registry=registry, what=what)
+            digest = advertised.lower()
+        else:
+            digest = content_digest(answer.body)
+        manifest = parse_manifest(
+            answer.body, answer.header("content-type"), registry=registry, what=what
+        )
+        self._digests.put((endpoint.api_url, repository, tag), digest)
+        self._manifests.put((endpoint.api_url, digest), manifest)
+        return digest, manifest
+
+    # -- metadata -------------------------------------------------------------------------
+
+    async def tag_info(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        *,
+        platforms: Sequence[Platform],
+        credentials: CredentialRef | None = None,
+    ) -> TagInfo | None:
+        """``tag`` with its digest, creation date and labels, or ``None`` when the image has
+        no manifest for any of ``platforms`` (empty ``platforms`` accepts every platform).
+
+        For a manifest list or OCI index, ``digest`` is the list's own digest and
+        ``created`` the newest among the matching platforms' images (upstream §5.2).
+        """
+        credentials = credentials or endpoint.credentials
+        key = (endpoint.api_url, repository, tag)
+        digest = self._digests.get(key)
+        self.counters.cache("digest", hit=digest is not None)
+        if digest is None:
+            if self._digests.get_stale(key) is not None:
+                # Seen before: a HEAD tells whether it moved, without a GET.
+                digest = await self._head_digest(endpoint, repository, tag, credentials)
+            else:
+                digest, _ = await self._get_by_tag(endpoint, repository, tag, credentials)
+        manifest = await self._manifest(endpoint, repository, digest, credentials)
+        if isinstance(manifest, ImageManifest):
+            config = await self._config(endpoint, repository, manifest, credentials)
+            if not _platform_ok(platforms, config.platform):
+                self._log.debug(
+                    "%s:%s is for %s, not one of the wanted platforms",
+                    repository,
+                    tag,
+                    config.platform,
+                )
+                return None
+            return TagInfo(tag, digest=digest, created=config.created, labels=config.labels)
+        return await self._list_info(
+            endpoint, repository, tag, digest, manifest, platforms, credentials
+        )
+
+    async def _list_info(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        digest: str,
+        manifest: ManifestList,
+        platforms: Sequence[Platform],
+        credentials: CredentialRef | None,
+    ) -> TagInfo | None:
+        registry = registry_label(endpoint)
+        if not manifest.entries:
+            raise RegistryProtocolError(
+                f"registry {registry}: manifest list {repository}:{tag} is empty",
+                registry=registry,
+            )
+        children = [e for e in manifest.entries if _platform_ok(platforms, e.platform)]
+        if not children:
+            self._log.debug(
+                "%s:%s has no manifest for the wanted platforms (it has %s)",
+                repository,
+                tag,
+                ", ".join(str(e.platform) for e in manifest.entries if e.platform),
+            )
+            return None
+
+        async def child_config(child_digest: str) -> ImageConfig:
+            child = await self._manifest(endpoint, repository, child_digest, credentials)
+            if not isinstance(child, ImageManifest):
+                raise RegistryProtocolError(
+                    f"registry {registry}: manifest list {repository}:{tag} nests another "
+                    f"list ({child_digest})",
+                    registry=registry,
+                )
+            return await self._config(endpoint, repository, child, credentials)
+
+        configs = await asyncio.gather(*(child_config(c.digest) for c in children))
+        newest = max(configs, key=lambda c: c.created or _NEVER)
+        return TagInfo(tag, digest=digest, created=newest.created, labels=newest.labels)
+
+    async def _manifest(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        digest: str,
+        credentials: CredentialRef | None,
+    ) -> Manifest:
+        key = (endpoint.api_url, digest)
+        cached = self._manifests.get(key)
+        self.counters.cache("manifest", hit=cached is not None)
+        if cached is not None:
+            return cached
+        registry = registry_label(endpoint)
+        what = f"manifest {repository}@{digest}"
+        _check_digest_form(digest, registry=registry, what=what)
+        answer = await self._requester.request(
+            endpoint,
+            "GET",
+            self._manifest_url(endpoint, repository, digest),
+            kind="manifest_get",
+            repository=repository,
+            credentials=credentials,
+            what=what,
+            accept=ACCEPT_MANIFESTS,
+        )
+        verify_digest(answer.body, digest, registry=registry, what=what)
+        manifest = parse_manifest(
+            answer.body, answer.header("content-type"), registry=registry, what=what
+        )
+        self._manifests.put(key, manifest)
+        return manifest
+
+    async def _config(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        manifest: ImageManifest,
+        credentials: CredentialRef | None,
+    ) -> ImageConfig:
+        digest = manifest.config_digest
+        key = (endpoint.api_url, digest)
+        cached = self._configs.get(key)
+        self.counters.cache("config", hit=cached is not None)
+        if cached is not None:
+            return cached
+        registry = registry_label(endpoint)
+        what = f"config blob {repository}@{digest}"
+        _check_digest_form(digest, registry=registry, what=what)
+        answer = await self._requester.request(
+            endpoint,
+            "GET",
+            URL(f"{endpoint.api_url}/v2/{repository}/blobs/{digest}"),
+            kind="blob",
+            repository=repository,
+            credentials=credentials,
+            what=what,
+        )
+        verify_digest(answer.body, digest, registry=registry, what=what)
+        config = parse_config(answer.body, registry=registry, what=what)
+        self._configs.put(key, config)
+        return config
+
+    @staticmethod
+    def _manifest_url(endpoint: RegistryEndpoint, repository: str, reference: str) -> URL:
+        return URL(f"{endpoint.api_url}/v2/{repository}/manifests/{reference}")
+
+
+def _platform_ok(wanted: Sequence[Platform], actual: Platform | None) -> bool:
+    if actual is None:
+        return not wanted  # an image that does not say its platform fits only "any"
+    return platform_matches(wanted, actual)
+
+
+def _check_digest_form(digest: str, *, registry: str, what: str) -> None:
+    algorithm, _, hexpart = digest.partition(":")
+    expected = {"sha256": 64, "sha512": 128}.get(algorithm.lower())
+    if expected != len(hexpart) or not all(c in "0123456789abcdefABCDEF" for c in hexpart):
+        raise RegistryProtocolError(
+            f"registry {registry}: {what} has an invalid digest {digest[:80]!r} "
+            "(expected sha256:<64 hex>)",
+            registry=registry,
+        )
+
+
+def _tags_of(answer: Answer, *, registry: str, repository: str) -> list[str]:
+    what = f"tag list of {repository}"
+    try:
+        data = json.loads(answer.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RegistryProtocolError(
+            f"registry {registry}: {what} is not valid JSON", registry=registry
+        ) from exc
+    if not isinstance(data, dict):
+        raise RegistryProtocolError(
+            f"registry {registry}: {what} is not a JSON object", registry=registry
+        )
+    tags = data.get("tags")
+    if tags is None:
+        return []  # distribution answers "tags": null for a repository without tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise RegistryProtocolError(
+            f"registry {registry}: {what} has a 'tags' member that is not a list of strings",
+            registry=registry,
+        )
+    return tags

@@ -1,0 +1,59 @@
+"""Request and cache counters of the registry client, readable as a plain snapshot.
+
+Benchmarks and the metrics exporter read :meth:`Counters.snapshot`; nothing here knows
+about Prometheus, so the client stays free of a metrics dependency.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CacheName", "Counters", "CountersSnapshot", "RequestKind", "status_class"]
+
+from collections import Counter
+from typing import Literal, TypedDict
+
+RequestKind = Literal["ping", "token", "tags", "manifest_get", "manifest_head", "blob"]
+CacheName = Literal["tags", "digest", "manifest", "config", "token", "ping"]
+
+
+class CountersSnapshot(TypedDict):
+    requests: dict[str, dict[str, dict[str, int]]]  # registry -> kind -> status class -> n
+    cache: dict[str, dict[str, int]]  # cache -> "hit" | "miss" -> n
+
+
+def status_class(status: int | None) -> str:
+    """``"2xx"``…``"5xx"`` for an HTTP status, ``"error"`` when no answer came (timeout, reset)."""
+    if status is None or not 100 <= status <= 599:
+        return "error"
+    return f"{status // 100}xx"
+
+
+class Counters:
+    """Counts requests by (registry, kind, status class) and cache lookups by (cache, outcome)."""
+
+    def __init__(self) -> None:
+        self._requests: Counter[tuple[str, str, str]] = Counter()
+        self._cache: Counter[tuple[str, str]] = Counter()
+
+    def request(self, registry: str, kind: RequestKind, status: int | None) -> None:
+        self._requests[(registry, kind, status_class(status))] += 1
+
+    def cache(self, cache: CacheName, *, hit: bool) -> None:
+        self._cache[(cache, "hit" if hit else "miss")] += 1
+
+    def requests(self, *, registry: str | None = None, kind: RequestKind | None = None) -> int:
+        """Total requests, optionally narrowed to one registry and/or one kind."""
+        return sum(
+            n
+            for (reg, knd, _), n in self._requests.items()
+            if (registry is None or reg == registry) and (kind is None or knd == kind)
+        )
+
+    def snapshot(self) -> CountersSnapshot:
+        """A copy of every counter as plain nested dicts."""
+        requests: dict[str, dict[str, dict[str, int]]] = {}
+        for (registry, kind, klass), n in sorted(self._requests.items()):
+            requests.setdefault(registry, {}).setdefault(kind, {})[klass] = n
+        cache: dict[str, dict[str, int]] = {}
+        for (name, outcome), n in sorted(self._cache.items()):
+            cache.setdefault(name, {})[outcome] = n
+        return {"requests": requests, "cache": cache}

@@ -1,0 +1,61 @@
+"""The long-lived resolution service shared by the webhook and the reconciler.
+
+One registry client (with its caches, rate limits and single-flight), one credential
+cache, one ``registries.conf``: every Application and every admission review resolves
+through the same instance, so a repository named by a thousand Applications costs one tag
+list per cache period.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ResolverService"]
+
+import logging
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
+from imageupdater.policy import ImagePolicy
+from imageupdater.registries_conf import RegistriesConf
+from imageupdater.registry import ClientSettings, RegistryClient
+from imageupdater.resolver import Resolution, resolve
+
+
+class ResolverService:
+    def __init__(
+        self,
+        conf: RegistriesConf,
+        *,
+        secrets: SecretReader | None = None,
+        settings: ClientSettings | None = None,
+        environ: Mapping[str, str] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.conf = conf
+        self.credentials = CredentialCache(
+            CredentialSource(
+                secrets=secrets, environ=environ if environ is not None else os.environ
+            )
+        )
+        self.client = RegistryClient(
+            settings=settings or ClientSettings(),
+            credentials=self.credentials,
+            logger=logger or logging.getLogger("image_updater.registry"),
+        )
+
+    async def __aenter__(self) -> Self:
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.client.__aexit__(exc_type, exc, tb)
+
+    async def resolve(self, policy: ImagePolicy, current_tag: str | None = None) -> Resolution:
+        return await resolve(policy, client=self.client, conf=self.conf, current_tag=current_tag)

@@ -1,0 +1,264 @@
+"""Tag filters (allow-tags, ignore-tags) and what is known about one tag.
+
+This module owns :class:`AllowTags` (``any`` or an RE2 ``regexp:``), the Go
+``filepath.Match`` glob language of ignore-tags, :class:`TagFilter` combining both, and
+:class:`TagInfo`, the tag as a strategy sees it.
+
+Upstream makes an invalid allow-tags match nothing and a malformed glob never match, so a
+typo silently stops updates; here both are an :class:`~imageupdater.errors.InvalidTagFilter`
+when the filter is built. User expressions run on RE2 (linear time), never on ``re``, so a
+filter cannot hang the webhook.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_PATTERN_LENGTH", "AllowTags", "TagFilter", "TagInfo"]
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import re2
+
+from imageupdater.errors import InvalidTagFilter
+
+MAX_PATTERN_LENGTH = 1000
+_REGEXP_PREFIX = "regexp:"
+_ALLOW_FORMS = "accepted: '' or 'any' (every tag), or 'regexp:<RE2 expression>'"
+_GLOB_FORMS = (
+    "accepted: a glob of literal characters, '*', '?', '[abc]', '[a-z]', '[^a-z]' and '\\' escapes"
+)
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # the error goes to the user in our exception, not to stderr
+    return options
+
+
+_OPTIONS = _re2_options()
+
+
+@dataclass(frozen=True, slots=True)
+class AllowTags:
+    """Which tags may be considered at all; every tag when ``pattern`` is None."""
+
+    pattern: str | None
+    _compiled: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_compiled", None if self.pattern is None else _compile(self.pattern)
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> AllowTags:
+        """Parse ``""``/``any`` or ``regexp:<expr>`` (keyword and prefix case-insensitive)."""
+        value = text.strip()
+        if not value or value.lower() == "any":
+            return cls(None)
+        if value[: len(_REGEXP_PREFIX)].lower() == _REGEXP_PREFIX:
+            return cls(value[len(_REGEXP_PREFIX) :])
+        hint = ""
+        if ":" in value:
+            hint = f" (the prefix {value.partition(':')[0] + ':'!r} is not 'regexp:')"
+        raise InvalidTagFilter(f"invalid allow-tags {text!r}{hint}; {_ALLOW_FORMS}")
+
+    def matches(self, tag: str) -> bool:
+        """Whether ``tag`` is allowed: an unanchored search, so use ``^...$`` to pin it."""
+        return self._compiled is None or self._compiled.search(tag) is not None
+
+    def __str__(self) -> str:
+        return "any" if self.pattern is None else f"{_REGEXP_PREFIX}{self.pattern}"
+
+
+def _compile(pattern: str) -> Any:
+    if not pattern:
+        raise InvalidTagFilter(
+            "invalid allow-tags 'regexp:': the expression is empty; "
+            "use 'any' to allow every tag, or give an RE2 expression after 'regexp:'"
+        )
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise InvalidTagFilter(
+            f"invalid allow-tags 'regexp:{pattern[:30]}...': the expression has "
+            f"{len(pattern)} characters, more than the {MAX_PATTERN_LENGTH} accepted"
+        )
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as err:
+        reason = err.args[0] if err.args else "unknown reason"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidTagFilter(
+            f"invalid allow-tags 'regexp:{pattern}': not an RE2 expression ({reason}); "
+            "RE2 has no backreferences (\\1) or lookaround ((?=, (?!, (?<=, (?<!)"
+        ) from err
+
+
+# A glob compiles to chunks: (starts with `*`, the fixed-width atoms after it). An atom is
+# a literal character, `?` (None), or a class (negated, ((lo, hi), ...)).
+_Class = tuple[bool, tuple[tuple[str, str], ...]]
+_Atom = str | None | _Class
+_Chunk = tuple[bool, tuple[_Atom, ...]]
+
+
+def _glob_error(pattern: str, reason: str) -> InvalidTagFilter:
+    return InvalidTagFilter(f"invalid ignore-tags glob {pattern!r}: {reason}; {_GLOB_FORMS}")
+
+
+def _compile_glob(pattern: str) -> tuple[_Chunk, ...]:
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise _glob_error(pattern[:30] + "...", f"longer than {MAX_PATTERN_LENGTH} characters")
+    chunks: list[_Chunk] = []
+    atoms: list[_Atom] = []
+    star = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            if atoms or star:
+                chunks.append((star, tuple(atoms)))
+                atoms = []
+            # Consecutive stars are one star.
+            while i < len(pattern) and pattern[i] == "*":
+                i += 1
+            star = True
+            continue
+        if char == "?":
+            atoms.append(None)
+            i += 1
+        elif char == "[":
+            cls, i = _parse_class(pattern, i + 1)
+            atoms.append(cls)
+        elif char == "\\":
+            if i + 1 == len(pattern):
+                raise _glob_error(pattern, "it ends with a lone '\\'")
+            atoms.append(pattern[i + 1])
+            i += 2
+        else:
+            atoms.append(char)
+            i += 1
+    if atoms or star:
+        chunks.append((star, tuple(atoms)))
+    return tuple(chunks)
+
+
+def _parse_class(pattern: str, i: int) -> tuple[_Class, int]:
+    """Parse a class body starting after its ``[``; return it and the index after ``]``."""
+    negated = i < len(pattern) and pattern[i] == "^"
+    if negated:
+        i += 1
+    ranges: list[tuple[str, str]] = []
+    while True:
+        if i < len(pattern) and pattern[i] == "]" and ranges:
+            return (negated, tuple(ranges)), i + 1
+        low, i = _class_char(pattern, i)
+        high = low
+        if i < len(pattern) and pattern[i] == "-":
+            high, i = _class_char(pattern, i + 1)
+        ranges.append((low, high))
+
+
+def _class_char(pattern: str, i: int) -> tuple[str, int]:
+    # Go's getEsc: a range end may not be missing, '-' or ']', and the class must close.
+    if i >= len(pattern):
+        raise _glob_error(pattern, "a '[' class is not closed with ']'")
+    char = pattern[i]
+    if char in "-]":
+        raise _glob_error(
+            pattern, f"a '[' class has {char!r} where a character belongs (write '\\{char}')"
+        )
+    if char == "\\":
+        i += 1
+        if i >= len(pattern):
+            raise _glob_error(pattern, "it ends with a lone '\\'")
+        char = pattern[i]
+    if i + 1 >= len(pattern):
+        raise _glob_error(pattern, "a '[' class is not closed with ']'")
+    return char, i + 1
+
+
+def _match_atoms(atoms: tuple[_Atom, ...], name: str, pos: int) -> int | None:
+    """Match fixed-width atoms at ``name[pos:]``; the position after them, or None."""
+    if len(name) - pos < len(atoms):
+        return None
+    for atom in atoms:
+        char = name[pos]
+        if atom is None:
+            if char == "/":
+                return None
+        elif isinstance(atom, str):
+            if atom != char:
+                return None
+        else:
+            negated, ranges = atom
+            if any(low <= char <= high for low, high in ranges) == negated:
+                return None
+        pos += 1
+    return pos
+
+
+def _glob_matches(chunks: tuple[_Chunk, ...], name: str) -> bool:
+    # Go's filepath.Match: each star chunk takes its leftmost match, except that the last
+    # chunk must end the name; a star never crosses '/'. Linear in chunks x name length.
+    pos = 0
+    for index, (star, atoms) in enumerate(chunks):
+        last = index == len(chunks) - 1
+        if star and not atoms:
+            return "/" not in name[pos:]
+        end = _match_atoms(atoms, name, pos)
+        if end is not None and (end == len(name) or not last):
+            pos = end
+            continue
+        if not star:
+            return False
+        for skip in range(pos, len(name)):
+            if name[skip] == "/":
+                return False
+            end = _match_atoms(atoms, name, skip + 1)
+            if end is not None and (end == len(name) or not last):
+                break
+        else:
+            return False
+        assert end is not None
+        pos = end
+    return pos == len(name)
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """Allow-tags plus ignore-tags: a tag is kept when allowed and matched by no ignore glob."""
+
+    allow: AllowTags = AllowTags(None)
+    ignore: tuple[str, ...] = ()
+    _globs: tuple[tuple[_Chunk, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_globs", tuple(_compile_glob(p) for p in self.ignore))
+
+    @classmethod
+    def parse(cls, allow: str | None, ignore: Iterable[str]) -> TagFilter:
+        """Build from raw values; blank ignore entries are skipped, others must be valid globs."""
+        patterns = tuple(p.strip() for p in ignore if p.strip())
+        return cls(AllowTags.parse(allow or ""), patterns)
+
+    def keeps(self, tag: str) -> bool:
+        """Whether ``tag`` passes the filter (``*`` in ignore drops every tag: a pause)."""
+        return self.allow.matches(tag) and not any(_glob_matches(g, tag) for g in self._globs)
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    """One tag as a strategy sees it; ``created`` must be timezone-aware."""
+
+    name: str
+    digest: str | None = None
+    created: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.created is not None and self.created.utcoffset() is None:
+            raise ValueError(f"TagInfo {self.name!r}: created must be timezone-aware")
+        if self.created is not None and self.created.utcoffset() != timedelta(0):
+            object.__setattr__(self, "created", self.created.astimezone(UTC))

@@ -1,0 +1,378 @@
+"""One reconcile cycle over a set of Applications (upstream behaviour §3.2, §8–§10).
+
+1. Parse each Application's annotations (invalid ones become a Warning Event and a metric,
+   never an exception), pick the source to write and the live images.
+2. Resolve every distinct (image policy, current version) **once** for all Applications —
+   the registry client's caches then make that one tag list per repository.
+3. Plan the overrides per Application and write back with one JSON merge patch carrying
+   ``metadata.resourceVersion``; on 409 re-read and re-plan (bounded), on a sync window
+   that forbids syncing, defer and say when it may be retried.
+
+Nothing is written when nothing changes, a version is never lowered, and an image whose
+registry failed is reported while the rest of the Application proceeds.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Cycle", "CycleResult", "CycleSettings"]
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from imageupdater import annotations as annotation_parser
+from imageupdater import syncwindows
+from imageupdater.application import (
+    Application,
+    SourceRef,
+    app_key,
+    find_live,
+    live_images,
+    select_source,
+)
+from imageupdater.errors import ImageUpdaterError, KubeConflict, KubeError, KubeNotFound
+from imageupdater.images import ImageRef
+from imageupdater.plan import ChosenImage, current_override, merge_patch, plan_overrides
+from imageupdater.policy import AppConfig, ImagePolicy
+from imageupdater.resolver import Resolution
+from reconciler.apps_api import ApplicationsAPI
+from reconciler.events import EventRecorder
+from reconciler.metrics import ReconcilerMetrics
+
+log = logging.getLogger("image_updater.reconciler")
+
+ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
+ResolutionKey = tuple[Any, ...]
+CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSettings:
+    dry_run: bool = False
+    max_concurrency: int = 10
+
+
+@dataclass(slots=True)
+class CycleResult:
+    applications: int = 0
+    images_considered: int = 0
+    images_skipped: int = 0
+    images_updated: int = 0
+    errors: int = 0
+    patches: int = 0
+    conflicts: int = 0
+    deferred: int = 0
+    retry_at: dt.datetime | None = None
+    deferred_apps: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        return (
+            f"Processing results: applications={self.applications} "
+            f"images_considered={self.images_considered} images_skipped={self.images_skipped} "
+            f"images_updated={self.images_updated} errors={self.errors} "
+            f"patches={self.patches} deferred={self.deferred}"
+        )
+
+    def defer_until(self, when: dt.datetime | None) -> None:
+        if when is not None and (self.retry_at is None or when < self.retry_at):
+            self.retry_at = when
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    policy: ImagePolicy
+    key: ResolutionKey
+    current: str | None
+
+
+@dataclass(slots=True)
+class _AppWork:
+    app: Application
+    config: AppConfig
+    source: SourceRef
+    jobs: list[_Job]
+
+
+def _ours(app: Application) -> dict[str, str]:
+    raw = app.get("metadata", {}).get("annotations") or {}
+    return {k: v for k, v in raw.items() if k.startswith(annotation_parser.PREFIX)}
+
+
+def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
+    """What makes two images' resolutions identical: everything but alias and targets."""
+    return (
+        policy.image.identity(),
+        policy.strategy,
+        policy.constraint,
+        policy.tag_filter.allow.pattern,
+        policy.tag_filter.ignore,
+        policy.platforms,
+        str(policy.pull_secret) if policy.pull_secret else None,
+        current,
+    )
+
+
+def _live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:
+    if policy.kustomize is not None and policy.kustomize.name:
+        try:
+            renamed = find_live(ImageRef.parse(policy.kustomize.name), live)
+        except ImageUpdaterError:
+            renamed = None
+        if renamed is not None:
+            return renamed
+    return find_live(policy.image, live)
+
+
+class Cycle:
+    """Runs cycles; owns nothing long-lived but the per-cycle resolution table."""
+
+    def __init__(
+        self,
+        *,
+        api: ApplicationsAPI,
+        resolve: ResolveFn,
+        metrics: ReconcilerMetrics,
+        events: EventRecorder,
+        settings: CycleSettings,
+        is_leader: Callable[[], bool] = lambda: True,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.api = api
+        self.resolve = resolve
+        self.metrics = metrics
+        self.events = events
+        self.settings = settings
+        self.is_leader = is_leader
+        self.clock = clock
+
+    async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
+        result = CycleResult()
+        started = asyncio.get_running_loop().time()
+        work: list[_AppWork] = []
+        for app in apps:
+            prepared = await self._prepare(app, result)
+            if prepared is not None:
+                work.append(prepared)
+        resolutions = await self._resolve_all(work)
+        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]] = {}
+        limit = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def one(item: _AppWork) -> None:
+            async with limit:
+                await self._write(item, resolutions, projects, result)
+
+        await asyncio.gather(*(one(item) for item in work))
+        elapsed = asyncio.get_running_loop().time() - started
+        self.metrics.cycle_duration.labels(trigger).observe(elapsed)
+        log.info("%s (%s, %.2fs)", result.summary(), trigger, elapsed)
+        return result
+
+    # -- 1. parse and select -------------------------------------------------------------------
+
+    async def _prepare(self, app: Application, result: CycleResult) -> _AppWork | None:
+        annotations = _ours(app)
+        if not annotations:
+            return None
+        key = app_key(app)
+        namespace = app.get("metadata", {}).get("namespace")
+        parsed = annotation_parser.parse(annotations, namespace=namespace)
+        if parsed.config is None:
+            result.errors += 1
+            self.metrics.invalid_configs.labels(key).inc()
+            message = "; ".join(str(p) for p in parsed.errors)
+            log.warning("skipping %s: invalid image-updater annotations: %s", key, message)
+            await self.events.record(
+                app, "Warning", "InvalidConfiguration", message or "invalid annotations", once=True
+            )
+            return None
+        self.events.forget(key, "InvalidConfiguration")
+        config = parsed.config
+        if config.write_back.method != "argocd":
+            log.info("skipping %s: write-back-method git is not supported yet", key)
+            result.images_skipped += len(config.images)
+            return None
+        source = select_source(app, config.write_back)
+        if source is None:
+            log.warning("skipping app '%s' because it's not of supported source type", key)
+            result.images_skipped += len(config.images)
+            return None
+        result.applications += 1
+        live = live_images(app)
+        current_source = source.get(app)
+        jobs: list[_Job] = []
+        for policy in config.images:
+            entry = _live_entry(policy, live)
+            if entry is None and not policy.force_update:
+                log.debug(
+                    "Image '%s' seems not to be live in this application, skipping",
+                    policy.image.full_name,
+                    extra={"application": key},
+                )
+                result.images_skipped += 1
+                continue
+            result.images_considered += 1
+            override = current_override(current_source, source.kind, policy)
+            current = override.split("@", 1)[0] if override else (entry.tag if entry else None)
+            jobs.append(_Job(policy, resolution_key(policy, current), current or None))
+        self.metrics.images_watched.labels(key).set(len(jobs))
+        return _AppWork(app, config, source, jobs) if jobs else None
+
+    # -- 2. resolve each distinct key once -----------------------------------------------------
+
+    async def _resolve_all(
+        self, work: Sequence[_AppWork]
+    ) -> dict[ResolutionKey, Resolution | ImageUpdaterError]:
+        unique: dict[ResolutionKey, _Job] = {}
+        for item in work:
+            for job in item.jobs:
+                unique.setdefault(job.key, job)
+        limit = asyncio.Semaphore(max(self.settings.max_concurrency, 1) * 5)
+
+        async def one(job: _Job) -> Resolution | ImageUpdaterError:
+            async with limit:
+                try:
+                    return await self.resolve(job.policy, job.current)
+                except ImageUpdaterError as exc:
+                    return exc
+
+        keys = list(unique)
+        outcomes = await asyncio.gather(*(one(unique[key]) for key in keys))
+        return dict(zip(keys, outcomes, strict=True))
+
+    # -- 3. plan and write ---------------------------------------------------------------------
+
+    def _chosen(
+        self,
+        item: _AppWork,
+        resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
+        failures: list[str],
+    ) -> list[ChosenImage]:
+        chosen = []
+        for job in item.jobs:
+            outcome = resolutions.get(job.key)
+            if isinstance(outcome, ImageUpdaterError):
+                failures.append(f"{job.policy.image.full_name}: {outcome}")
+                continue
+            if outcome is None or outcome.tag is None:
+                continue
+            chosen.append(ChosenImage(job.policy, outcome.tag, outcome.digest))
+        return chosen
+
+    async def _windows(
+        self, app: Application, cache: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]]
+    ) -> tuple[syncwindows.SyncWindow, ...]:
+        namespace = app.get("metadata", {}).get("namespace", "")
+        project = app.get("spec", {}).get("project") or "default"
+        key = (namespace, project)
+        if key not in cache:
+            raw = await self.api.get_project(namespace, project)
+            try:
+                cache[key] = syncwindows.parse_windows(raw) if raw else ()
+            except ImageUpdaterError as exc:
+                log.warning(
+                    "AppProject %s has invalid sync windows, ignoring them: %s", project, exc
+                )
+                cache[key] = ()
+        return cache[key]
+
+    async def _write(
+        self,
+        item: _AppWork,
+        resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
+        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]],
+        result: CycleResult,
+    ) -> None:
+        key = app_key(item.app)
+        failures: list[str] = []
+        chosen = self._chosen(item, resolutions, failures)
+        if failures:
+            result.errors += len(failures)
+            self.metrics.images_errors.labels(key).inc(len(failures))
+            await self.events.record(
+                item.app, "Warning", "ImageUpdateFailed", "; ".join(failures), once=True
+            )
+        else:
+            self.events.forget(key, "ImageUpdateFailed")
+        app = item.app
+        for attempt in range(CONFLICT_RETRIES + 1):
+            plan = plan_overrides(app, item.source, chosen)
+            if not plan.changed:
+                return
+            windows = await self._windows(app, projects)
+            decision = syncwindows.can_update(windows, app, self.clock())
+            if not decision.allowed:
+                result.deferred += 1
+                result.deferred_apps.add(key)
+                result.defer_until(decision.retry_at)
+                self.metrics.deferred.labels(key).inc()
+                log.info("update of %s deferred: %s", key, decision.reason)
+                await self.events.record(
+                    app,
+                    "Normal",
+                    "UpdateDeferred",
+                    f"image update waits: {decision.reason}",
+                    once=True,
+                )
+                return
+            self.events.forget(key, "UpdateDeferred")
+            if self.settings.dry_run:
+                self.metrics.patches.labels("dry_run").inc()
+                for change in plan.changes:
+                    log.info("dry run: would set %s to %s in %s", change.image, change.new, key)
+                return
+            if not self.is_leader():
+                log.warning("not the leader any more; not writing %s", key)
+                return
+            meta = app.get("metadata", {})
+            try:
+                await self.api.patch(
+                    meta.get("namespace", ""), meta.get("name", ""), merge_patch(app, plan)
+                )
+            except KubeConflict:
+                result.conflicts += 1
+                self.metrics.patches.labels("conflict").inc()
+                if attempt == CONFLICT_RETRIES:
+                    break
+                try:
+                    app = await self.api.get(meta.get("namespace", ""), meta.get("name", ""))
+                except KubeNotFound:
+                    return
+                except KubeError as exc:
+                    result.errors += 1
+                    log.warning("cannot re-read %s after a conflict: %s", key, exc)
+                    return
+                refreshed = await self._prepare(app, CycleResult())
+                if refreshed is None:
+                    return
+                item = refreshed
+                missing = [j for j in item.jobs if j.key not in resolutions]
+                if missing:
+                    resolutions.update(
+                        await self._resolve_all([_AppWork(app, item.config, item.source, missing)])
+                    )
+                chosen = self._chosen(item, resolutions, [])
+                continue
+            except KubeError as exc:
+                result.errors += 1
+                self.metrics.patches.labels("error").inc()
+                self.metrics.images_errors.labels(key).inc()
+                log.warning("patching %s failed: %s", key, exc)
+                return
+            result.patches += 1
+            result.images_updated += len(plan.changes)
+            self.metrics.patches.labels("ok").inc()
+            self.metrics.images_updated.labels(key).inc(len(plan.changes))
+            for change in plan.changes:
+                log.info(
+                    "Successfully updated image '%s' to '%s'",
+                    change.image,
+                    change.new,
+                    extra={"application": key, "old_tag": change.old or ""},
+                )
+            await self.events.images_updated(app, plan.changes)
+            return
+        result.errors += 1
+        log.warning("giving up on %s after %d conflicting writes", key, CONFLICT_RETRIES + 1)

@@ -1,0 +1,79 @@
+"""Probe and metrics servers of the reconciler: ``/healthz``, ``/readyz`` and ``/metrics``.
+
+Upstream serves health on ``--health-port`` (8080) and metrics on ``--metrics-port``
+(8081); the same port may serve both. ``/readyz`` turns ready once the first list of
+Applications has been indexed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["serve_probes"]
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+def _app(
+    *, health: bool, metrics: bool, registry: CollectorRegistry, ready: Callable[[], bool]
+) -> web.Application:
+    app = web.Application()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if ready():
+            return web.Response(text="ok")
+        return web.Response(status=503, text="not ready: Applications not listed yet")
+
+    async def scrape(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    if health:
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+    if metrics:
+        app.router.add_get("/metrics", scrape)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve_probes(
+    address: str,
+    *,
+    health_port: int,
+    metrics_port: int,
+    registry: CollectorRegistry,
+    ready: Callable[[], bool],
+) -> AsyncIterator[list[int]]:
+    """Serve while the context is open; yields the bound ports (0 ports bind ephemerally)."""
+    runners: list[web.AppRunner] = []
+    ports: list[int] = []
+    plans: list[tuple[int, bool, bool]] = []
+    if health_port >= 0 and metrics_port >= 0 and health_port == metrics_port and health_port:
+        plans.append((health_port, True, True))
+    else:
+        if health_port:
+            plans.append((health_port, True, False))
+        if metrics_port:
+            plans.append((metrics_port, False, True))
+    try:
+        for port, health, metrics in plans:
+            runner = web.AppRunner(
+                _app(health=health, metrics=metrics, registry=registry, ready=ready),
+                access_log=None,
+            )
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, address, port)
+            await site.start()
+            ports.append(runner.addresses[-1][1])
+        yield ports
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()

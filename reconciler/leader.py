@@ -1,0 +1,159 @@
+"""Leader election on a ``coordination.k8s.io/v1`` Lease, so replicas run with one writer.
+
+The holder renews the Lease every ``retry_period``; others take it over once it has not
+been renewed for ``lease_duration``. Writes are fenced locally: ``is_leader()`` turns False
+as soon as the last successful renewal is older than ``renew_deadline`` (shorter than the
+lease duration), so a replica that cannot reach the API server stops writing before anyone
+else may start.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LeaderElector"]
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from imageupdater import kube
+from imageupdater.errors import KubeConflict, KubeError
+
+log = logging.getLogger("image_updater.reconciler")
+
+
+def _format(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        client: kube.KubeClient,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        if not retry_period < renew_deadline < lease_duration:
+            raise ValueError("leader election needs retry_period < renew_deadline < lease_duration")
+        self._client = client
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self._clock = clock
+        self._monotonic = monotonic or asyncio.get_event_loop().time
+        self._renewed_at: float | None = None
+        self.changed = asyncio.Event()
+        self.transitions = 0
+
+    def is_leader(self) -> bool:
+        return (
+            self._renewed_at is not None
+            and self._monotonic() - self._renewed_at < self.renew_deadline
+        )
+
+    def _body(self, existing: dict[str, Any] | None, acquire: bool) -> dict[str, Any]:
+        now = _format(self._clock())
+        spec: dict[str, Any] = dict((existing or {}).get("spec") or {})
+        if acquire:
+            spec["acquireTime"] = now
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (
+                1 if existing else 0
+            )
+        spec.update(
+            holderIdentity=self.identity,
+            leaseDurationSeconds=int(self.lease_duration),
+            renewTime=now,
+        )
+        metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if existing is not None:
+            metadata["resourceVersion"] = existing["metadata"]["resourceVersion"]
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": metadata,
+            "spec": spec,
+        }
+
+    async def try_acquire_or_renew(self) -> bool:
+        started = self._monotonic()
+        was_leader = self.is_leader()
+        try:
+            lease = await self._client.get_or_none(kube.LEASES, self.namespace, self.name)
+            if lease is None:
+                await self._client.create(kube.LEASES, self.namespace, self._body(None, True))
+            else:
+                spec = lease.get("spec") or {}
+                holder = spec.get("holderIdentity")
+                renewed = _parse(spec.get("renewTime"))
+                duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
+                expired = renewed is None or (self._clock() - renewed).total_seconds() > duration
+                if holder != self.identity and holder and not expired:
+                    self._lost(was_leader)
+                    return False
+                await self._client.replace(
+                    kube.LEASES, self.namespace, self._body(lease, holder != self.identity)
+                )
+        except KubeConflict:
+            self._lost(was_leader)
+            return False
+        except KubeError as exc:
+            log.warning("leader election: cannot reach the lease: %s", exc)
+            self._lost(was_leader and not self.is_leader())
+            return self.is_leader()
+        self._renewed_at = started
+        if not was_leader:
+            self.transitions += 1
+            log.info("became the leader (lease %s/%s)", self.namespace, self.name)
+            self.changed.set()
+        return True
+
+    def _lost(self, was_leader: bool) -> None:
+        if was_leader:
+            log.warning("lost the leader lease %s/%s; writes stop", self.namespace, self.name)
+            self.changed.set()
+        self._renewed_at = None
+
+    async def run(self) -> None:
+        """Keep acquiring or renewing until cancelled; on cancel, release the lease."""
+        try:
+            while True:
+                await self.try_acquire_or_renew()
+                await asyncio.sleep(self.retry_period)
+        finally:
+            if self.is_leader():
+                self._renewed_at = None
+                await asyncio.shield(self._release())
+
+    async def _release(self) -> None:
+        try:
+            lease = await self._client.get_or_none(kube.LEASES, self.namespace, self.name)
+            if (
+                lease is not None
+                and (lease.get("spec") or {}).get("holderIdentity") == self.identity
+            ):
+                body = self._body(lease, False)
+                body["spec"]["holderIdentity"] = ""
+                body["spec"]["leaseDurationSeconds"] = 1
+                await self._client.replace(kube.LEASES, self.namespace, body)
+        except KubeError as exc:
+            log.debug("could not release the lease: %s", exc)

@@ -1,0 +1,240 @@
+"""Resolving env:, secret: and ext: references, and keeping secrets out of the errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from imageupdater.credential_sources import CredentialSource, resolve
+from imageupdater.credentials import CredentialRef, Credentials
+from imageupdater.errors import CredentialError
+from tests.credentials.fakes import InMemorySecrets
+
+SECRET = "s3cr3t-p4ss"
+
+
+async def _resolve(
+    text: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets: InMemorySecrets | None = None,
+    ext_timeout: float = 10.0,
+) -> Credentials:
+    return await resolve(
+        CredentialRef.parse(text),
+        registry_host="registry.example.com",
+        api_url="https://registry.example.com",
+        secrets=secrets,
+        environ=environ or {},
+        ext_timeout=ext_timeout,
+    )
+
+
+def _script(tmp_path: Path, body: str, name: str = "creds.sh") -> Path:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+# --- env: ---
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("robot:pw", Credentials("robot", "pw"), id="plain"),
+        pytest.param(
+            '_json_key:{"a":1}', Credentials("_json_key", '{"a":1}'), id="split-at-first-colon"
+        ),
+        pytest.param("robot:pw\n", Credentials("robot", "pw"), id="one-trailing-newline-dropped"),
+    ],
+)
+async def test_an_env_reference_reads_user_and_password_from_the_variable(
+    value: str, expected: Credentials
+) -> None:
+    assert await _resolve("env:CREDS", environ={"CREDS": value}) == expected
+
+
+async def test_an_unset_env_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(CredentialError, match="'CREDS' is not set"):
+        await _resolve("env:CREDS", environ={"OTHER": "a:b"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("", id="empty"),
+        pytest.param(SECRET, id="no-colon"),
+        pytest.param(f":{SECRET}", id="empty-user"),
+        pytest.param("robot:", id="empty-password"),
+        pytest.param(f"robot:{SECRET}\nmore", id="two-lines"),
+    ],
+)
+async def test_a_malformed_env_value_is_an_error_that_does_not_show_the_value(value: str) -> None:
+    with pytest.raises(CredentialError) as caught:
+        await _resolve("env:CREDS", environ={"CREDS": value})
+    assert "'CREDS'" in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert "<username>:<password>" in str(caught.value)
+
+
+# --- secret: ---
+
+
+async def test_a_secret_reference_reads_the_named_field() -> None:
+    secrets = InMemorySecrets({("argocd", "hub"): {"creds": b"robot:pw\n", "other": b"x:y"}})
+    assert await _resolve("secret:argocd/hub#creds", secrets=secrets) == Credentials("robot", "pw")
+    assert secrets.reads == [("argocd", "hub")]
+
+
+async def test_a_missing_secret_field_is_an_error_listing_the_fields_present() -> None:
+    secrets = InMemorySecrets(
+        {("argocd", "hub"): {"username": b"robot", "password": SECRET.encode()}}
+    )
+    with pytest.raises(CredentialError) as caught:
+        await _resolve("secret:argocd/hub#creds", secrets=secrets)
+    message = str(caught.value)
+    assert "no field 'creds'" in message
+    assert "password, username" in message
+    assert SECRET not in message
+
+
+async def test_a_missing_secret_is_the_readers_credential_error() -> None:
+    with pytest.raises(CredentialError, match="argocd/nope not found"):
+        await _resolve("secret:argocd/nope#creds", secrets=InMemorySecrets({}))
+
+
+async def test_a_secret_field_that_is_not_user_colon_password_does_not_leak() -> None:
+    secrets = InMemorySecrets({("argocd", "hub"): {"creds": SECRET.encode()}})
+    with pytest.raises(CredentialError) as caught:
+        await _resolve("secret:argocd/hub#creds", secrets=secrets)
+    assert "field 'creds' of secret argocd/hub" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+async def test_a_secret_field_that_is_not_utf8_is_an_error() -> None:
+    secrets = InMemorySecrets({("argocd", "hub"): {"creds": b"robot:\xff\xfe"}})
+    with pytest.raises(CredentialError, match="not valid UTF-8"):
+        await _resolve("secret:argocd/hub#creds", secrets=secrets)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [pytest.param("secret:a/b#c", id="secret"), pytest.param("pullsecret:a/b", id="pullsecret")],
+)
+async def test_secret_references_need_a_secret_reader(text: str) -> None:
+    with pytest.raises(CredentialError, match="no Kubernetes secret reader"):
+        await _resolve(text, secrets=None)
+
+
+# --- ext: ---
+
+
+async def test_an_ext_script_prints_user_and_password(tmp_path: Path) -> None:
+    script = _script(tmp_path, "echo 'AWS:eyJwYXlsb2FkIjoi:with:colons'\n")
+    creds = await _resolve(f"ext:{script}")
+    assert creds == Credentials("AWS", "eyJwYXlsb2FkIjoi:with:colons")
+
+
+async def test_an_ext_script_sees_the_given_environment_and_no_arguments(tmp_path: Path) -> None:
+    script = _script(tmp_path, 'printf "%s:%s" "$ROBOT" "$#"\n')
+    assert await _resolve(f"ext:{script}", environ={"ROBOT": "bot"}) == Credentials("bot", "0")
+
+
+async def test_a_failing_ext_script_reports_exit_code_and_first_stderr_line_only(
+    tmp_path: Path,
+) -> None:
+    script = _script(
+        tmp_path,
+        f"echo 'robot:{SECRET}'\n"
+        "echo 'token expired for account 42' >&2\necho second >&2\nexit 3\n",
+    )
+    with pytest.raises(CredentialError) as caught:
+        await _resolve(f"ext:{script}")
+    message = str(caught.value)
+    assert "exited with code 3" in message
+    assert "token expired for account 42" in message
+    assert "second" not in message
+    assert SECRET not in message
+
+
+async def test_a_long_stderr_line_is_cut_to_200_characters(tmp_path: Path) -> None:
+    script = _script(tmp_path, "printf 'x%.0s' $(seq 1 500) >&2\nexit 1\n")
+    with pytest.raises(CredentialError) as caught:
+        await _resolve(f"ext:{script}")
+    assert "x" * 200 + "…" in str(caught.value)
+    assert "x" * 201 not in str(caught.value)
+
+
+async def test_an_ext_script_past_its_timeout_is_killed_with_what_it_started(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "survived"
+    script = _script(tmp_path, f"(sleep 2; touch {marker}) &\nsleep 30\n")
+    with pytest.raises(CredentialError, match=r"did not finish within 0\.3s and was killed"):
+        await _resolve(f"ext:{script}", ext_timeout=0.3)
+    # The grandchild shared the script's process group, so it died with it.
+    await asyncio.sleep(2.5)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(f"echo '{SECRET}'\n", "<username>:<password>", id="no-colon"),
+        pytest.param(f"printf 'robot:{SECRET}\\nextra\\n'\n", "on one line", id="two-lines"),
+        pytest.param("printf ''\n", "<username>:<password>", id="empty"),
+        pytest.param("printf 'robot:\\377\\376'\n", "not valid UTF-8", id="not-utf8"),
+    ],
+)
+async def test_garbage_from_an_ext_script_is_an_error_without_its_output(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    script = _script(tmp_path, body)
+    with pytest.raises(CredentialError) as caught:
+        await _resolve(f"ext:{script}")
+    assert reason in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert "credential script" in str(caught.value)
+
+
+async def test_a_missing_ext_script_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(CredentialError, match=r"cannot run credential script '.*/nope\.sh'"):
+        await _resolve(f"ext:{tmp_path / 'nope.sh'}")
+
+
+async def test_a_non_executable_ext_script_is_an_error(tmp_path: Path) -> None:
+    script = tmp_path / "creds.sh"
+    script.write_text("#!/bin/sh\necho a:b\n")
+    with pytest.raises(CredentialError, match="cannot run credential script"):
+        await _resolve(f"ext:{script}")
+
+
+async def test_a_credential_source_binds_reader_and_environment() -> None:
+    source = CredentialSource(secrets=None, environ={"CREDS": "robot:pw"})
+    creds = await source.resolve(
+        CredentialRef.parse("env:CREDS"), registry_host="x", api_url="https://x"
+    )
+    assert creds == Credentials("robot", "pw")
+
+
+async def test_cancelling_a_resolution_kills_the_running_script(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = _script(tmp_path, f"echo $$ > {pid_file}\nsleep 30\n")
+    task = asyncio.create_task(_resolve(f"ext:{script}"))
+    for _ in range(100):  # bounded: the script writes its pid within milliseconds
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

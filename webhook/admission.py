@@ -1,0 +1,288 @@
+"""The admission decision for Argo CD Applications: validate, warn, and plan overrides.
+
+Independent of HTTP: ``Admission.validate`` and ``Admission.mutate`` take a decoded
+``Request`` and return a ``Verdict``. Both run the core annotation parser, so a denial says
+exactly what ``image-updater lint`` and the reconciler's Events say.
+
+Two rules keep the webhook from getting in anyone's way:
+
+* An UPDATE whose image-updater annotations did not change is never denied: Argo CD itself
+  writes Application status through the main resource (the CRD has no status subresource),
+  and those writes must not fail because of a mistake made earlier. The problems still come
+  back as warnings.
+* Mutation never waits on a slow registry past ``resolve_timeout``: the Application is
+  admitted unchanged with a warning naming the image, the lookups finish in the background
+  (filling the shared caches), and the reconciler sets the override later.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Admission", "AdmissionSettings", "ResolveFn"]
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from imageupdater import annotations as annotation_parser
+from imageupdater.application import Application, SourceRef, find_live, live_images, select_source
+from imageupdater.errors import ImageUpdaterError
+from imageupdater.plan import ChosenImage, current_override, json_patch, plan_overrides
+from imageupdater.policy import AppConfig, ImagePolicy
+from imageupdater.problems import Problem
+from imageupdater.resolver import Resolution
+from imageupdater.strategies import Strategy
+from webhook.review import Request, Verdict
+
+log = logging.getLogger("image_updater.webhook")
+
+PREFIX = annotation_parser.PREFIX
+ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
+MutationOutcome = Literal["resolved", "unchanged", "deadline", "error", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionSettings:
+    resolve_timeout: float = 2.0
+    allow_cross_namespace_secrets: bool = False
+
+
+@dataclass(slots=True)
+class Decision:
+    """A verdict plus what the metrics want to know about how it was reached."""
+
+    verdict: Verdict
+    outcome: str = "allowed"
+    denial_reason: str | None = None
+    mutations: dict[str, int] = field(default_factory=dict)
+
+
+def _annotations(obj: Mapping[str, Any] | None) -> dict[str, str]:
+    raw = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _ours(annotations: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in annotations.items() if k.startswith(PREFIX)}
+
+
+def _is_application(request: Request) -> bool:
+    return request.group == "argoproj.io" and request.kind == "Application"
+
+
+def _secret_namespace_problems(
+    config: AppConfig, namespace: str, allow_cross_namespace: bool
+) -> list[Problem]:
+    if allow_cross_namespace or not namespace:
+        return []
+    problems = []
+    for policy in config.images:
+        ref = policy.pull_secret
+        if ref is not None and ref.namespace and ref.namespace != namespace:
+            key = f"{PREFIX}{policy.alias}.pull-secret" if policy.alias else f"{PREFIX}pull-secret"
+            problems.append(
+                Problem(
+                    key,
+                    f"{str(ref)!r} reads a Secret in namespace {ref.namespace!r}, but this "
+                    f"Application lives in {namespace!r}; only Secrets in the Application's "
+                    "own namespace are allowed (the operator can lift this with "
+                    "--allow-cross-namespace-secrets)",
+                )
+            )
+    git_secret = config.write_back.git_secret
+    if git_secret is not None and git_secret[0] and git_secret[0] != namespace:
+        problems.append(
+            Problem(
+                f"{PREFIX}write-back-method",
+                f"git credentials secret {git_secret[0]}/{git_secret[1]} is outside the "
+                f"Application's namespace {namespace!r}; use secret:{namespace}/<name> or "
+                "secret:<name> (the operator can lift this with --allow-cross-namespace-secrets)",
+            )
+        )
+    return problems
+
+
+def _risk_warnings(config: AppConfig, app: Application) -> list[str]:
+    warnings = []
+    live = live_images(app)
+    for policy in config.images:
+        image = policy.image
+        label = f"image {image.alias or image.full_name!r}"
+        if policy.strategy is Strategy.NEWEST_BUILD and image.registry_host == "docker.io":
+            warnings.append(
+                f"{label}: newest-build reads a manifest per tag, which counts against "
+                "Docker Hub's pull rate limit; prefer semver or alphabetical there"
+            )
+        if live and not policy.force_update and find_live(image, live) is None:
+            warnings.append(
+                f"{label} is not among the images Argo CD reports for this Application, so it "
+                "will not be updated; check the name or set force-update"
+            )
+        if "*" in policy.tag_filter.ignore:
+            warnings.append(f"{label}: ignore-tags '*' ignores every tag, updates are paused")
+    return warnings
+
+
+def _problem_lines(problems: Sequence[Problem]) -> str:
+    return "\n".join(f"  {p}" for p in problems)
+
+
+class Admission:
+    """Validation and mutation of Applications, sharing one resolver and its caches."""
+
+    def __init__(self, settings: AdmissionSettings, resolve: ResolveFn | None = None) -> None:
+        self.settings = settings
+        self._resolve = resolve
+        self._background: set[asyncio.Task[Resolution]] = set()
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validate(self, request: Request) -> Decision:
+        if not _is_application(request) or request.operation not in ("CREATE", "UPDATE"):
+            return Decision(Verdict())
+        new = _ours(_annotations(request.object))
+        if not new:
+            return Decision(Verdict())
+        result = annotation_parser.parse(new, namespace=request.namespace)
+        problems = list(result.errors)
+        config = result.config
+        if config is not None:
+            problems += _secret_namespace_problems(
+                config, request.namespace, self.settings.allow_cross_namespace_secrets
+            )
+        warnings = [str(p) for p in result.warnings]
+        if config is not None:
+            warnings += _risk_warnings(config, cast(Application, request.object))
+        unchanged = request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new
+        if problems and unchanged:
+            # Never block writes (Argo CD's own status updates included) over a mistake
+            # that is already stored: report it, let the write through.
+            warnings = [f"image-updater annotations have errors: {p}" for p in problems] + warnings
+            return Decision(Verdict(warnings=warnings), outcome="allowed-with-errors")
+        if problems:
+            count = len(problems)
+            message = (
+                f"{count} problem{'s' if count > 1 else ''} in image-updater annotations:\n"
+                + _problem_lines(problems)
+            )
+            reason = "cross-namespace-secret" if not result.errors else "invalid-annotations"
+            return Decision(
+                Verdict(
+                    allowed=False, message=message, reason="Invalid", code=422, warnings=warnings
+                ),
+                outcome="denied",
+                denial_reason=reason,
+            )
+        return Decision(Verdict(warnings=warnings))
+
+    # -- mutation --------------------------------------------------------------------------
+
+    async def mutate(self, request: Request) -> Decision:
+        if (
+            self._resolve is None
+            or not _is_application(request)
+            or request.operation not in ("CREATE", "UPDATE")
+            or request.object is None
+        ):
+            return Decision(Verdict())
+        new = _ours(_annotations(request.object))
+        if not new:
+            return Decision(Verdict())
+        if request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new:
+            return Decision(Verdict(), outcome="skipped")
+        result = annotation_parser.parse(new, namespace=request.namespace)
+        config = result.config
+        if config is None or config.write_back.method != "argocd":
+            # Invalid annotations are the validating webhook's to deny; git write-back keeps
+            # git as the source of truth, so nothing is set in the Application.
+            return Decision(Verdict(), outcome="skipped")
+        app = cast(Application, request.object)
+        source = select_source(app, config.write_back) or _kind_from_targets(config)
+        if source is None:
+            return Decision(
+                Verdict(
+                    warnings=[
+                        "image-updater: the source type (Helm, Kustomize or plugin) is not known "
+                        "yet, so image overrides will be set once Argo CD reports it"
+                    ]
+                ),
+                outcome="skipped",
+            )
+        return await self._plan(app, source, config.images)
+
+    async def _plan(
+        self, app: Application, source: SourceRef, policies: Sequence[ImagePolicy]
+    ) -> Decision:
+        assert self._resolve is not None
+        current_source = source.get(app)
+        tasks: dict[asyncio.Task[Resolution], ImagePolicy] = {}
+        for policy in policies:
+            current = current_override(current_source, source.kind, policy)
+            current_tag = current.split("@", 1)[0] if current else None
+            task = asyncio.ensure_future(self._resolve(policy, current_tag or None))
+            tasks[task] = policy
+        done, pending = await asyncio.wait(tasks, timeout=self.settings.resolve_timeout)
+        warnings: list[str] = []
+        counts = {"resolved": 0, "deadline": 0, "error": 0}
+        for task in pending:
+            # Let slow lookups finish in the background: they warm the shared caches for the
+            # reconciler and the next apply. Each is bounded by the registry client's timeouts.
+            self._background.add(task)
+            task.add_done_callback(self._forget)
+            policy = tasks[task]
+            counts["deadline"] += 1
+            warnings.append(
+                f"image {policy.image.full_name!r} was not resolved within "
+                f"{self.settings.resolve_timeout:g}s; admitted without its override, "
+                "the reconciler will set it"
+            )
+        chosen: list[ChosenImage] = []
+        for task in done:
+            policy = tasks[task]
+            exc = task.exception()
+            if exc is not None:
+                counts["error"] += 1
+                reason = str(exc) if isinstance(exc, ImageUpdaterError) else type(exc).__name__
+                warnings.append(
+                    f"image {policy.image.full_name!r} could not be resolved ({reason}); "
+                    "admitted without its override, the reconciler will retry"
+                )
+                continue
+            resolution = task.result()
+            if resolution.tag is None:
+                continue
+            counts["resolved"] += 1
+            chosen.append(ChosenImage(policy, resolution.tag, resolution.digest))
+        order = {id(p): i for i, p in enumerate(policies)}
+        chosen.sort(key=lambda c: order.get(id(c.policy), 0))
+        plan = plan_overrides(app, source, chosen)
+        patch = json_patch(app, plan)
+        for change in plan.changes:
+            warnings.append(
+                f"image-updater set {change.image} to {change.new}"
+                + (f" (was {change.old})" if change.old else "")
+            )
+        outcome = "mutated" if patch else "unchanged"
+        return Decision(Verdict(warnings=warnings, patch=patch), outcome=outcome, mutations=counts)
+
+    def _forget(self, task: asyncio.Task[Resolution]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("background resolution failed: %s", task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _kind_from_targets(config: AppConfig) -> SourceRef | None:
+    """On create Argo CD has not reported a type yet; the targets the user named tell it."""
+    if all(p.kustomize is not None for p in config.images):
+        return SourceRef("Kustomize", None)
+    if all(p.helm is not None for p in config.images):
+        return SourceRef("Helm", None)
+    if all(p.plugin is not None for p in config.images):
+        return SourceRef("Plugin", None)
+    return None
