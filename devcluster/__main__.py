@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "kubeapi": "devcluster.kubeapi.cli:main",
+    "demo": "devcluster.demo:main",
 }
 
 

@@ -129,46 +129,36 @@ class CronSchedule:
     def next_fire(self, now: datetime) -> datetime:
         """The first fire time strictly after ``now``, in ``now``'s time zone."""
         zone, moment, wall = _split(now)
-        best: datetime | None = None
-        for candidate in self._walls_from(_floor_minute(wall)):
-            later = [i for i in _instants(candidate, zone) if i > moment]
-            if later:
-                best = min(later)
+        # Outside a repeated hour wall-clock order is instant order and the first match wins;
+        # inside one, the second pass replays earlier wall times, so nearby walls all compete.
+        ambiguous = _is_ambiguous(moment, zone)
+        start = _floor_minute(wall) - (_MAX_SHIFT if ambiguous else timedelta(0))
+        best: tuple[datetime, datetime] | None = None  # (instant, its wall-clock time)
+        for candidate in self._walls_from(start):
+            if best is not None and (not ambiguous or candidate > best[1] + _MAX_SHIFT):
                 break
-        if _is_ambiguous(moment, zone):
-            # In the first pass of a repeated hour the second pass replays earlier wall times.
-            for candidate in self._walls_from(_floor_minute(wall) - _MAX_SHIFT):
-                if candidate > wall:
-                    break
-                replayed = [i for i in _instants(candidate, zone) if i > moment]
-                if replayed:
-                    best = min(replayed) if best is None else min(best, *replayed)
-                    break
+            for instant in _instants(candidate, zone):
+                if instant > moment and (best is None or instant < best[0]):
+                    best = (instant, candidate)
         if best is None:
             raise _no_fire(self.text, now, "after")
-        return best.astimezone(zone)
+        return best[0].astimezone(zone)
 
     def previous_fire(self, now: datetime) -> datetime:
         """The last fire time at or before ``now``, in ``now``'s time zone."""
         zone, moment, wall = _split(now)
-        best: datetime | None = None
-        for candidate in self._walls_back_from(_floor_minute(wall)):
-            earlier = [i for i in _instants(candidate, zone) if i <= moment]
-            if earlier:
-                best = max(earlier)
+        ambiguous = _is_ambiguous(moment, zone)
+        start = _floor_minute(wall) + (_MAX_SHIFT if ambiguous else timedelta(0))
+        best: tuple[datetime, datetime] | None = None
+        for candidate in self._walls_back_from(start):
+            if best is not None and (not ambiguous or candidate < best[1] - _MAX_SHIFT):
                 break
-        if _is_ambiguous(moment, zone):
-            # In the second pass of a repeated hour the first pass saw later wall times.
-            for candidate in self._walls_back_from(_floor_minute(wall) + _MAX_SHIFT):
-                if candidate <= wall:
-                    break
-                replayed = [i for i in _instants(candidate, zone) if i <= moment]
-                if replayed:
-                    best = max(replayed) if best is None else max(best, *replayed)
-                    break
+            for instant in _instants(candidate, zone):
+                if instant <= moment and (best is None or instant > best[0]):
+                    best = (instant, candidate)
         if best is None:
             raise _no_fire(self.text, now, "before")
-        return best.astimezone(zone)
+        return best[0].astimezone(zone)
 
     def _walls_from(self, start: datetime) -> Iterator[datetime]:
         """Matching wall-clock minutes at or after ``start``, in order, for a bounded span."""

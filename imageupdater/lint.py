@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
+from yaml.reader import ReaderError
 
 from imageupdater.annotations import PREFIX, parse
 from imageupdater.problems import Severity
@@ -74,7 +75,10 @@ class _StrictLoader(yaml.SafeLoader):
 def lint_documents(text: str, *, source: str) -> list[LintFinding]:
     """Check every Application in the multi-document YAML ``text`` (named ``source``)."""
     findings: list[LintFinding] = []
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as err:  # the reader rejects some characters up front
+        return [_yaml_finding(err, text, source)]
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -82,7 +86,10 @@ def lint_documents(text: str, *, source: str) -> list[LintFinding]:
             for app in _applications(document):
                 findings.extend(_lint_application(app, source))
     except yaml.YAMLError as err:
-        findings.append(_yaml_finding(err, source))
+        findings.append(_yaml_finding(err, text, source))
+    except RecursionError:
+        # PyYAML composes recursively; absurd nesting must be a finding, not a traceback.
+        findings.append(LintFinding(source, "invalid YAML: nested too deeply to read"))
     finally:
         loader.dispose()
     return findings
@@ -172,13 +179,16 @@ def _yaml_scalar(value: object) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip()
 
 
-def _yaml_finding(err: yaml.YAMLError, source: str) -> LintFinding:
+def _yaml_finding(err: yaml.YAMLError, text: str, source: str) -> LintFinding:
     line: int | None = None
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
         if mark is not None:
             line = mark.line + 1
         reason = err.problem or err.context or "unreadable YAML"
+    elif isinstance(err, ReaderError):
+        line = text.count("\n", 0, err.position) + 1
+        reason = str(err).splitlines()[0]
     else:
         reason = str(err).splitlines()[0] if str(err) else "unreadable YAML"
     return LintFinding(source, f"invalid YAML: {reason}", line=line)

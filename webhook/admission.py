@@ -71,38 +71,6 @@ def _is_application(request: Request) -> bool:
     return request.group == "argoproj.io" and request.kind == "Application"
 
 
-def _secret_namespace_problems(
-    config: AppConfig, namespace: str, allow_cross_namespace: bool
-) -> list[Problem]:
-    if allow_cross_namespace or not namespace:
-        return []
-    problems = []
-    for policy in config.images:
-        ref = policy.pull_secret
-        if ref is not None and ref.namespace and ref.namespace != namespace:
-            key = f"{PREFIX}{policy.alias}.pull-secret" if policy.alias else f"{PREFIX}pull-secret"
-            problems.append(
-                Problem(
-                    key,
-                    f"{str(ref)!r} reads a Secret in namespace {ref.namespace!r}, but this "
-                    f"Application lives in {namespace!r}; only Secrets in the Application's "
-                    "own namespace are allowed (the operator can lift this with "
-                    "--allow-cross-namespace-secrets)",
-                )
-            )
-    git_secret = config.write_back.git_secret
-    if git_secret is not None and git_secret[0] and git_secret[0] != namespace:
-        problems.append(
-            Problem(
-                f"{PREFIX}write-back-method",
-                f"git credentials secret {git_secret[0]}/{git_secret[1]} is outside the "
-                f"Application's namespace {namespace!r}; use secret:{namespace}/<name> or "
-                "secret:<name> (the operator can lift this with --allow-cross-namespace-secrets)",
-            )
-        )
-    return problems
-
-
 def _risk_warnings(config: AppConfig, app: Application) -> list[str]:
     warnings = []
     live = live_images(app)
@@ -136,6 +104,10 @@ class Admission:
         self._resolve = resolve
         self._background: set[asyncio.Task[Resolution]] = set()
 
+    def _secret_scope(self, request: Request) -> str | None:
+        """The namespace Secret references must stay in; None when the operator allows any."""
+        return None if self.settings.allow_cross_namespace_secrets else request.namespace or None
+
     # -- validation ------------------------------------------------------------------------
 
     def validate(self, request: Request) -> Decision:
@@ -144,13 +116,9 @@ class Admission:
         new = _ours(_annotations(request.object))
         if not new:
             return Decision(Verdict())
-        result = annotation_parser.parse(new, namespace=request.namespace)
+        result = annotation_parser.parse(new, namespace=self._secret_scope(request))
         problems = list(result.errors)
         config = result.config
-        if config is not None:
-            problems += _secret_namespace_problems(
-                config, request.namespace, self.settings.allow_cross_namespace_secrets
-            )
         warnings = [str(p) for p in result.warnings]
         if config is not None:
             warnings += _risk_warnings(config, cast(Application, request.object))
@@ -166,7 +134,7 @@ class Admission:
                 f"{count} problem{'s' if count > 1 else ''} in image-updater annotations:\n"
                 + _problem_lines(problems)
             )
-            reason = "cross-namespace-secret" if not result.errors else "invalid-annotations"
+            reason = "invalid-annotations"
             return Decision(
                 Verdict(
                     allowed=False, message=message, reason="Invalid", code=422, warnings=warnings
@@ -191,7 +159,7 @@ class Admission:
             return Decision(Verdict())
         if request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new:
             return Decision(Verdict(), outcome="skipped")
-        result = annotation_parser.parse(new, namespace=request.namespace)
+        result = annotation_parser.parse(new, namespace=self._secret_scope(request))
         config = result.config
         if config is None or config.write_back.method != "argocd":
             # Invalid annotations are the validating webhook's to deny; git write-back keeps

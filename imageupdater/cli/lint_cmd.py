@@ -74,13 +74,17 @@ def run(args: argparse.Namespace) -> int:
 def _print(finding: LintFinding, *, quiet: bool) -> None:
     if quiet and finding.severity == "warning":
         return
-    print(finding, flush=False)
+    print(finding)
 
 
 def _read(name: str) -> list[tuple[str, str | None]]:
     """``(source, text)`` for a file, stdin or each YAML file of a directory; None = unreadable."""
     if name == _STDIN:
-        return [(_STDIN_NAME, sys.stdin.read())]
+        try:
+            return [(_STDIN_NAME, sys.stdin.read())]
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"image-updater lint: {_STDIN_NAME}: cannot read: {err}", file=sys.stderr)
+            return [(_STDIN_NAME, None)]
     path = Path(name)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())

@@ -12,7 +12,6 @@ from __future__ import annotations
 __all__ = ["RegistryClient"]
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ from imageupdater.registries_conf import RegistryEndpoint
 from imageupdater.registry.cache import LruCache, SingleFlight
 from imageupdater.registry.clock import Clock, SystemClock
 from imageupdater.registry.counters import Counters, CountersSnapshot
-from imageupdater.registry.links import next_page_url
 from imageupdater.registry.manifests import (
     ACCEPT_MANIFESTS,
     ImageConfig,
@@ -42,7 +40,8 @@ from imageupdater.registry.manifests import (
 )
 from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
 from imageupdater.registry.settings import ClientSettings
-from imageupdater.registry.transport import Answer, Transport
+from imageupdater.registry.taglist import read_tag_list
+from imageupdater.registry.transport import Transport
 from imageupdater.tags import TagInfo
 
 _LOG = logging.getLogger(__name__)
@@ -135,59 +134,21 @@ class RegistryClient:
         if cached is not None:
             return cached
         return await self._tag_flights.do(
-            key, lambda: self._fetch_tags(endpoint, repository, credentials, key)
+            key, lambda: self._read_and_keep_tags(endpoint, repository, credentials, key)
         )
 
-    async def _fetch_tags(
+    async def _read_and_keep_tags(
         self,
         endpoint: RegistryEndpoint,
         repository: str,
         credentials: CredentialRef | None,
         key: _TagsKey,
     ) -> tuple[str, ...]:
-        registry = registry_label(endpoint)
-        s = self.settings
-        url = URL(f"{endpoint.api_url}/v2/{repository}/tags/list")
-        if s.page_size is not None:
-            url = url.with_query(n=s.page_size)
-        found: dict[str, None] = {}
-        seen: set[str] = set()
-        for _page in range(s.max_pages):
-            seen.add(str(url))
-            answer = await self._requester.request(
-                endpoint,
-                "GET",
-                url,
-                kind="tags",
-                repository=repository,
-                credentials=credentials,
-                what=f"tag list of {repository}",
-            )
-            for tag in _tags_of(answer, registry=registry, repository=repository):
-                found.setdefault(tag, None)
-            if len(found) > s.max_tags:
-                raise RegistryProtocolError(
-                    f"registry {registry}: the tag list of {repository} has more than "
-                    f"{s.max_tags} tags; refusing to read further (limit max_tags)",
-                    registry=registry,
-                )
-            following = next_page_url(answer.header("link"), current=url, registry=registry)
-            if following is None:
-                tags = tuple(found)
-                self._tag_lists.put(key, tags)
-                return tags
-            if str(following) in seen:
-                raise RegistryProtocolError(
-                    f"registry {registry}: the tag list of {repository} links back to a page "
-                    "already read",
-                    registry=registry,
-                )
-            url = following
-        raise RegistryProtocolError(
-            f"registry {registry}: the tag list of {repository} has more than {s.max_pages} "
-            "pages; refusing to read further (limit max_pages)",
-            registry=registry,
+        tags = await read_tag_list(
+            self._requester, endpoint, repository, credentials=credentials, settings=self.settings
         )
+        self._tag_lists.put(key, tags)
+        return tags
 
     # -- digests --------------------------------------------------------------------------
 
@@ -432,26 +393,3 @@ def _check_digest_form(digest: str, *, registry: str, what: str) -> None:
             "(expected sha256:<64 hex>)",
             registry=registry,
         )
-
-
-def _tags_of(answer: Answer, *, registry: str, repository: str) -> list[str]:
-    what = f"tag list of {repository}"
-    try:
-        data = json.loads(answer.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RegistryProtocolError(
-            f"registry {registry}: {what} is not valid JSON", registry=registry
-        ) from exc
-    if not isinstance(data, dict):
-        raise RegistryProtocolError(
-            f"registry {registry}: {what} is not a JSON object", registry=registry
-        )
-    tags = data.get("tags")
-    if tags is None:
-        return []  # distribution answers "tags": null for a repository without tags
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise RegistryProtocolError(
-            f"registry {registry}: {what} has a 'tags' member that is not a list of strings",
-            registry=registry,
-        )
-    return tags
