@@ -44,7 +44,7 @@ class FakeRegistry:
 
 
 async def mutate(
-    data: dict[str, Any], registry: FakeRegistry, timeout: float = 1.0
+    data: dict[str, Any], registry: FakeRegistry, deadline: float = 1.0
 ) -> wire.Verdict:
     admission = Admission(AdmissionSettings(resolve_timeout=deadline), registry.resolve)
     try:
