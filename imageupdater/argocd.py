@@ -162,6 +162,11 @@ class ArgoCDClient:
             )
         return self._session
 
+    @property
+    def closed(self) -> bool:
+        """True while no session is open (before the first request and after ``close()``)."""
+        return self._session is None or self._session.closed
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -86,16 +86,16 @@ class WatchEvent:
     object: JSON
 
 
-def _error(exc: ApiException, what: str) -> KubeError:
-    status = int(exc.status or 0)
+def _status_error(status: int, body: bytes | str | None, fallback: str, what: str) -> KubeError:
+    """The error for a non-2xx answer, worded from the Kubernetes Status body when there is one."""
     reason = ""
     try:
-        body = json.loads(exc.body) if exc.body else {}
-        if isinstance(body, dict):
-            reason = str(body.get("message", ""))[:300]
+        decoded = json.loads(body) if body else {}
+        if isinstance(decoded, dict):
+            reason = str(decoded.get("message", ""))[:300]
     except (TypeError, ValueError):
         reason = ""
-    message = f"{what}: {reason or exc.reason or 'HTTP ' + str(status)}"
+    message = f"{what}: {reason or fallback or 'HTTP ' + str(status)}"
     if status == 404:
         return KubeNotFound(message, status=status)
     if status == 409:
@@ -107,6 +107,10 @@ def _error(exc: ApiException, what: str) -> KubeError:
     if status in (400, 415, 422):
         return KubeInvalid(message, status=status)
     return KubeUnavailable(message, status=status)
+
+
+def _error(exc: ApiException, what: str) -> KubeError:
+    return _status_error(int(exc.status or 0), exc.body, str(exc.reason or ""), what)
 
 
 class KubeClient:
@@ -178,10 +182,14 @@ class KubeClient:
                 _return_http_data_only=True,
             )
             raw = await response.read()
+            status = int(response.status)
         except ApiException as exc:
             raise _error(exc, what) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise KubeUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        if not 200 <= status <= 299:
+            # With _preload_content=False the client hands back any status unchecked.
+            raise _status_error(status, raw, "", what)
         try:
             decoded = json.loads(raw) if raw else {}
         except ValueError as exc:

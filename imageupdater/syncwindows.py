@@ -305,6 +305,8 @@ def _parse_window_duration(value: object) -> timedelta:
     accepted = "accepted: a positive Go duration such as '1h', '30m' or '1h30m'"
     if not isinstance(value, str) or not value.strip():
         raise InvalidSyncWindow(f"duration {value!r} is missing or not a string; {accepted}")
+    if value.strip().startswith("-"):
+        raise InvalidSyncWindow(f"duration {value!r} is not positive; {accepted}")
     try:
         seconds = parse_duration(value)
     except ValueError as err:

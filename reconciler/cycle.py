@@ -85,7 +85,8 @@ class CycleResult:
 class _Job:
     policy: ImagePolicy
     key: ResolutionKey
-    current: str | None
+    current: str | None  # the tag in use: the override set in the spec, else the live tag
+    version: str | None  # what is in use as ``tag[@digest]``, to compare with the choice
 
 
 @dataclass(slots=True)
@@ -113,6 +114,16 @@ def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
         str(policy.pull_secret) if policy.pull_secret else None,
         current,
     )
+
+
+def _runs(version: str | None, choice: ChosenImage) -> bool:
+    """Whether ``version`` (``tag[@digest]``) already is the choice (upstream §5.4)."""
+    if version is None:
+        return False
+    tag, _, digest = version.partition("@")
+    if digest or choice.digest:
+        return digest == (choice.digest or "")
+    return tag == choice.tag
 
 
 def _live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:
@@ -215,8 +226,14 @@ class Cycle:
                 continue
             result.images_considered += 1
             override = current_override(current_source, source.kind, policy)
-            current = override.split("@", 1)[0] if override else (entry.tag if entry else None)
-            jobs.append(_Job(policy, resolution_key(policy, current), current or None))
+            if override:
+                version: str | None = override
+            elif entry is not None and entry.tag:
+                version = f"{entry.tag}@{entry.digest}" if entry.digest else entry.tag
+            else:
+                version = None
+            current = version.split("@", 1)[0] if version else None
+            jobs.append(_Job(policy, resolution_key(policy, current), current or None, version))
         self.metrics.images_watched.labels(key).set(len(jobs))
         return _AppWork(app, config, source, jobs) if jobs else None
 
@@ -250,7 +267,13 @@ class Cycle:
         resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
         failures: list[str],
     ) -> list[ChosenImage]:
+        """The chosen version of every image, or [] when every image already runs its choice.
+
+        Like upstream, once one image needs an update all managed images are (re)set, so the
+        overrides always name every image; when none does, nothing is written at all.
+        """
         chosen = []
+        outdated = False
         for job in item.jobs:
             outcome = resolutions.get(job.key)
             if isinstance(outcome, ImageUpdaterError):
@@ -258,8 +281,10 @@ class Cycle:
                 continue
             if outcome is None or outcome.tag is None:
                 continue
-            chosen.append(ChosenImage(job.policy, outcome.tag, outcome.digest))
-        return chosen
+            choice = ChosenImage(job.policy, outcome.tag, outcome.digest)
+            outdated = outdated or not _runs(job.version, choice)
+            chosen.append(choice)
+        return chosen if outdated else []
 
     async def _windows(
         self, app: Application, cache: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]]

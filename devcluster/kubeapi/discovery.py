@@ -12,6 +12,8 @@ import yaml
 from imageupdater.errors import InvalidInput
 
 JSON = dict[str, Any]
+# libyaml when present: the Application CRD is 7,000 lines and every test builds a KubeAPI.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 SERVER_VERSION: JSON = {
@@ -166,7 +168,7 @@ def load_crd_files(paths: Iterable[Path]) -> list[JSON]:
         )
         for file in files:
             with file.open(encoding="utf-8") as fh:
-                for doc in yaml.safe_load_all(fh):
+                for doc in yaml.load_all(fh, Loader=_LOADER):
                     if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                         docs.append(doc)
     return docs

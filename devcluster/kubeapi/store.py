@@ -132,6 +132,12 @@ class Store:
             self._subs.add(sub)
         return sub
 
+    @property
+    def watchers(self) -> int:
+        """How many watches are open now."""
+        with self.lock:
+            return len(self._subs)
+
     def unsubscribe(self, sub: Subscription) -> None:
         with self.lock:
             self._subs.discard(sub)

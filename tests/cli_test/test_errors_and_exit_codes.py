@@ -23,22 +23,37 @@ def conf(tmp_path: Path, registry: LocalRegistry) -> str:
 @pytest.mark.parametrize(
     ("args", "flag", "detail"),
     [
-        pytest.param(["--update-strategy", "fastest"], "--update-strategy", "'fastest'",
-                     id="unknown-strategy"),
-        pytest.param(["--semver-constraint", ">=1.0 <<2"], "--semver-constraint", ">=1.0 <<2",
-                     id="bad-constraint"),
+        pytest.param(
+            ["--update-strategy", "fastest"],
+            "--update-strategy",
+            "'fastest'",
+            id="unknown-strategy",
+        ),
+        pytest.param(
+            ["--semver-constraint", ">=1.0 <<2"],
+            "--semver-constraint",
+            ">=1.0 <<2",
+            id="bad-constraint",
+        ),
         pytest.param(["--platforms", "linux"], "--platforms", "'linux'", id="bad-platform"),
-        pytest.param(["--allow-tags", "regexp:(unclosed"], "--allow-tags", "(unclosed",
-                     id="bad-allow-regexp"),
-        pytest.param(["--allow-tags", "semver"], "--allow-tags", "semver",
-                     id="allow-tags-without-prefix"),
+        pytest.param(
+            ["--allow-tags", "regexp:(unclosed"], "--allow-tags", "(unclosed", id="bad-allow-regexp"
+        ),
+        pytest.param(
+            ["--allow-tags", "semver"], "--allow-tags", "semver", id="allow-tags-without-prefix"
+        ),
         pytest.param(["--ignore-tags", "[z-a"], "--ignore-tags", "[z-a", id="bad-ignore-glob"),
         pytest.param(["--rate-limit", "0"], "--rate-limit", "'0'", id="zero-rate-limit"),
         pytest.param(["--timeout", "soon"], "--timeout", "'soon'", id="bad-timeout"),
-        pytest.param(["--update-strategy", "digest"], "IMAGE", "tag to follow",
-                     id="digest-without-a-tag"),
-        pytest.param(["--credentials", "pullsecret:argocd/regcred"], "--credentials",
-                     "--kubeconfig", id="pull-secret-without-kubeconfig"),
+        pytest.param(
+            ["--update-strategy", "digest"], "IMAGE", "tag to follow", id="digest-without-a-tag"
+        ),
+        pytest.param(
+            ["--credentials", "pullsecret:argocd/regcred"],
+            "--credentials",
+            "--kubeconfig",
+            id="pull-secret-without-kubeconfig",
+        ),
     ],
 )
 def test_invalid_input_exits_2_naming_the_flag_and_value(
@@ -64,8 +79,7 @@ def test_a_missing_registries_conf_exits_2(run_cli: Any, tmp_path: Path) -> None
 
 
 def test_a_malformed_credential_reference_is_not_echoed(run_cli: Any, conf: str) -> None:
-    outcome = run_cli("nginx", "--registries-conf-path", conf,
-                      "--credentials", "admin:s3cr3t-pa55")
+    outcome = run_cli("nginx", "--registries-conf-path", conf, "--credentials", "admin:s3cr3t-pa55")
     assert outcome.code == 2
     assert "--credentials" in outcome.error_line
     assert "s3cr3t-pa55" not in outcome.err + outcome.out
@@ -140,11 +154,19 @@ def test_tagsortmode_orders_newest_build_without_reading_manifests(
     run_cli: Any, tmp_path: Path, threaded_fault_registry: FaultRegistry
 ) -> None:
     threaded_fault_registry.add_tags("app", ["a", "b", "c"])
-    conf = write_conf(tmp_path / "registries.conf", threaded_fault_registry.url,
-                      tagsortmode="latest-first")
+    conf = write_conf(
+        tmp_path / "registries.conf", threaded_fault_registry.url, tagsortmode="latest-first"
+    )
     host = threaded_fault_registry.url.removeprefix("http://")
-    outcome = run_cli(f"{host}/app", "--registries-conf-path", str(conf), "--output", "json",
-                      "--update-strategy", "newest-build")
+    outcome = run_cli(
+        f"{host}/app",
+        "--registries-conf-path",
+        str(conf),
+        "--output",
+        "json",
+        "--update-strategy",
+        "newest-build",
+    )
     assert outcome.code == 0, outcome.err
     assert outcome.json["tag"] == "a"  # served first, so the newest
     counts = threaded_fault_registry.counts()
@@ -156,30 +178,49 @@ def test_tagsortmode_orders_newest_build_without_reading_manifests(
 
 @pytest.fixture(scope="module")
 def private_image(auth_registry: LocalRegistry) -> str:
-    seed(auth_registry.url, "cli/private", [Seed("1.0"), Seed("1.1")],
-         username=AUTH_USER, password=AUTH_PASSWORD)
+    seed(
+        auth_registry.url,
+        "cli/private",
+        [Seed("1.0"), Seed("1.1")],
+        username=AUTH_USER,
+        password=AUTH_PASSWORD,
+    )
     return f"{auth_registry.host}/cli/private"
 
 
 def test_credentials_from_the_flag_open_a_private_registry(
-    run_cli: Any, tmp_path: Path, auth_registry: LocalRegistry, private_image: str,
+    run_cli: Any,
+    tmp_path: Path,
+    auth_registry: LocalRegistry,
+    private_image: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CLI_TEST_CREDS", f"{AUTH_USER}:{AUTH_PASSWORD}")
     conf = write_conf(tmp_path / "registries.conf", auth_registry.url)
-    outcome = run_cli(private_image, "--registries-conf-path", str(conf), "--output", "json",
-                      "--credentials", "env:CLI_TEST_CREDS")
+    outcome = run_cli(
+        private_image,
+        "--registries-conf-path",
+        str(conf),
+        "--output",
+        "json",
+        "--credentials",
+        "env:CLI_TEST_CREDS",
+    )
     assert outcome.code == 0, outcome.err
     assert outcome.json["tag"] == "1.1"
 
 
 def test_credentials_from_registries_conf_open_a_private_registry(
-    run_cli: Any, tmp_path: Path, auth_registry: LocalRegistry, private_image: str,
+    run_cli: Any,
+    tmp_path: Path,
+    auth_registry: LocalRegistry,
+    private_image: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CLI_TEST_CREDS", f"{AUTH_USER}:{AUTH_PASSWORD}")
-    conf = write_conf(tmp_path / "registries.conf", auth_registry.url,
-                      credentials="env:CLI_TEST_CREDS")
+    conf = write_conf(
+        tmp_path / "registries.conf", auth_registry.url, credentials="env:CLI_TEST_CREDS"
+    )
     outcome = run_cli(private_image, "--registries-conf-path", str(conf), "--output", "json")
     assert outcome.code == 0, outcome.err
     assert outcome.json["tag"] == "1.1"
@@ -187,13 +228,24 @@ def test_credentials_from_registries_conf_open_a_private_registry(
 
 @pytest.mark.parametrize("loglevel", ["info", "trace"])
 def test_wrong_credentials_exit_1_and_never_appear_in_the_output(
-    run_cli: Any, tmp_path: Path, auth_registry: LocalRegistry, private_image: str,
-    monkeypatch: pytest.MonkeyPatch, loglevel: str,
+    run_cli: Any,
+    tmp_path: Path,
+    auth_registry: LocalRegistry,
+    private_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+    loglevel: str,
 ) -> None:
     monkeypatch.setenv("CLI_TEST_CREDS", f"{AUTH_USER}:Wr0ng-Pa55word")
     conf = write_conf(tmp_path / "registries.conf", auth_registry.url)
-    outcome = run_cli(private_image, "--registries-conf-path", str(conf), "--loglevel", loglevel,
-                      "--credentials", "env:CLI_TEST_CREDS")
+    outcome = run_cli(
+        private_image,
+        "--registries-conf-path",
+        str(conf),
+        "--loglevel",
+        loglevel,
+        "--credentials",
+        "env:CLI_TEST_CREDS",
+    )
     assert outcome.code == 1
     line = outcome.error_line
     assert auth_registry.host in line and "401" in line

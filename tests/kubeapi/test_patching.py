@@ -56,7 +56,9 @@ def test_an_empty_merge_patch_is_a_no_op(target: dict[str, Any]) -> None:
 
 def test_a_failed_json_patch_test_is_422() -> None:
     with pytest.raises(ApiError) as exc:
-        apply_patch({"spec": {"a": 1}}, [{"op": "test", "path": "/spec/a", "value": 2}], PatchType.JSON)
+        apply_patch(
+            {"spec": {"a": 1}}, [{"op": "test", "path": "/spec/a", "value": 2}], PatchType.JSON
+        )
     assert exc.value.code == 422
 
 

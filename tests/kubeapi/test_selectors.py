@@ -51,7 +51,7 @@ def test_a_label_selector_matches_like_the_api_server(selector: str, matches: bo
     ],
 )
 def test_a_malformed_label_selector_is_an_error_naming_it(selector: str) -> None:
-    with pytest.raises(SelectorError, match="selector|label"):
+    with pytest.raises(SelectorError, match=r"selector|label"):
         parse_label_selector(selector)
 
 
@@ -75,7 +75,8 @@ def test_a_match_expressions_selector_supports_the_four_operators() -> None:
 def test_an_unknown_match_expression_operator_names_the_accepted_ones() -> None:
     with pytest.raises(SelectorError, match="In, NotIn, Exists, DoesNotExist"):
         label_selector_from_object(
-            {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}, "objectSelector"
+            {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+            "objectSelector",
         )
 
 
@@ -95,7 +96,7 @@ def test_a_field_selector_filters_on_name_and_namespace(
 
 
 def test_an_unsupported_field_selector_names_the_supported_fields() -> None:
-    with pytest.raises(SelectorError, match="metadata.name, metadata.namespace"):
+    with pytest.raises(SelectorError, match=r"metadata\.name, metadata\.namespace"):
         parse_field_selector("spec.project=default")
 
 

@@ -295,14 +295,24 @@ async def test_with_a_status_subresource_main_and_status_writes_stay_apart(
     )
     assert "status" not in created
     on_main = await co.patch_namespaced_custom_object(
-        IU_GROUP, "v1alpha1", "argocd", "imageupdaters", "iu",
-        {"status": {"x": 1}}, _content_type=MERGE,
-    )  # fmt: skip
+        IU_GROUP,
+        "v1alpha1",
+        "argocd",
+        "imageupdaters",
+        "iu",
+        {"status": {"x": 1}},
+        _content_type=MERGE,
+    )
     assert "status" not in on_main
     on_status = await co.patch_namespaced_custom_object_status(
-        IU_GROUP, "v1alpha1", "argocd", "imageupdaters", "iu",
-        {"status": {"x": 1}, "spec": {"namespace": "other"}}, _content_type=MERGE,
-    )  # fmt: skip
+        IU_GROUP,
+        "v1alpha1",
+        "argocd",
+        "imageupdaters",
+        "iu",
+        {"status": {"x": 1}, "spec": {"namespace": "other"}},
+        _content_type=MERGE,
+    )
     assert on_status["status"] == {"x": 1}
     assert on_status["spec"] == {"namespace": "argocd"}
     assert on_status["metadata"]["generation"] == 1
@@ -384,16 +394,20 @@ async def test_a_crd_created_at_runtime_is_served_and_discoverable(
         },
     }
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base_url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                             json=crd) as resp:  # fmt: skip
+        async with http.post(
+            f"{base_url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd
+        ) as resp:
             assert resp.status == 201
         async with http.get(f"{base_url}/apis/example.com/v1") as resp:
             names = [r["name"] for r in (await resp.json())["resources"]]
     assert names == ["widgets"]
     made = await apps(client).create_namespaced_custom_object(
-        "example.com", "v1", "argocd", "widgets",
+        "example.com",
+        "v1",
+        "argocd",
+        "widgets",
         {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
-    )  # fmt: skip
+    )
     assert made["metadata"]["uid"]
 
 
@@ -404,8 +418,11 @@ async def test_a_malformed_crd_is_422_naming_the_field(base_url: str) -> None:
         "metadata": {"name": "bad.example.com"},
         "spec": {"group": "example.com", "names": {"kind": "Bad"}, "versions": []},
     }
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base_url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                             json=crd) as resp:  # fmt: skip
-            assert resp.status == 422
-            assert "spec.names.plural" in (await resp.json())["message"]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base_url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd
+        ) as resp,
+    ):
+        assert resp.status == 422
+        assert "spec.names.plural" in (await resp.json())["message"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imageupdater.annotations import PREFIX
 from imageupdater.lint import LintFinding, lint_documents
@@ -160,3 +163,58 @@ def test_documents_before_a_yaml_error_are_still_checked() -> None:
 
 def test_empty_and_scalar_documents_are_ignored() -> None:
     assert lint_documents("---\n---\njust text\n---\n- 1\n", source="f.yaml") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "a: 1\nb: 2\x00\n",
+            "f.yaml:2: invalid YAML: unacceptable character #x0000: special characters are not "
+            "allowed",
+            id="nul-character",
+        ),
+        pytest.param(
+            "[" * 5000, "f.yaml: invalid YAML: nested too deeply to read", id="deep-nesting"
+        ),
+        pytest.param(
+            "!!python/object:os.system x\n",
+            "f.yaml:1: invalid YAML: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object:os.system'",
+            id="python-tag-refused",
+        ),
+    ],
+)
+def test_hostile_yaml_is_a_finding_not_a_crash(text: str, expected: str) -> None:
+    assert [str(f) for f in lint_documents(text, source="f.yaml")] == [expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab: -[]{},\n'\"&*!#?|>x0\t\x00"), max_size=60))
+def test_lint_never_raises_on_arbitrary_text(text: str) -> None:
+    for finding in lint_documents(text, source="f.yaml"):
+        assert finding.source == "f.yaml"
+        assert "\n" not in str(finding)
+
+
+_annotation_values = st.text(max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["image-list", "web.force-update", "x", "git-branch"]),
+        _annotation_values,
+        max_size=4,
+    )
+)
+def test_every_lint_line_names_the_application_and_a_key(values: dict[str, str]) -> None:
+    text = yaml.safe_dump(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "a", "annotations": {PREFIX + k: v for k, v in values.items()}},
+        }
+    )
+    for line in lines(text):
+        assert line.startswith(f"apps.yaml: default/a: {PREFIX}")

@@ -21,29 +21,47 @@ from imageupdater.registry.auth import (
     [
         pytest.param(
             'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"',
-            [Challenge("bearer", {"realm": "https://auth.docker.io/token",
-                                  "service": "registry.docker.io"})],
+            [
+                Challenge(
+                    "bearer",
+                    {"realm": "https://auth.docker.io/token", "service": "registry.docker.io"},
+                )
+            ],
             id="docker-hub-bearer",
         ),
         pytest.param(
             'Bearer realm="http://127.0.0.1:5053/token",service="test",'
             'scope="repository:tok/app:pull,push"',
-            [Challenge("bearer", {"realm": "http://127.0.0.1:5053/token", "service": "test",
-                                  "scope": "repository:tok/app:pull,push"})],
+            [
+                Challenge(
+                    "bearer",
+                    {
+                        "realm": "http://127.0.0.1:5053/token",
+                        "service": "test",
+                        "scope": "repository:tok/app:pull,push",
+                    },
+                )
+            ],
             id="scope-with-a-comma-inside-quotes",
         ),
-        pytest.param('Basic realm="test-realm"', [Challenge("basic", {"realm": "test-realm"})],
-                     id="basic"),
+        pytest.param(
+            'Basic realm="test-realm"', [Challenge("basic", {"realm": "test-realm"})], id="basic"
+        ),
         pytest.param(
             'Basic realm="a", Bearer realm="https://x/token"',
             [Challenge("basic", {"realm": "a"}), Challenge("bearer", {"realm": "https://x/token"})],
             id="two-challenges-in-one-header",
         ),
-        pytest.param('BEARER Realm=https://x/token , Service=svc',
-                     [Challenge("bearer", {"realm": "https://x/token", "service": "svc"})],
-                     id="unquoted-values-and-any-case"),
-        pytest.param('Bearer realm="a \\"quoted\\" realm"',
-                     [Challenge("bearer", {"realm": 'a "quoted" realm'})], id="escaped-quotes"),
+        pytest.param(
+            "BEARER Realm=https://x/token , Service=svc",
+            [Challenge("bearer", {"realm": "https://x/token", "service": "svc"})],
+            id="unquoted-values-and-any-case",
+        ),
+        pytest.param(
+            'Bearer realm="a \\"quoted\\" realm"',
+            [Challenge("bearer", {"realm": 'a "quoted" realm'})],
+            id="escaped-quotes",
+        ),
         pytest.param("", [], id="empty"),
     ],
 )

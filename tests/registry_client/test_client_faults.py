@@ -192,7 +192,7 @@ async def test_identical_concurrent_lookups_make_one_request(
             *(client.tag_info(endpoint, "app", "1.0", platforms=AMD64) for _ in range(20))
         )
     assert set(lists) == {("1.0",)}
-    assert len({info for info in infos}) == 1
+    assert infos[0] is not None and all(info == infos[0] for info in infos)
     counts = fault_registry.counts()
     assert counts[Kind.PING] == 1
     assert counts[Kind.TAGS] == 1
@@ -283,3 +283,47 @@ def test_the_system_clock_moves_forward() -> None:
     clock = SystemClock()
     assert clock.monotonic() <= clock.monotonic()
     assert clock.now().tzinfo is not None
+
+
+# -- pacing ---------------------------------------------------------------------------------------
+
+
+async def test_the_endpoint_limit_paces_api_requests_but_not_the_ping(
+    fault_registry: FaultRegistry,
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        fault_registry.add_tags(name, ["1.0"])
+    clock = ManualClock()
+    endpoint = endpoint_for(fault_registry.url, limit=2)
+    async with RegistryClient(settings=FAST, clock=clock) as client:
+        for name in ("a", "b", "c", "d"):
+            await client.list_tags(endpoint, name)
+    # Two tokens saved up, then one every half second; the ping took none.
+    assert clock.slept == pytest.approx([0.5, 0.5])
+
+
+async def test_the_rate_limit_setting_overrides_every_endpoint(
+    fault_registry: FaultRegistry,
+) -> None:
+    for name in ("a", "b", "c"):
+        fault_registry.add_tags(name, ["1.0"])
+    clock = ManualClock()
+    settings = ClientSettings(rate_limit=1)
+    async with RegistryClient(settings=settings, clock=clock) as client:
+        for name in ("a", "b", "c"):
+            await client.list_tags(endpoint_for(fault_registry.url), name)
+    assert clock.slept == pytest.approx([1.0, 1.0])
+
+
+async def test_concurrent_requests_to_one_registry_are_capped(
+    fault_registry: FaultRegistry,
+) -> None:
+    for name in ("a", "b", "c"):
+        fault_registry.add_tags(name, ["1.0"])
+    fault_registry.slow(0.2, kinds=[Kind.TAGS])
+    endpoint = endpoint_for(fault_registry.url)
+    async with RegistryClient(settings=ClientSettings(max_concurrency=1)) as client:
+        await client.ping(endpoint)
+        started = time.monotonic()
+        await asyncio.gather(*(client.list_tags(endpoint, n) for n in ("a", "b", "c")))
+    assert time.monotonic() - started >= 0.55

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -44,7 +46,9 @@ async def test_every_manifest_type_resolves_with_the_digest_skopeo_sees(
     async with RegistryClient(settings=NO_TLS_DIR) as client:
         digest = await client.manifest_digest(endpoint, unique_repo, "1.0")
         info = await client.tag_info(endpoint, unique_repo, "1.0", platforms=AMD64)
-    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{unique_repo}:1.0")
+    raw = skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{unique_repo}:1.0"
+    )
     assert digest == pushed == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert info is not None
     assert info.digest == digest
@@ -68,12 +72,9 @@ async def test_an_image_for_another_platform_has_no_metadata_for_ours(
 
 
 @pytest.fixture
-async def auth_seeder(auth_registry: LocalRegistry) -> ImageSeeder:
-    session = aiohttp.ClientSession()
-    try:
-        yield ImageSeeder(auth_registry.url, session, username=AUTH_USER, password=AUTH_PASSWORD)  # type: ignore[misc]
-    finally:
-        await session.close()
+async def auth_seeder(auth_registry: LocalRegistry) -> AsyncIterator[ImageSeeder]:
+    async with aiohttp.ClientSession() as session:
+        yield ImageSeeder(auth_registry.url, session, username=AUTH_USER, password=AUTH_PASSWORD)
 
 
 async def test_basic_auth_lists_and_reads_with_the_registrys_credentials(
@@ -212,12 +213,10 @@ async def test_an_untrusted_certificate_is_refused_unless_insecure(
 
 
 async def test_a_ca_in_the_argocd_tls_directory_is_used_when_ca_file_is_unset(
-    tls_registry: LocalRegistry, tls_repo: str, tmp_path: object
+    tls_registry: LocalRegistry, tls_repo: str, tmp_path: Path
 ) -> None:
-    from pathlib import Path
-
     assert tls_registry.ca_file is not None
-    cert_dir = Path(str(tmp_path)) / "tls"
+    cert_dir = tmp_path / "tls"
     cert_dir.mkdir()
     (cert_dir / "127.0.0.1").write_text(tls_registry.ca_file.read_text())
     settings = ClientSettings(tls_cert_dir=str(cert_dir))

@@ -16,17 +16,31 @@ CURRENT = URL("http://127.0.0.1:5000/v2/app/tags/list?n=2")
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        pytest.param('</v2/app/tags/list?last=b&n=2>; rel="next"',
-                     "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2", id="absolute-path"),
-        pytest.param('<http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2>; rel="next"',
-                     "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2", id="absolute-url"),
-        pytest.param('<list?last=b>; rel=next', "http://127.0.0.1:5000/v2/app/tags/list?last=b",
-                     id="relative-to-the-current-page"),
-        pytest.param('</prev>; rel="prev", </v2/app/tags/list?last=c>; rel="next"',
-                     "http://127.0.0.1:5000/v2/app/tags/list?last=c", id="next-among-others"),
-        pytest.param('</v2/app/tags/list?last=team%2Fb>; rel="next"',
-                     "http://127.0.0.1:5000/v2/app/tags/list?last=team%2Fb",
-                     id="percent-encoding-kept"),
+        pytest.param(
+            '</v2/app/tags/list?last=b&n=2>; rel="next"',
+            "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2",
+            id="absolute-path",
+        ),
+        pytest.param(
+            '<http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2>; rel="next"',
+            "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2",
+            id="absolute-url",
+        ),
+        pytest.param(
+            "<list?last=b>; rel=next",
+            "http://127.0.0.1:5000/v2/app/tags/list?last=b",
+            id="relative-to-the-current-page",
+        ),
+        pytest.param(
+            '</prev>; rel="prev", </v2/app/tags/list?last=c>; rel="next"',
+            "http://127.0.0.1:5000/v2/app/tags/list?last=c",
+            id="next-among-others",
+        ),
+        pytest.param(
+            '</v2/app/tags/list?last=team%2Fb>; rel="next"',
+            "http://127.0.0.1:5000/v2/app/tags/list?last=team%2Fb",
+            id="percent-encoding-kept",
+        ),
         pytest.param('</prev>; rel="prev"', None, id="no-next"),
         pytest.param("", None, id="empty"),
     ],
@@ -42,13 +56,13 @@ def test_a_next_page_on_another_host_is_refused() -> None:
     assert "\n" not in str(caught.value)
 
 
-_targets = st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyz0123456789/?=&.-_%", min_size=1, max_size=40
+_targets = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/?=&.-_%", min_size=1, max_size=40)
+
+
+@given(
+    targets=st.lists(_targets, max_size=4),
+    rels=st.lists(st.sampled_from(["next", "prev"]), min_size=4, max_size=4),
 )
-
-
-@given(targets=st.lists(_targets, max_size=4), rels=st.lists(st.sampled_from(["next", "prev"]),
-                                                           min_size=4, max_size=4))
 def test_every_link_in_a_header_is_read_back(targets: list[str], rels: list[str]) -> None:
     header = ", ".join(f'<{t}>; rel="{r}"' for t, r in zip(targets, rels, strict=False))
     links = parse_links(header)

@@ -29,27 +29,43 @@ CHILD = "sha256:" + "d" * 64
 
 def test_the_accept_header_names_all_four_manifest_types() -> None:
     accepted = {part.strip() for part in ACCEPT_MANIFESTS.split(",")}
-    assert accepted == {MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_OCI_MANIFEST,
-                        MEDIA_OCI_INDEX}
+    assert accepted == {
+        MEDIA_DOCKER_MANIFEST,
+        MEDIA_DOCKER_LIST,
+        MEDIA_OCI_MANIFEST,
+        MEDIA_OCI_INDEX,
+    }
 
 
 @pytest.mark.parametrize("media", [MEDIA_DOCKER_MANIFEST, MEDIA_OCI_MANIFEST])
 def test_a_single_image_manifest_gives_its_config_digest(media: str) -> None:
-    body = json.dumps({"schemaVersion": 2, "mediaType": media,
-                       "config": {"digest": CONFIG}, "layers": []}).encode()
+    body = json.dumps(
+        {"schemaVersion": 2, "mediaType": media, "config": {"digest": CONFIG}, "layers": []}
+    ).encode()
     assert parse_manifest(body, None, registry="r", what="m") == ImageManifest(media, CONFIG)
 
 
 @pytest.mark.parametrize("media", [MEDIA_DOCKER_LIST, MEDIA_OCI_INDEX])
 def test_a_list_gives_its_entries_with_platforms(media: str) -> None:
-    body = json.dumps({"schemaVersion": 2, "mediaType": media, "manifests": [
-        {"digest": CHILD, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        {"digest": CONFIG, "platform": {"os": "unknown"}},
-    ]}).encode()
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media,
+            "manifests": [
+                {
+                    "digest": CHILD,
+                    "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+                },
+                {"digest": CONFIG, "platform": {"os": "unknown"}},
+            ],
+        }
+    ).encode()
     parsed = parse_manifest(body, None, registry="r", what="m")
     assert isinstance(parsed, ManifestList)
     assert [(e.digest, e.platform) for e in parsed.entries] == [
-        (CHILD, Platform("linux", "arm64", "v8")), (CONFIG, None)]
+        (CHILD, Platform("linux", "arm64", "v8")),
+        (CONFIG, None),
+    ]
 
 
 def test_an_oci_index_without_media_type_is_recognised_by_content_type() -> None:
@@ -62,12 +78,19 @@ def test_an_oci_index_without_media_type_is_recognised_by_content_type() -> None
     ("body", "reason"),
     [
         pytest.param(b"{", "is not valid JSON", id="truncated"),
-        pytest.param(b'{"schemaVersion": 1, "fsLayers": []}', "unsupported media type",
-                     id="schema1"),
-        pytest.param(json.dumps({"mediaType": MEDIA_OCI_MANIFEST, "config": {}}).encode(),
-                     "no config digest", id="no-config-digest"),
-        pytest.param(json.dumps({"mediaType": MEDIA_OCI_INDEX, "manifests": [{}]}).encode(),
-                     "without a digest", id="entry-without-digest"),
+        pytest.param(
+            b'{"schemaVersion": 1, "fsLayers": []}', "unsupported media type", id="schema1"
+        ),
+        pytest.param(
+            json.dumps({"mediaType": MEDIA_OCI_MANIFEST, "config": {}}).encode(),
+            "no config digest",
+            id="no-config-digest",
+        ),
+        pytest.param(
+            json.dumps({"mediaType": MEDIA_OCI_INDEX, "manifests": [{}]}).encode(),
+            "without a digest",
+            id="entry-without-digest",
+        ),
     ],
 )
 def test_a_bad_manifest_is_a_protocol_error(body: bytes, reason: str) -> None:
@@ -76,8 +99,14 @@ def test_a_bad_manifest_is_a_protocol_error(body: bytes, reason: str) -> None:
 
 
 def test_a_config_gives_platform_creation_date_and_labels() -> None:
-    body = json.dumps({"created": "2024-06-01T10:00:00.123456789Z", "os": "linux",
-                       "architecture": "amd64", "config": {"Labels": {"team": "a"}}}).encode()
+    body = json.dumps(
+        {
+            "created": "2024-06-01T10:00:00.123456789Z",
+            "os": "linux",
+            "architecture": "amd64",
+            "config": {"Labels": {"team": "a"}},
+        }
+    ).encode()
     config = parse_config(body, registry="r", what="c")
     assert config.platform == Platform("linux", "amd64")
     assert config.created == datetime(2024, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)

@@ -66,10 +66,14 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
     [
         pytest.param("7", 7.0, id="seconds"),
         pytest.param(" 0 ", 0.0, id="zero-with-spaces"),
-        pytest.param(format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0,
-                     id="http-date"),
-        pytest.param(format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0,
-                     id="http-date-in-the-past"),
+        pytest.param(
+            format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0, id="http-date"
+        ),
+        pytest.param(
+            format_datetime(NOW - timedelta(seconds=30), usegmt=True),
+            0.0,
+            id="http-date-in-the-past",
+        ),
         pytest.param("soon", None, id="garbage"),
         pytest.param("-5", None, id="negative"),
         pytest.param(None, None, id="absent"),

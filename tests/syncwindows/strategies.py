@@ -35,7 +35,9 @@ def _value(draw: st.DrawFn, bounds: Field, low: int) -> tuple[str, int]:
 def cron_term(draw: st.DrawFn, bounds: Field) -> tuple[str, set[int]]:
     """One comma-separated term and the values it names."""
     lowest, highest, _ = bounds
-    shape = draw(st.sampled_from(["star", "single", "range", "star-step", "range-step", "from-step"]))
+    shape = draw(
+        st.sampled_from(["star", "single", "range", "star-step", "range-step", "from-step"])
+    )
     step = draw(st.integers(1, highest - lowest + 1))
     if shape == "star":
         return draw(st.sampled_from(["*", "?"])), set(range(lowest, highest + 1))
@@ -73,7 +75,9 @@ def any_schedule() -> st.SearchStrategy[str]:
     return st.tuples(
         cron_field(MINUTE),
         cron_field(HOUR),
-        st.one_of(cron_field(DAY_OF_MONTH).filter(lambda f: min(f[1]) <= 28), st.just(("*", set()))),
+        st.one_of(
+            cron_field(DAY_OF_MONTH).filter(lambda f: min(f[1]) <= 28), st.just(("*", set()))
+        ),
         cron_field(MONTH),
         cron_field(DAY_OF_WEEK),
     ).map(lambda fields: " ".join(text for text, _ in fields))
@@ -92,11 +96,13 @@ TRANSITIONS = [
 
 @st.composite
 def instants(draw: st.DrawFn) -> datetime:
-    """A tz-aware moment in one of ZONES, often within a day of a daylight-saving change."""
+    """A tz-aware moment in one of ZONES, often within hours of a daylight-saving change."""
     zone = ZoneInfo(draw(st.sampled_from(ZONES)))
     if draw(st.booleans()):
         base = draw(st.sampled_from(TRANSITIONS))
-        offset = timedelta(seconds=draw(st.integers(-86_400, 86_400)))
+        offset = timedelta(
+            seconds=draw(st.integers(-10_800, 10_800) | st.integers(-86_400, 86_400))
+        )
         return (base + offset).astimezone(zone)
     naive = draw(st.datetimes(datetime(1990, 1, 1), datetime(2090, 1, 1)))
     return naive.replace(tzinfo=UTC).astimezone(zone)

@@ -21,8 +21,16 @@ ALL_WEEKDAYS = tuple(range(7))
 PARSES = [
     ("* * * * *", ALL_MINUTES, ALL_HOURS, ALL_DAYS, ALL_MONTHS, ALL_WEEKDAYS, True, True),
     ("0 22 * * *", (0,), (22,), ALL_DAYS, ALL_MONTHS, ALL_WEEKDAYS, True, True),
-    ("*/15 9-17 * * 1-5", (0, 15, 30, 45), tuple(range(9, 18)), ALL_DAYS, ALL_MONTHS,
-     (1, 2, 3, 4, 5), True, False),
+    (
+        "*/15 9-17 * * 1-5",
+        (0, 15, 30, 45),
+        tuple(range(9, 18)),
+        ALL_DAYS,
+        ALL_MONTHS,
+        (1, 2, 3, 4, 5),
+        True,
+        False,
+    ),
     ("0,30 1-5/2 * * *", (0, 30), (1, 3, 5), ALL_DAYS, ALL_MONTHS, ALL_WEEKDAYS, True, True),
     ("5/20 0 * * *", (5, 25, 45), (0,), ALL_DAYS, ALL_MONTHS, ALL_WEEKDAYS, True, True),
     ("0 0 1,15 * *", (0,), (0,), (1, 15), ALL_MONTHS, ALL_WEEKDAYS, False, True),
@@ -106,7 +114,8 @@ REJECTS = [
 
 
 @pytest.mark.parametrize(
-    ("text", "fragment"), [pytest.param(text, fragment, id=text or "empty") for text, fragment in REJECTS]
+    ("text", "fragment"),
+    [pytest.param(text, fragment, id=text or "empty") for text, fragment in REJECTS],
 )
 def test_an_invalid_expression_is_an_error_naming_it_and_what_is_accepted(
     text: str, fragment: str
