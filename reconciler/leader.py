@@ -117,8 +117,10 @@ class LeaderElector:
             self._lost(was_leader)
             return False
         except KubeError as exc:
+            # Keep leading until the renew deadline passes: one failed renewal is not a loss.
             log.warning("leader election: cannot reach the lease: %s", exc)
-            self._lost(was_leader and not self.is_leader())
+            if was_leader and not self.is_leader():
+                self._lost(True)
             return self.is_leader()
         self._renewed_at = started
         if not was_leader:
