@@ -178,12 +178,13 @@ def renew(
     ip_addresses: list[str] | None = None,
     ca_lifetime: dt.timedelta = CA_LIFETIME,
     cert_lifetime: dt.timedelta = CERT_LIFETIME,
+    force: bool = False,
 ) -> Bundle | None:
     """The bundle to store now, or None when ``current`` is still good.
 
     A new CA is made when there is none, it does not verify, or it reached its rotation point
     (the old CA then stays trusted until it expires); a new serving certificate when the CA
-    changed, the names differ, or it reached its rotation point.
+    changed, the names differ, it reached its rotation point, or ``force`` asks for one.
     """
     ips = ip_addresses or []
     ca_ok = False
@@ -198,7 +199,11 @@ def renew(
         previous = _still_valid(current.ca_bundle, now) if current is not None else b""
         cert, key = _serving(ca_cert, ca_key, dns_names, ips, now, cert_lifetime)
         return Bundle(ca_cert, ca_key, cert, key, previous)
-    if sorted(current.dns_names) == sorted(dns_names) and now < rotation_due(current.cert):
+    if (
+        not force
+        and sorted(current.dns_names) == sorted(dns_names)
+        and now < rotation_due(current.cert)
+    ):
         retired = _still_valid(current.previous_ca, now)
         return None if retired == current.previous_ca else replace(current, previous_ca=retired)
     cert, key = _serving(current.ca_cert, current.ca_key, dns_names, ips, now, cert_lifetime)

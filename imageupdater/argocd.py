@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ArgoCDClient", "parse_server_addr"]
 
+import ipaddress
 import json
 import ssl
 from collections.abc import Mapping
@@ -61,27 +62,50 @@ def parse_server_addr(text: str, *, plaintext: bool) -> URL:
     has_scheme = "://" in value
     try:
         url = URL(value if has_scheme else f"{'http' if plaintext else 'https'}://{value}")
-        port = url.port
-    except ValueError as exc:
+        scheme, host, port = url.scheme, url.raw_host or "", url.port
+        has_userinfo = url.raw_user is not None or url.raw_password is not None
+        extra = bool(url.raw_query_string or url.raw_fragment)
+        path = url.raw_path
+    except (ValueError, IndexError) as exc:  # yarl raises IndexError on some malformed hosts
         raise InvalidInput(f"{where} is not a server address; {_ADDR_HELP}") from exc
-    if url.scheme not in ("http", "https"):
-        raise InvalidInput(f"{where} has scheme {url.scheme!r}; {_ADDR_HELP}")
-    if not url.raw_host or port is None:
-        raise InvalidInput(f"{where} names no host; {_ADDR_HELP}")
-    if url.user is not None or url.password is not None:
+    if scheme not in ("http", "https"):
+        raise InvalidInput(f"{where} has scheme {scheme!r}; {_ADDR_HELP}")
+    if has_userinfo:
         raise InvalidInput(
             f"--argocd-server-addr must not carry credentials; pass the token with "
             f"--argocd-token or ARGOCD_TOKEN; {_ADDR_HELP}"
         )
-    if url.raw_query_string or url.raw_fragment:
+    if not host or port is None:
+        raise InvalidInput(f"{where} names no host; {_ADDR_HELP}")
+    if not _valid_host(host):
+        raise InvalidInput(f"{where}: {host!r} is not a host name or IP address; {_ADDR_HELP}")
+    if extra:
         raise InvalidInput(f"{where} has a query or fragment; {_ADDR_HELP}")
-    if not has_scheme and url.raw_path not in ("", "/"):
+    if not has_scheme and path not in ("", "/"):
         raise InvalidInput(f"{where} has a path but no scheme; {_ADDR_HELP}")
-    if plaintext and url.scheme == "https":
+    if plaintext and scheme == "https":
         raise InvalidInput(
             f"{where} asks for https but --argocd-plaintext asks for http; drop one of them"
         )
-    return url.with_path(url.raw_path.rstrip("/"), encoded=True)
+    return url.with_path(path.rstrip("/"), encoded=True)
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (RFC 1123 labels, punycode for IDNs) or an IPv4/IPv6 address."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    labels = host.split(".")
+    return len(host) <= 253 and all(
+        0 < len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+        for label in labels
+    )
 
 
 class ArgoCDClient:

@@ -127,17 +127,17 @@ class SyncWindow:
         apps, namespaces, clusters = self._globs
         results: list[bool] = []
         if apps:
-            results.append(any(g.fullmatch(app_name) for g in apps))
+            results.append(any(_glob_matches(g, app_name) for g in apps))
         if clusters:
             results.append(
                 any(
-                    (cluster_name and g.fullmatch(cluster_name))
-                    or (cluster_server and g.fullmatch(cluster_server))
+                    (cluster_name and _glob_matches(g, cluster_name))
+                    or (cluster_server and _glob_matches(g, cluster_server))
                     for g in clusters
                 )
             )
         if namespaces:
-            results.append(any(g.fullmatch(namespace) for g in namespaces))
+            results.append(any(_glob_matches(g, namespace) for g in namespaces))
         if self.and_operator:
             return bool(results) and all(results)
         return any(results)
@@ -235,11 +235,10 @@ def _judge(matching: Sequence[SyncWindow], moment: datetime) -> tuple[bool, str]
         end, window = max(ends, key=lambda pair: pair[0])
         more = len(active_denies) - 1
         extra = f" (and {more} more active deny window{'s' if more > 1 else ''})" if more else ""
-        return False, f"{window} is active until {_when(end, window, moment)}{extra}"
+        return False, f"{window} is active {_until(end, window, moment)}{extra}"
     if active_allows:
         window = active_allows[0]
-        until = _when(window.next_change(moment), window, moment)
-        return True, f"{window} is active until {until}"
+        return True, f"{window} is active {_until(window.next_change(moment), window, moment)}"
     if allows:
         start, window = min(((w.next_change(moment), w) for w in allows), key=lambda p: p[0])
         return (
@@ -250,12 +249,25 @@ def _judge(matching: Sequence[SyncWindow], moment: datetime) -> tuple[bool, str]
 
 
 def _when_allowed(matching: Sequence[SyncWindow], moment: datetime) -> datetime:
-    """The first change point at which the decision turns to allowed (bounded look-ahead)."""
+    """The first change point at which the decision turns to allowed (bounded look-ahead).
+
+    Each window's next change is recomputed only once it has been reached. A change point at
+    which nothing flips comes from a window that never closes: nothing can be learnt beyond
+    it cheaply, so it is the moment to look again.
+    """
+    changes = [w.next_change(moment) for w in matching]
+    states = [w.is_active(moment) for w in matching]
     probe = moment
     for _ in range(_MAX_DECISION_STEPS):
-        probe = min(w.next_change(probe) for w in matching)
-        if _allowed([(w, w.is_active(probe)) for w in matching]):
+        probe = min(changes)
+        now_states = [w.is_active(probe) for w in matching]
+        if _allowed(list(zip(matching, now_states, strict=True))) or now_states == states:
             break
+        states = now_states
+        changes = [
+            w.next_change(probe) if change <= probe else change
+            for w, change in zip(matching, changes, strict=True)
+        ]
     return probe
 
 
@@ -282,6 +294,12 @@ def _utc(now: datetime) -> datetime:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"a time-zone-aware datetime is needed, got {now.isoformat()}")
     return now.astimezone(UTC)
+
+
+def _until(end: datetime, window: SyncWindow, now: datetime) -> str:
+    # A window that never closes reports a bounded horizon rather than an end.
+    at_least = "at least " if window.is_active(end) else ""
+    return f"{at_least}until {_when(end, window, now)}"
 
 
 def _when(moment: datetime, window: SyncWindow, now: datetime) -> str:
@@ -364,6 +382,15 @@ def _compile_glob(key: str, pattern: str) -> Any:
         return re2.compile("(?s)" + _glob_to_regex(pattern), _RE2_OPTIONS)
     except (ValueError, re2.error) as err:
         raise InvalidSyncWindow(f"{key} glob {pattern!r}: {err}; {_GLOB_FORMS}") from None
+
+
+def _glob_matches(glob: Any, text: str) -> bool:
+    try:
+        return glob.fullmatch(text) is not None
+    except UnicodeEncodeError:
+        # RE2 takes UTF-8; a lone surrogate (possible after JSON decoding) cannot be one.
+        cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+        return glob.fullmatch(cleaned) is not None
 
 
 def _glob_to_regex(pattern: str) -> str:

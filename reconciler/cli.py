@@ -265,6 +265,7 @@ async def _api(
             token=args.argocd_token,
             plaintext=args.argocd_plaintext,
             insecure=args.argocd_insecure,
+            grpc_web=args.argocd_grpc_web,
         )
         return ArgoCDApplications(
             argocd,

@@ -103,7 +103,8 @@ from __future__ import annotations
 from .discovery import InvalidCRD, ResourceType
 from .faults import Faults, RequestLog, RequestRecord
 from .kubeconfig import write_kubeconfig
-from .server import KUBEAPI, KubeAPI, RunningKubeAPI, run_in_thread
+from .running import RunningKubeAPI, run_in_thread, serve_app
+from .server import KUBEAPI, KubeAPI
 from .store import Store, StoreEvent
 
 __all__ = [
@@ -118,5 +119,6 @@ __all__ = [
     "Store",
     "StoreEvent",
     "run_in_thread",
+    "serve_app",
     "write_kubeconfig",
 ]

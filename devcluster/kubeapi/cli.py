@@ -12,7 +12,8 @@ from pathlib import Path
 from imageupdater.errors import InvalidInput
 
 from .kubeconfig import write_kubeconfig
-from .server import DEFAULT_CRDS, KubeAPI, serve_app
+from .running import serve_app
+from .server import DEFAULT_CRDS, KubeAPI
 
 
 def _service(text: str) -> tuple[tuple[str, str], str]:

@@ -24,6 +24,7 @@ from .status import ApiError, status_body
 from .store import Store, StoreEvent
 
 JSON = dict[str, Any]
+_LIVENESS_CHECK = 1.0  # seconds between checks that an idle watcher's client is still there
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +106,10 @@ async def serve(
             ) from exc
     with store.lock:
         floor = store.compacted_rv
-        if since is not None and since < floor:
-            resp = await open_stream(request)
-            await send(resp, expired(rv_text, floor))
-            return resp
-        if since is None:
+        too_old = since is not None and since < floor
+        if too_old:
+            initial, last_rv = [expired(rv_text, floor)], floor
+        elif since is None:
             initial = [
                 {"type": "ADDED", "object": o}
                 for o in store.items(w.rt, w.namespace)
@@ -119,19 +119,27 @@ async def serve(
         else:
             initial = [t for e in store.history_after(since) if (t := translate(w, e))]
             last_rv = max(store.resource_version, since)
-        sub = store.subscribe(asyncio.get_running_loop())
+        sub = None if too_old else store.subscribe(asyncio.get_running_loop())
+    if sub is None:
+        resp = await open_stream(request)
+        await send(resp, initial[0])
+        return resp
     loop = asyncio.get_running_loop()
     deadline = loop.time() + w.timeout
+    next_bookmark = loop.time() + bookmark_interval
     resp = await open_stream(request)
     try:
         for event in initial:
             await send(resp, event)
         while (remaining := deadline - loop.time()) > 0:
-            wait = min(remaining, bookmark_interval) if w.bookmarks else remaining
+            wait = min(remaining, bookmark_interval, _LIVENESS_CHECK)
             try:
                 item = await asyncio.wait_for(sub.queue.get(), wait)
             except TimeoutError:
-                if w.bookmarks and deadline - loop.time() > 0:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client left; only a write would otherwise notice
+                if w.bookmarks and deadline - loop.time() > 0 and loop.time() >= next_bookmark:
+                    next_bookmark = loop.time() + bookmark_interval
                     await send(resp, {"type": "BOOKMARK", "object": {
                         "kind": w.rt.kind, "apiVersion": w.rt.api_version,
                         "metadata": {"resourceVersion": str(last_rv)}}})  # fmt: skip

@@ -47,6 +47,8 @@ INVALID = [
     pytest.param("argocd/root", False, "has a path but no scheme", id="path-without-scheme"),
     pytest.param("https://argocd", True, "drop one of them", id="https-with-plaintext"),
     pytest.param("https://", False, "names no host", id="no-host"),
+    pytest.param("-argocd:8080", False, "is not a host name or IP address", id="bad-host-label"),
+    pytest.param("argo_cd!", False, "is not a host name or IP address", id="bad-host-chars"),
 ]
 
 
@@ -93,7 +95,8 @@ def test_the_repr_names_the_server_but_not_the_token() -> None:
     assert TOKEN not in repr(client)
 
 
-hostnames = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,20}){0,3}", fullmatch=True)
+label = r"[a-z]([a-z0-9-]{0,18}[a-z0-9])?"
+hostnames = st.from_regex(rf"{label}(\.{label}){{0,3}}", fullmatch=True)
 
 
 @given(host=hostnames, port=st.integers(1, 65535), plaintext=st.booleans())

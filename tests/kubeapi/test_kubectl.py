@@ -222,21 +222,25 @@ def test_kubectl_watch_prints_objects_as_they_arrive(
     cluster: tuple[RunningKubeAPI, Kubectl],
 ) -> None:
     running, kubectl = cluster
+    running.api.store.put(application("watched-1", labels={"watched": "yes"}))
+    before = running.api.store.watchers
     proc = subprocess.Popen(
-        ["kubectl", "get", "apps", "-l", "watched=yes", "--watch-only", "-o", "name"],
+        ["kubectl", "get", "apps", "-l", "watched=yes", "--watch", "-o", "name"],
         env=kubectl.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 10
-        while running.api.store.watchers == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        running.api.store.put(application("watched-1", labels={"watched": "yes"}))
         assert proc.stdout is not None
-        line = proc.stdout.readline()
+        first = proc.stdout.readline()
+        deadline = time.monotonic() + 10
+        while running.api.store.watchers <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running.api.store.put(application("watched-2", labels={"watched": "yes"}))
+        second = proc.stdout.readline()
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
-    assert line.strip() == "application.argoproj.io/watched-1"
+    assert first.strip() == "application.argoproj.io/watched-1"
+    assert second.strip() == "application.argoproj.io/watched-2"

@@ -10,10 +10,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kubernetes_asyncio.client import ApiClient, ApiException, CustomObjectsApi
 from kubernetes_asyncio.watch import Watch
 
 from devcluster.kubeapi import KubeAPI
+from devcluster.kubeapi.selectors import parse_field_selector, parse_label_selector
+from devcluster.kubeapi.watch import WatchRequest, translate
 
 from .conftest import APP_GROUP, APP_VERSION, APPS, application
 
@@ -187,3 +191,75 @@ async def test_shutting_the_server_down_ends_open_watches_promptly(aiohttp_serve
     assert await asyncio.wait_for(reader, 5) == []
     assert time.monotonic() - started < 5
     assert api.store.watchers == 0
+
+
+async def test_a_watcher_whose_client_left_is_dropped(base_url: str, api: KubeAPI) -> None:
+    async with aiohttp.ClientSession() as http:
+        resp = await http.get(f"{base_url}{LIST_URL}?watch=true")
+        for _ in range(100):
+            if api.store.watchers:
+                break
+            await asyncio.sleep(0.02)
+        assert api.store.watchers == 1
+        resp.close()
+    for _ in range(100):
+        if not api.store.watchers:
+            break
+        await asyncio.sleep(0.05)
+    assert api.store.watchers == 0
+
+
+_ops = st.lists(
+    st.tuples(st.sampled_from(["put", "delete"]), st.sampled_from("abc"), st.sampled_from("xy")),
+    max_size=12,
+)
+
+
+@given(_ops, _ops, st.sampled_from(["", "team=x", "team!=x"]))
+def test_a_snapshot_plus_the_events_after_it_rebuilds_the_current_selection(
+    before: list[tuple[str, str, str]], after: list[tuple[str, str, str]], selector: str
+) -> None:
+    api = KubeAPI(crds=())
+    rt = api.resources.lookup("", "v1", "configmaps")
+    assert rt is not None
+
+    def run(ops: list[tuple[str, str, str]]) -> None:
+        for op, name, team in ops:
+            if op == "put":
+                api.store.put(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": name, "labels": {"team": team}},
+                    }
+                )
+            elif api.store.get("", "v1", "configmaps", "default", name) is not None:
+                api.store.delete("", "v1", "configmaps", "default", name)
+
+    w = WatchRequest(
+        rt, "default", parse_label_selector(selector), parse_field_selector(""), None, 1.0, False
+    )
+    run(before)
+    rv = api.store.resource_version
+    state = {
+        o["metadata"]["name"]: o
+        for o in api.store.items(rt, "default")
+        if w.labels.matches(o["metadata"]["labels"])
+    }
+    run(after)
+    for event in api.store.history_after(rv):
+        wire = translate(w, event)
+        if wire is None:
+            continue
+        name = wire["object"]["metadata"]["name"]
+        if wire["type"] == "DELETED":
+            del state[name]
+        else:
+            assert (name in state) is (wire["type"] == "MODIFIED")
+            state[name] = wire["object"]
+    expected = {
+        o["metadata"]["name"]: o
+        for o in api.store.items(rt, "default")
+        if w.labels.matches(o["metadata"]["labels"])
+    }
+    assert state == expected

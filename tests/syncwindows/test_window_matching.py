@@ -65,11 +65,21 @@ def test_the_star_glob_matches_every_name(name: str) -> None:
     assert window(applications=["*"]).matches(name, "", "", "")
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="*?[]{}\\,!"), max_size=20))
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*?[]{}\\,!"),
+        max_size=20,
+    )
+)
 def test_a_glob_without_special_characters_matches_only_itself(name: str) -> None:
     selector = window(applications=[name])
     assert selector.matches(name, "", "", "")
     assert not selector.matches(name + "x", "", "", "")
+
+
+def test_a_name_with_a_lone_surrogate_is_compared_without_crashing() -> None:
+    assert window(applications=["web-?"]).matches("web-\ud800", "", "", "")
+    assert not window(applications=["web"]).matches("web\ud800", "", "", "")
 
 
 # (id, window selectors, application name, namespace, server, cluster name, matches)

@@ -198,7 +198,7 @@ def test_every_broken_window_of_a_project_is_reported_at_once() -> None:
 
 
 def test_sync_windows_that_are_not_a_list_are_an_error() -> None:
-    with pytest.raises(InvalidSyncWindow, match="spec.syncWindows is dict; accepted: a list"):
+    with pytest.raises(InvalidSyncWindow, match=r"spec\.syncWindows is dict; accepted: a list"):
         parse_windows({"metadata": {"name": "p"}, "spec": {"syncWindows": {"kind": "deny"}}})
 
 
