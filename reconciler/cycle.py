@@ -38,6 +38,7 @@ from imageupdater.images import ImageRef
 from imageupdater.plan import ChosenImage, current_override, merge_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.resolver import Resolution
+from imageupdater.strategies import Strategy
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
@@ -281,7 +282,11 @@ class Cycle:
                 continue
             if outcome is None or outcome.tag is None:
                 continue
-            choice = ChosenImage(job.policy, outcome.tag, outcome.digest)
+            # Only the digest strategy follows digests (upstream keeps a tag's digest for it
+            # alone); a newest-build choice with one would make a tag-only live image look
+            # outdated and write ``tag@digest``.
+            digest = outcome.digest if job.policy.strategy is Strategy.DIGEST else None
+            choice = ChosenImage(job.policy, outcome.tag, digest)
             outdated = outdated or not _runs(job.version, choice)
             chosen.append(choice)
         return chosen if outdated else []

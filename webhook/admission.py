@@ -21,9 +21,10 @@ __all__ = ["Admission", "AdmissionSettings", "ResolveFn"]
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from imageupdater import annotations as annotation_parser
 from imageupdater.application import Application, SourceRef, find_live, live_images, select_source
@@ -39,6 +40,15 @@ log = logging.getLogger("image_updater.webhook")
 
 PREFIX = annotation_parser.PREFIX
 ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
+# Argo CD rewrites every Application's status through the main resource, so the same
+# annotation sets come back over and over; parsing them is most of a review's CPU
+# (bench/results_webhook.md). Parsing and the risk checks are pure, so results are kept,
+# bounded, per (annotations, secret scope) and per live-image list.
+PARSE_CACHE_SIZE = 4096
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_ParseKey = tuple[str | None, tuple[tuple[str, str], ...]]
+_RiskKey = tuple[_ParseKey, tuple[str, ...]]
 MutationOutcome = Literal["resolved", "unchanged", "deadline", "error", "skipped"]
 
 
@@ -92,6 +102,19 @@ def _risk_warnings(config: AppConfig, app: Application) -> list[str]:
     return warnings
 
 
+def _recall(cache: OrderedDict[_K, _V], key: _K) -> _V | None:
+    value = cache.get(key)
+    if value is not None:
+        cache.move_to_end(key)
+    return value
+
+
+def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    cache[key] = value
+    if len(cache) > PARSE_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 def _problem_lines(problems: Sequence[Problem]) -> str:
     return "\n".join(f"  {p}" for p in problems)
 
@@ -103,6 +126,31 @@ class Admission:
         self.settings = settings
         self._resolve = resolve
         self._background: set[asyncio.Task[Resolution]] = set()
+        self._parsed: OrderedDict[_ParseKey, annotation_parser.ParseResult] = OrderedDict()
+        self._risks: OrderedDict[_RiskKey, tuple[str, ...]] = OrderedDict()
+
+    def _parse(
+        self, annotations: dict[str, str], scope: str | None
+    ) -> tuple[_ParseKey, annotation_parser.ParseResult]:
+        key: _ParseKey = (scope, tuple(sorted(annotations.items())))
+        result = _recall(self._parsed, key)
+        if result is None:
+            result = annotation_parser.parse(annotations, namespace=scope)
+            _remember(self._parsed, key, result)
+        return key, result
+
+    def _risk_warnings(self, key: _ParseKey, config: AppConfig, app: Application) -> list[str]:
+        status: Any = app.get("status")
+        summary = status.get("summary") if isinstance(status, dict) else None
+        live = (summary.get("images") if isinstance(summary, dict) else None) or []
+        if not isinstance(live, list) or not all(isinstance(i, str) for i in live):
+            return _risk_warnings(config, app)
+        risk_key: _RiskKey = (key, tuple(live))
+        warnings = _recall(self._risks, risk_key)
+        if warnings is None:
+            warnings = tuple(_risk_warnings(config, app))
+            _remember(self._risks, risk_key, warnings)
+        return list(warnings)
 
     def _secret_scope(self, request: Request) -> str | None:
         """The namespace Secret references must stay in; None when the operator allows any."""
@@ -116,12 +164,12 @@ class Admission:
         new = _ours(_annotations(request.object))
         if not new:
             return Decision(Verdict())
-        result = annotation_parser.parse(new, namespace=self._secret_scope(request))
+        key, result = self._parse(new, self._secret_scope(request))
         problems = list(result.errors)
         config = result.config
         warnings = [str(p) for p in result.warnings]
         if config is not None:
-            warnings += _risk_warnings(config, cast(Application, request.object))
+            warnings += self._risk_warnings(key, config, cast(Application, request.object))
         unchanged = request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new
         if problems and unchanged:
             # Never block writes (Argo CD's own status updates included) over a mistake
@@ -159,7 +207,7 @@ class Admission:
             return Decision(Verdict())
         if request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new:
             return Decision(Verdict(), outcome="skipped")
-        result = annotation_parser.parse(new, namespace=self._secret_scope(request))
+        _, result = self._parse(new, self._secret_scope(request))
         config = result.config
         if config is None or config.write_back.method != "argocd":
             # Invalid annotations are the validating webhook's to deny; git write-back keeps

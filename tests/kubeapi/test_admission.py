@@ -436,3 +436,22 @@ async def test_status_writes_are_reviewed_as_the_status_subresource(
         async with http.patch(f"{url}/status", json={"status": {"a": 1}}, headers=headers) as resp:
             assert resp.status == 200
     assert [c.request.get("subResource") for c in h.calls] == ["status"]
+
+
+async def test_a_known_bearer_token_sets_the_reviewed_user(
+    aiohttp_server: Any, hooks: HookServer, ca_bundle: str
+) -> None:
+    h, port = hooks
+    sa = "system:serviceaccount:argocd:argocd-image-updater"
+    api = KubeAPI(users={"sa-token": sa})
+    base = str((await aiohttp_server(api.app())).make_url("")).rstrip("/")
+    api.store.put(
+        configuration("Validating", "v", hook("u.example.com", at(port, "/allow"), ca_bundle))
+    )
+    async with aiohttp.ClientSession() as http:
+        for name, headers in [("a", {"Authorization": "Bearer sa-token"}), ("b", {})]:
+            async with http.post(f"{base}{URL}", json=application(name), headers=headers) as r:
+                assert r.status == 201
+    users = [c.request["userInfo"]["username"] for c in h.calls]
+    assert users == [sa, "kubernetes-admin"]
+    assert "system:serviceaccounts:argocd" in h.calls[0].request["userInfo"]["groups"]

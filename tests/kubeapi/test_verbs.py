@@ -4,6 +4,7 @@ generation, the status subresource, dry run, pagination, faults and the request 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -426,3 +427,16 @@ async def test_a_malformed_crd_is_422_naming_the_field(base_url: str) -> None:
     ):
         assert resp.status == 422
         assert "spec.names.plural" in (await resp.json())["message"]
+
+
+async def test_an_injected_delay_holds_the_matching_request(
+    client: ApiClient, api: KubeAPI
+) -> None:
+    api.store.put(application("slow"))
+    api.faults.inject(verb="get", resource=APPS, name="slow", delay=0.3)
+    started = time.monotonic()
+    got = await apps(client).get_namespaced_custom_object(
+        APP_GROUP, APP_VERSION, "argocd", APPS, "slow"
+    )
+    assert got["metadata"]["name"] == "slow"
+    assert time.monotonic() - started >= 0.3

@@ -8,7 +8,7 @@ from imageupdater.syncwindows import SyncWindow
 
 
 def raw_window(
-    kind: str = "deny", schedule: str = "0 22 * * *", duration: str = "1h", **extra: Any
+    kind: str = "deny", schedule: str = "0 22 * * *", duration: Any = "1h", **extra: Any
 ) -> dict[str, Any]:
     window: dict[str, Any] = {"kind": kind, "schedule": schedule, "duration": duration}
     window.update(extra)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imageupdater.syncwindows import InvalidSyncWindow
+
 from .builders import window
+
+SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
 
 # (pattern, text, matches) as gobwas/glob compiled without separators answers them.
 GLOBS = [
@@ -67,7 +71,7 @@ def test_the_star_glob_matches_every_name(name: str) -> None:
 
 @given(
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*?[]{}\\,!"),
+        alphabet=st.characters(blacklist_categories=SURROGATES, blacklist_characters="*?[]{}\\,!"),
         max_size=20,
     )
 )
@@ -186,3 +190,13 @@ def test_a_window_matches_by_name_namespace_or_cluster(
     selectors: dict[str, Any], name: str, namespace: str, server: str, cluster: str, expected: bool
 ) -> None:
     assert window(**selectors).matches(name, namespace, server, cluster) is expected
+
+
+@given(st.text(max_size=30))
+def test_any_pattern_either_compiles_or_is_our_error_naming_it(pattern: str) -> None:
+    try:
+        selector = window(applications=[pattern])
+    except InvalidSyncWindow as err:
+        assert "applications glob" in str(err)
+    else:
+        assert isinstance(selector.matches(pattern, "", "", ""), bool)

@@ -1,0 +1,155 @@
+"""bench/registry_resolve.py end to end in its --quick size: it seeds a registry, resolves
+its policies cold, warm and in the next cycle, and reports requests by kind and targets.
+
+Assertions are on the structured report (counts, correctness, shape), never on timings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "registry_resolve.py"
+PASSES = ("cold", "warm", "next_cycle")
+
+
+def _load(name: str) -> ModuleType:
+    """A bench helper module; bench/ is a folder of scripts, not an importable package."""
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))  # the helpers import each other as siblings
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(name) or importlib.util.module_from_spec(spec)
+    if name not in sys.modules:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@settings(max_examples=40, deadline=None)
+@given(builds=st.integers(1, 100), repo=st.integers(0, 399))
+def test_every_seeded_repository_has_three_distinct_tags_per_build_dated_in_build_order(
+    builds: int, repo: int
+) -> None:
+    seed = _load("_registry_seed")
+    plan = seed.SeedPlan(repositories=400, builds=builds)
+    tags = [tag for i in range(builds) for tag in plan.tags_of(repo, i)]
+    assert len(set(tags)) == len(tags) == plan.tags_per_repository
+    dates = [plan.date_tag(repo, i) for i in range(builds)]
+    assert dates == sorted(dates)
+    assert "latest" in plan.tags_of(repo, builds - 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(count=st.integers(1, 300), repositories=st.integers(1, 50))
+def test_the_workload_names_every_repository_before_repeating_any(
+    count: int, repositories: int
+) -> None:
+    seed, workload = _load("_registry_seed"), _load("_registry_workload")
+    plan = seed.SeedPlan(repositories=repositories, builds=4)
+    specs = workload.make_specs(plan, count)
+    assert len(specs) == count
+    assert {s.repo for s in specs} == set(range(min(count, repositories)))
+    assert all(set(s.platforms) <= set(plan.platforms(s.repo)) for s in specs)
+
+
+def _run(out: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    if shutil.which("docker-registry") is None:
+        pytest.fail("docker-registry is not installed: run ./dev test", pytrace=False)
+    report = out / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--json", str(report), *extra],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(report.read_text()), done.stdout
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, Path]:
+    out = tmp_path_factory.mktemp("bench-out")
+    report, stdout = _run(out)
+    return report, stdout, out
+
+
+def test_the_quick_run_resolves_every_policy_to_the_tag_the_seed_plan_implies(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, _, _ = quick
+    for name in PASSES:
+        summary = report["summary"][name]
+        assert (summary["errors"], summary["mismatches"]) == (0, 0), summary["examples"]
+    assert report["policies"] == 24
+
+
+def test_the_report_counts_requests_by_kind_for_every_pass_and_every_run(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, _, _ = quick
+    assert len(report["runs"]) == 2
+    kinds = {"ping", "token", "tags", "manifest_get", "manifest_head", "blob", "non_2xx"}
+    for run in report["runs"]:
+        for name in PASSES:
+            result = run["passes"][name]
+            assert kinds <= set(result["requests"])
+            assert result["peak_rss_kib"] > 0 and result["wall_s"] > 0
+    cold = report["summary"]["cold"]["requests"]
+    assert cold["ping"] == 1 and cold["tags"] == report["floors"]["tag_lists"]
+    assert cold["manifest_get"] > 0 and cold["blob"] > 0 and cold["non_2xx"] == 0
+
+
+def test_the_warm_pass_makes_no_request_and_the_next_cycle_only_tag_lists_and_heads(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, _, _ = quick
+    floors = report["floors"]
+    warm = report["summary"]["warm"]["requests"]
+    assert sum(warm[k] for k in ("tags", "manifest_get", "manifest_head", "blob")) == 0
+    following = report["summary"]["next_cycle"]["requests"]
+    assert following["tags"] == floors["tag_lists"]
+    assert following["manifest_get"] == following["blob"] == 0
+    assert following["manifest_head"] <= floors["tags_with_metadata"]
+
+
+def test_the_cold_pass_fetches_each_needed_config_blob_exactly_once(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, _, _ = quick
+    assert report["summary"]["cold"]["requests"]["blob"] == report["floors"]["config_blobs"]
+
+
+def test_the_request_targets_are_all_reported_and_the_count_based_ones_are_met(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, stdout, _ = quick
+    checks = report["targets"]
+    assert len(checks) == 7
+    timed = {name for name in checks if " s (median)" in name}
+    assert len(timed) == 1
+    assert all(check["ok"] for name, check in checks.items() if name not in timed), checks
+    assert "| cold |" in stdout and "| next_cycle |" in stdout
+
+
+def test_a_second_run_reuses_the_seeded_storage_through_its_stamp(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    first, _, out = quick
+    assert first["seed"]["reused"] is False and first["seed"]["tags"] == 4 * 30
+    again, _ = _run(out, "--runs", "1")
+    assert again["seed"]["reused"] is True
+    assert again["seed"]["seeded_at"] == first["seed"]["seeded_at"]
