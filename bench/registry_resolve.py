@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import logging
 import resource
@@ -126,7 +127,12 @@ async def _one_pass(
 
 
 async def measure(
-    url: str, plan: SeedPlan, specs: Sequence[Spec], concurrency: int
+    url: str,
+    plan: SeedPlan,
+    specs: Sequence[Spec],
+    concurrency: int,
+    *,
+    profile_dir: Path | None = None,
 ) -> dict[str, object]:
     host = url.removeprefix("http://")
     conf = RegistriesConf.parse(
@@ -143,7 +149,13 @@ async def measure(
                 clock.advance(max(settings.tag_list_ttl, settings.digest_ttl) + 1.0)
             before = client.counters.snapshot()
             started = time.perf_counter()
+            profiler = cProfile.Profile() if profile_dir else None
+            if profiler:
+                profiler.enable()
             outcome = await _one_pass(client, conf, plan, specs, host, concurrency)
+            if profiler and profile_dir:
+                profiler.disable()
+                profiler.dump_stats(profile_dir / f"{name}.prof")
             wall = time.perf_counter() - started
             after = client.counters.snapshot()
             passes[name] = {
@@ -163,7 +175,9 @@ def _child(args: argparse.Namespace) -> int:
     assert isinstance(plan, SeedPlan)
     specs = make_specs(plan, args.policies or int(str(workload["policies"])))
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    passes = asyncio.run(measure(args.child, plan, specs, args.policy_concurrency))
+    passes = asyncio.run(
+        measure(args.child, plan, specs, args.policy_concurrency, profile_dir=args.profile)
+    )
     json.dump({"rss_at_start_kib": rss_at_start, "passes": passes}, sys.stdout)
     return 0
 
@@ -174,6 +188,8 @@ def _child(args: argparse.Namespace) -> int:
 def _run_child(url: str, args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", url]
     command += ["--policy-concurrency", str(args.policy_concurrency)]
+    if args.profile:
+        command += ["--profile", str(args.profile)]
     if args.policies:
         command += ["--policies", str(args.policies)]
     if args.quick:
@@ -315,6 +331,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--policy-concurrency", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     parser.add_argument("--json", type=Path, default=None, help="write the report here too")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="cProfile each pass into DIR/<pass>.prof"
+    )
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.runs is not None and not 1 <= args.runs <= 20:

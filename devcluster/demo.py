@@ -6,6 +6,12 @@
    once per strategy, printing each command and its answer.
 3. Runs ``image-updater lint`` on an Application with a typo'd annotation and shows the
    finding.
+4. Starts the Kubernetes API emulator, installs the webhook configurations from
+   ``manifests/``, lets ``image-updater certs`` issue the TLS material and inject the CA,
+   starts ``image-updater webhook``, and applies Applications with the real ``kubectl``:
+   a broken one is denied, a good one comes back with its image override set.
+5. Pushes a newer image and runs ``image-updater run --once``: the reconciler patches the
+   Application, and ``kubectl`` shows the new override and the ``ImagesUpdated`` Event.
 
 Everything binds 127.0.0.1 and is stopped at the end (also on Ctrl-C).
 """
@@ -28,8 +34,11 @@ from pathlib import Path
 
 import aiohttp
 
-from devcluster.registry import LocalRegistry
+from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from devcluster.registry import LocalRegistry, free_port
 from devcluster.seeder import ImageSeeder
+
+MANIFESTS = Path(__file__).resolve().parents[1] / "manifests" / "base"
 
 _BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
@@ -63,8 +72,9 @@ async def _seed(url: str) -> None:
         )
 
 
-def _run(binary: Path, args: Sequence[str], env: dict[str, str]) -> int:
-    shown = " ".join(shlex.quote(a) for a in ["image-updater", *args])
+def _run(binary: Path | str, args: Sequence[str], env: dict[str, str]) -> int:
+    name = "image-updater" if isinstance(binary, Path) else binary
+    shown = " ".join(shlex.quote(str(a)) for a in [name, *args])
     shown = shown.replace(str(Path(tempfile.gettempdir())), "$TMP")
     _say(f"$ {shown}")
     done = subprocess.run(
@@ -92,6 +102,168 @@ spec:
   source: {{repoURL: "https://example.invalid/repo.git", path: guestbook, kustomize: {{}}}}
   destination: {{server: "https://kubernetes.default.svc", namespace: guestbook}}
 """
+
+
+_GOOD_APP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: shop
+  namespace: argocd
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: web={host}/demo/nginx:~1.26
+spec:
+  project: default
+  source: {{repoURL: "https://example.invalid/repo.git", path: shop, kustomize: {{}}}}
+  destination: {{server: "https://kubernetes.default.svc", namespace: shop}}
+status:
+  summary: {{images: ["{host}/demo/nginx:1.26.0"]}}
+"""
+
+
+def _wait_healthy(url: str, ca_file: Path, seconds: float = 20.0) -> bool:
+    async def probe() -> bool:
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(ca_file))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        async with aiohttp.ClientSession() as session:
+            while loop.time() < deadline:
+                try:
+                    async with session.get(f"{url}/healthz", ssl=context) as resp:
+                        if resp.status == 200:
+                            return True
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    return asyncio.run(probe())
+
+
+def _cluster_flow(
+    work: Path, registry: LocalRegistry, conf: Path, binary: Path, env: dict[str, str]
+) -> bool:
+    port = free_port()
+    api = KubeAPI(service_addresses={("argocd", "image-updater-webhook"): f"127.0.0.1:{port}"})
+    ok = True
+    with run_in_thread(api) as running:
+        kubeconfig = write_kubeconfig(work / "kubeconfig", running.url)
+        kenv = {**env, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(work / "kcache")}
+        _say(f"Kubernetes API emulator on {running.url} (kubectl talks to it via $KUBECONFIG)")
+        _say()
+        manifest = MANIFESTS / "webhook-configurations.yaml"
+        ok &= _run("kubectl", ["apply", "--validate=false", "-f", manifest], kenv) == 0
+        certs = work / "certs"
+        ok &= (
+            _run(
+                binary,
+                [
+                    "certs",
+                    "--once",
+                    "--namespace",
+                    "argocd",
+                    "--ip-address",
+                    "127.0.0.1",
+                    "--cert-dir",
+                    certs,
+                    "--kubeconfig",
+                    kubeconfig,
+                    "--loglevel",
+                    "warn",
+                ],
+                kenv,
+            )
+            == 0
+        )
+        log = (work / "webhook.log").open("w")
+        webhook = subprocess.Popen(
+            [
+                str(binary),
+                "webhook",
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--tls-cert-file",
+                str(certs / "tls.crt"),
+                "--tls-key-file",
+                str(certs / "tls.key"),
+                "--registries-conf-path",
+                str(conf),
+                "--kubeconfig",
+                str(kubeconfig),
+            ],
+            env=kenv,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            if not _wait_healthy(f"https://127.0.0.1:{port}", certs / "ca.crt"):
+                _say("the webhook did not become healthy; its log:")
+                _say((work / "webhook.log").read_text())
+                return False
+            _say(f"$ image-updater webhook --port {port} ...   (running; TLS from `certs`)")
+            _say()
+            _say("== 4. kubectl apply: a mistake is denied, a good Application gets its override")
+            bad = work / "bad.yaml"
+            bad.write_text(_BAD_APP.format(host=registry.host))
+            ok &= _run("kubectl", ["apply", "--validate=false", "-f", bad], kenv) != 0
+            good = work / "shop.yaml"
+            good.write_text(_GOOD_APP.format(host=registry.host))
+            ok &= _run("kubectl", ["apply", "--validate=false", "-f", good], kenv) == 0
+            images = [
+                "get",
+                "application",
+                "shop",
+                "-o",
+                "jsonpath={.spec.source.kustomize.images}",
+            ]
+            ok &= _run("kubectl", images, kenv) == 0
+            _say("== 5. a newer image appears; the reconciler catches up")
+            asyncio.run(_push(registry.url, "demo/nginx", "1.26.9"))
+            _say(f"pushed {registry.host}/demo/nginx:1.26.9")
+            _say()
+            ok &= (
+                _run(
+                    binary,
+                    [
+                        "run",
+                        "--once",
+                        "--kubeconfig",
+                        kubeconfig,
+                        "--registries-conf-path",
+                        conf,
+                        "--application-namespace",
+                        "argocd",
+                        "--loglevel",
+                        "info",
+                    ],
+                    kenv,
+                )
+                == 0
+            )
+            ok &= _run("kubectl", images, kenv) == 0
+            events = [
+                "get",
+                "events",
+                "-n",
+                "argocd",
+                "-o",
+                'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+            ]
+            ok &= _run("kubectl", events, kenv) == 0
+        finally:
+            webhook.terminate()
+            webhook.wait(timeout=10)
+            log.close()
+    return ok
+
+
+async def _push(url: str, repository: str, tag: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        await ImageSeeder(url, session).push(repository, tag, created=_BASE + dt.timedelta(days=30))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,5 +346,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run(
                 binary, ["test", f"{host}/demo/nginx", "--update-strategy", "latests", *common], env
             )
-        _say("registry stopped; done.")
-    return 0 if failures == 0 and lint_exit == 1 else 1
+            cluster_ok = _cluster_flow(work, registry, conf, binary, env)
+        _say("registry, API emulator and webhook stopped; done.")
+    return 0 if failures == 0 and lint_exit == 1 and cluster_ok else 1
