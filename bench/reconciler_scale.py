@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import resource
 import statistics
@@ -36,8 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import registry_seed
 import reconciler_workload as wl
+import registry_seed
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.registry import LocalRegistry
@@ -94,6 +95,23 @@ class WorkerProcess:
                 await self.proc.wait()
 
 
+def _registry_cpu() -> float:
+    """CPU seconds of this process's ``docker-registry`` children (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if name == "docker-registry":
+                total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -101,16 +119,17 @@ def _own_cpu() -> float:
 
 async def _phase(worker: WorkerProcess, api: KubeAPI, label: str, advance: float) -> dict[str, Any]:
     api.requests.clear()
-    cpu = _own_cpu()
+    cpu, registry_cpu = _own_cpu(), _registry_cpu()
     answer = await worker.send({"cmd": "cycle", "label": label, "advance": advance})
     # While the worker runs a cycle this process only serves the emulator's thread.
     answer["emulator_cpu"] = _own_cpu() - cpu
+    answer["registry_cpu"] = _registry_cpu() - registry_cpu
     records = api.requests.records
     answer["api"] = dict(sorted(Counter(f"{r.verb} {r.resource}" for r in records).items()))
     answer["patched"] = sorted(
         r.name
         for r in records
-        if r.verb == "patch" and r.resource == "applications" and 200 <= r.status < 300  # fmt: skip
+        if r.verb == "patch" and r.resource == "applications" and 200 <= r.status < 300
     )
     return answer
 
@@ -130,7 +149,13 @@ def _written(api: KubeAPI, workload: wl.Workload, names: set[str]) -> bool:
 
 
 async def one_run(
-    workload: wl.Workload, workdir: Path, *, reseed: bool, profile: bool, index: int
+    workload: wl.Workload,
+    workdir: Path,
+    *,
+    reseed: bool,
+    profile: bool,
+    index: int,
+    digest_ttl: float,
 ) -> dict[str, Any]:
     regdir = workdir / "registry"
     needs_seed = registry_seed.prepare(regdir, workload, reseed=reseed)
@@ -157,6 +182,7 @@ async def one_run(
                 "registry_host": registry.host,
                 "log": str(workdir / "worker.log"),
                 "profile_dir": str(workdir / f"profile-{index}") if profile else None,
+                "digest_ttl": digest_ttl,
             }
             worker = await WorkerProcess.start(config, workdir / "worker.stderr")
             try:
@@ -211,8 +237,13 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "walls": [round(r["wall"], 3) for r in rows],
             "list_wall": _median([r["list_wall"] for r in rows]),
             "cycle_wall": _median([r["cycle_wall"] for r in rows]),
+            "steps": {
+                k: _median([r["steps"][k] for r in rows]) for k in ("prepare", "resolve", "write")
+            },
+            "resolutions": _median([r["resolutions"] for r in rows]),
             "cpu": _median([r["cpu"] for r in rows]),
             "emulator_cpu": _median([r["emulator_cpu"] for r in rows]),
+            "registry_cpu": _median([r["registry_cpu"] for r in rows]),
             "registry": {k: _median([r["registry"].get(k, 0) for r in rows]) for k in kinds},
             "registry_total": _median([sum(r["registry"].values()) for r in rows]),
             "api": {k: _median([r["api"].get(k, 0) for r in rows]) for k in verbs},
@@ -223,25 +254,23 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
+
+
 def machine() -> dict[str, str]:
     def run(*cmd: str) -> str:
         return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
 
+    memory = run("free", "-h").splitlines()
     return {
         "nproc": run("nproc"),
-        "memory": run("free", "-h").splitlines()[1] if run("free", "-h") else "",
+        "memory": memory[1] if len(memory) > 1 else "",
         "python": platform.python_version(),
         "date": run("date", "-u"),
-        "cpu": next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )  # fmt: skip
-        if Path("/proc/cpuinfo").exists()
-        else "",
+        "cpu": _cpu_model(),
     }
 
 
@@ -249,8 +278,8 @@ def markdown(report: dict[str, Any]) -> str:
     summary, upstream, targets = report["summary"], report["upstream"], report["targets"]
     lines = [
         "| cycle | wall s (median) | list s | reconciler CPU s | emulator CPU s | registry requests"
-        " | upstream-equivalent | API requests | patches | peak RSS MiB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        " | registry CPU s | upstream-equivalent | API requests | patches | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for phase in PHASES:
         row = summary[phase]
@@ -261,10 +290,13 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {phase} | {row['wall']:.2f} ({', '.join(map(str, row['walls']))}) "
             f"| {row['list_wall']:.2f} | {row['cpu']:.2f} | {row['emulator_cpu']:.2f} "
-            f"| {row['registry_total']:g}: {registry} | {ups_text} | {api} "
+            f"| {row['registry_total']:g}: {registry} | {row['registry_cpu']:.2f} | {ups_text} "
+            f"| {api} "
             f"| {row['patches']:g} | {row['max_rss_kib'] / 1024:.0f} |"
         )
     lines.append("")
+    loads = [f"{run['load_average'][0]:.1f}" for run in report["runs"]]
+    lines.append(f"- 1-min load average after each run: {', '.join(loads)}")
     lines += [f"- target {name}: {'met' if ok else 'MISSED'}" for name, ok in targets.items()]
     lines += [
         f"- check {name}: {'ok' if ok else 'FAILED'}" for name, ok in report["checks"].items()
@@ -302,6 +334,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "command": " ".join([".venv/bin/python", "bench/reconciler_scale.py", *sys.argv[1:]]),
         "machine": machine(),
+        "digest_ttl": args.digest_ttl,
         "workload": {
             "apps": len(workload.apps),
             "repos": len(workload.repos),
@@ -331,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reseed", action="store_true", help="seed the registry again")
     parser.add_argument("--profile", action="store_true", help="cProfile each cycle")
     parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument(
+        "--digest-ttl",
+        type=float,
+        default=TTL,
+        help="the registry client's digest_ttl (default 30 s, the production default)",
+    )
     parser.add_argument("--workdir", type=Path, help="registry storage and logs")
     args = parser.parse_args(argv)
     if args.runs is None:

@@ -84,7 +84,7 @@ def _cache(snapshot: CountersSnapshot) -> Counter[str]:
             f"{name} {outcome}": n
             for name, outcomes in snapshot["cache"].items()
             for outcome, n in outcomes.items()
-        }  # fmt: skip
+        }
     )
 
 
@@ -99,14 +99,23 @@ class Worker:
         )
         # What ResolverService builds, plus the clock it does not take.
         self.client = RegistryClient(
-            settings=ClientSettings(tls_cert_dir=None),
+            settings=ClientSettings(tls_cert_dir=None, digest_ttl=config.get("digest_ttl", 30.0)),
             credentials=CredentialCache(CredentialSource(secrets=None, environ={})),
             clock=self.clock,
             logger=logging.getLogger("image_updater.registry"),
         )
+        # When the cycle's resolution step starts and ends, and how many resolutions it
+        # made (one per distinct policy and current version).
+        self.first_resolve, self.last_resolve, self.resolutions = float("inf"), 0.0, 0
 
     async def resolve(self, policy: ImagePolicy, current: str | None) -> Resolution:
-        return await resolve(policy, client=self.client, conf=self.conf, current_tag=current)
+        started = time.perf_counter()
+        self.first_resolve = min(self.first_resolve, started)
+        self.resolutions += 1
+        try:
+            return await resolve(policy, client=self.client, conf=self.conf, current_tag=current)
+        finally:
+            self.last_resolve = max(self.last_resolve, time.perf_counter())
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -139,6 +148,7 @@ class Worker:
         profiler = cProfile.Profile() if profile_dir else None
         if profiler is not None:
             profiler.enable()
+        self.first_resolve, self.last_resolve, self.resolutions = float("inf"), 0.0, 0
         started = time.perf_counter()
         await controller.relist()
         listed = time.perf_counter()
@@ -158,6 +168,13 @@ class Worker:
             "list_wall": listed - started,
             "cycle_wall": ended - listed,
             "cpu": _cpu() - cpu_before,
+            "resolutions": self.resolutions,
+            # parse (list end -> first resolve), resolve, plan + write (last resolve -> end)
+            "steps": {
+                "prepare": max(0.0, self.first_resolve - listed) if self.resolutions else 0.0,
+                "resolve": max(0.0, self.last_resolve - self.first_resolve),
+                "write": ended - max(self.last_resolve, listed),
+            },
             "registry": {k: n for k, n in sorted(registry.items()) if n},
             "cache": {k: n for k, n in sorted(cache.items()) if n},
             "result": {

@@ -175,6 +175,8 @@ def _child(args: argparse.Namespace) -> int:
     assert isinstance(plan, SeedPlan)
     specs = make_specs(plan, args.policies or int(str(workload["policies"])))
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     passes = asyncio.run(
         measure(args.child, plan, specs, args.policy_concurrency, profile_dir=args.profile)
     )

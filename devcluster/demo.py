@@ -72,7 +72,7 @@ async def _seed(url: str) -> None:
         )
 
 
-def _run(binary: Path | str, args: Sequence[str], env: dict[str, str]) -> int:
+def _run(binary: Path | str, args: Sequence[str | Path], env: dict[str, str]) -> int:
     name = "image-updater" if isinstance(binary, Path) else binary
     shown = " ".join(shlex.quote(str(a)) for a in [name, *args])
     shown = shown.replace(str(Path(tempfile.gettempdir())), "$TMP")

@@ -50,7 +50,6 @@ _FIELDS: tuple[tuple[str, int, int, int, dict[str, int]], ...] = (
 # The longest wait between two fires: 29 February on a day-of-month-only schedule skips
 # 2100, so 8 years; months are searched a little beyond that.
 _MAX_MONTHS = 12 * 9
-_MINUTE = timedelta(minutes=1)
 # Wall-clock times shift by at most this much at a daylight-saving (or zone) change.
 _MAX_SHIFT = timedelta(hours=3)
 

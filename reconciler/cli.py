@@ -21,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from imageupdater import kube
+from imageupdater.argocd import ArgoCDClient
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
@@ -29,6 +30,7 @@ from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry_metrics import RegistryCounterCollector
 from imageupdater.service import ResolverService
 from reconciler.apps_api import ApplicationsAPI, KubeApplications
+from reconciler.argocd_api import ArgoCDApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
@@ -75,6 +77,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run one cycle and exit (implies --interval 0, no probes)",
     )
     add("--dry-run", action="store_true", help="resolve and plan, but write nothing")
+    add(
+        "--allow-cross-namespace-secrets",
+        action="store_true",
+        help="accept pull-secret and git secret references outside the Application's namespace",
+    )
     add(
         "--max-concurrency",
         type=int,
@@ -256,10 +263,6 @@ async def _api(
     args: argparse.Namespace, client: kube.KubeClient, metrics: ReconcilerMetrics
 ) -> ApplicationsAPI:
     if args.applications_api == "argocd":
-        from imageupdater.argocd import ArgoCDClient
-
-        from reconciler.argocd_api import ArgoCDApplications
-
         argocd = ArgoCDClient(
             args.argocd_server_addr,
             token=args.argocd_token,
@@ -307,7 +310,11 @@ async def _main(args: argparse.Namespace, conf: RegistriesConf) -> int:
             resolve=resolver.resolve,
             metrics=metrics,
             events=events,
-            settings=CycleSettings(dry_run=args.dry_run, max_concurrency=args.max_concurrency),
+            settings=CycleSettings(
+                dry_run=args.dry_run,
+                max_concurrency=args.max_concurrency,
+                allow_cross_namespace_secrets=args.allow_cross_namespace_secrets,
+            ),
             is_leader=is_leader,
         )
         controller = Controller(

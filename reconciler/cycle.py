@@ -54,6 +54,8 @@ CONFLICT_RETRIES = 3
 class CycleSettings:
     dry_run: bool = False
     max_concurrency: int = 10
+    # Like upstream v1, Secrets an Application names must live in its own namespace.
+    allow_cross_namespace_secrets: bool = False
 
 
 @dataclass(slots=True)
@@ -169,7 +171,7 @@ class Cycle:
             if prepared is not None:
                 work.append(prepared)
         resolutions = await self._resolve_all(work)
-        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]] = {}
+        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str] = {}
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
         async def one(item: _AppWork) -> None:
@@ -190,7 +192,8 @@ class Cycle:
             return None
         key = app_key(app)
         namespace = app.get("metadata", {}).get("namespace")
-        parsed = annotation_parser.parse(annotations, namespace=namespace)
+        scope = None if self.settings.allow_cross_namespace_secrets else namespace
+        parsed = annotation_parser.parse(annotations, namespace=scope)
         if parsed.config is None:
             result.errors += 1
             self.metrics.invalid_configs.labels(key).inc()
@@ -292,27 +295,28 @@ class Cycle:
         return chosen if outdated else []
 
     async def _windows(
-        self, app: Application, cache: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]]
-    ) -> tuple[syncwindows.SyncWindow, ...]:
+        self,
+        app: Application,
+        cache: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str],
+    ) -> tuple[syncwindows.SyncWindow, ...] | str:
+        """The AppProject's sync windows, or the reason they cannot be read (then nothing is
+        written: a freeze the user meant to have must not be skipped over a typo)."""
         namespace = app.get("metadata", {}).get("namespace", "")
         project = app.get("spec", {}).get("project") or "default"
         key = (namespace, project)
         if key not in cache:
-            raw = await self.api.get_project(namespace, project)
             try:
+                raw = await self.api.get_project(namespace, project)
                 cache[key] = syncwindows.parse_windows(raw) if raw else ()
             except ImageUpdaterError as exc:
-                log.warning(
-                    "AppProject %s has invalid sync windows, ignoring them: %s", project, exc
-                )
-                cache[key] = ()
+                cache[key] = f"the sync windows of AppProject {project!r} cannot be read: {exc}"
         return cache[key]
 
     async def _write(
         self,
         item: _AppWork,
         resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
-        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...]],
+        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str],
         result: CycleResult,
     ) -> None:
         key = app_key(item.app)
@@ -332,6 +336,11 @@ class Cycle:
             if not plan.changed:
                 return
             windows = await self._windows(app, projects)
+            if isinstance(windows, str):
+                result.errors += 1
+                log.warning("not updating %s: %s", key, windows)
+                await self.events.record(app, "Warning", "ImageUpdateFailed", windows, once=True)
+                return
             decision = syncwindows.can_update(windows, app, self.clock())
             if not decision.allowed:
                 result.deferred += 1

@@ -185,7 +185,7 @@ class Admission:
             reason = "invalid-annotations"
             return Decision(
                 Verdict(
-                    allowed=False, message=message, reason="Invalid", code=422, warnings=warnings
+                    allowed=False, message=message, code=422, warnings=warnings
                 ),
                 outcome="denied",
                 denial_reason=reason,

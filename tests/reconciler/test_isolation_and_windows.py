@@ -136,3 +136,22 @@ async def test_a_rate_limited_or_hanging_registry_only_holds_back_its_own_images
         )
         == 1.0
     )
+
+
+async def test_unreadable_sync_windows_hold_updates_back_and_say_why(
+    kube_api: KubeAPI,
+    registry: LocalRegistry,
+    seeder: ImageSeeder,
+    unique_repo: str,
+    make_cycle: Callable[..., Cycle],
+) -> None:
+    image = f"{registry.host}/{unique_repo}"
+    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    bad_window = {"kind": "deny", "schedule": "0 25 * * *", "duration": "1h", "applications": ["*"]}
+    kube_api.store.put(project([bad_window]))
+    kube_api.store.put(application("frozen", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    result = await make_cycle().run([stored(kube_api, "frozen")])
+    assert (result.patches, result.errors) == (0, 1)
+    events = kube_api.store.list("", None, "events", "argocd")
+    assert [e["reason"] for e in events] == ["ImageUpdateFailed"]
+    assert "hour field '25'" in events[0]["message"]

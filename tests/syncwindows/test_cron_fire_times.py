@@ -305,7 +305,7 @@ def _scan(schedule: CronSchedule, zone: ZoneInfo, start: datetime, end: datetime
     return found
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(text=daily_schedule(), now=instants())
 def test_fires_around_now_agree_with_a_minute_by_minute_scan(text: str, now: datetime) -> None:
     schedule = CronSchedule.parse(text)
@@ -322,7 +322,7 @@ def test_fires_around_now_agree_with_a_minute_by_minute_scan(text: str, now: dat
     assert _scan(schedule, zone, before, after) == [before, after]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(text=any_schedule(), now=instants())
 def test_no_fire_hides_between_the_previous_fire_and_now_for_any_schedule(
     text: str, now: datetime

@@ -181,19 +181,27 @@ def test_a_naive_clock_is_refused() -> None:
         can_update([], APP, datetime(2024, 1, 1))
 
 
+def _allowed_at(windows: list[SyncWindow], moment: datetime) -> bool:
+    """Argo CD's precedence, restated plainly from each window's activity."""
+    active = [(w.kind, w.is_active(moment)) for w in windows]
+    if ("deny", True) in active:
+        return False
+    return ("allow", True) in active or all(kind == "deny" for kind, _ in active)
+
+
 def _first_allowed_minute(
     windows: list[SyncWindow], start: datetime, horizon: timedelta
 ) -> datetime | None:
     """The brute-force oracle: ask at every minute (every fire and every end is on one)."""
     moment = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
     while moment <= start + horizon:
-        if can_update(windows, APP, moment).allowed:
+        if _allowed_at(windows, moment):
             return moment
         moment += timedelta(minutes=1)
     return None
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     schedules=st.lists(
         st.tuples(st.sampled_from(["allow", "deny"]), daily_schedule(), st.integers(1, 600)),
@@ -212,7 +220,7 @@ def test_a_blocked_update_is_retried_at_the_first_minute_it_is_allowed(
         return
     assert decision.retry_at is not None
     assert decision.retry_at > now
-    horizon = timedelta(days=2)
+    horizon = timedelta(days=1)
     expected = _first_allowed_minute(windows, now, horizon)
     if expected is not None:
         assert decision.retry_at == expected

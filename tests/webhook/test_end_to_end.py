@@ -213,7 +213,7 @@ async def test_good_kustomize_and_helm_applications_come_back_with_resolved_over
         await seeder.push(unique_repo, tag, created=BASE + dt.timedelta(days=day))
     cluster = await start_cluster()
     image = f"{registry.host}/{unique_repo}"
-    code, out, err = await cluster.apply(application("kust", {"image-list": f"web={image}:~1.1"}))
+    code, _, err = await cluster.apply(application("kust", {"image-list": f"web={image}:~1.1"}))
     assert code == 0, err
     assert f"Warning: image-updater set {image} to 1.1.5" in err
     assert cluster.stored("kust")["spec"]["source"]["kustomize"]["images"] == [f"{image}:1.1.5"]
