@@ -10,13 +10,17 @@ from __future__ import annotations
 
 __all__ = ["ApplicationsAPI", "KubeApplications"]
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from imageupdater import kube
 from imageupdater.application import Application
-from imageupdater.errors import KubeError, KubeNotFound
+from imageupdater.errors import KubeError, KubeNotFound, KubeUnavailable
 from reconciler.metrics import ReconcilerMetrics
+
+API_RETRIES = 3
 
 
 class ApplicationsAPI(Protocol):
@@ -48,7 +52,9 @@ class KubeApplications:
         namespaces: Sequence[str] = (),
         label_selector: str | None = None,
         project_namespace: str | None = None,
+        retry_backoff: float = 0.2,
     ) -> None:
+        self.retry_backoff = retry_backoff
         self._client = client
         self._metrics = metrics
         self.namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
@@ -56,27 +62,29 @@ class KubeApplications:
         # AppProjects live in Argo CD's own namespace, whatever namespace the app is in.
         self.project_namespace = project_namespace
 
-    async def _counted(self, verb: str, call: Any) -> Any:
-        self._metrics.k8s_requests.inc()
-        try:
-            result = await call
-        except KubeError as exc:
-            self._metrics.k8s_errors.inc()
-            self._metrics.api_requests.labels(verb, str(exc.status or "error")).inc()
-            raise
-        self._metrics.api_requests.labels(verb, "ok").inc()
-        return result
+    async def _counted(self, verb: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """One API call, retried on 429/5xx/transport errors (bounded), counted every try."""
+        for attempt in range(API_RETRIES + 1):
+            self._metrics.k8s_requests.inc()
+            try:
+                result = await call()
+            except KubeError as exc:
+                self._metrics.k8s_errors.inc()
+                self._metrics.api_requests.labels(verb, str(exc.status or "error")).inc()
+                if not isinstance(exc, KubeUnavailable) or attempt == API_RETRIES:
+                    raise
+                await asyncio.sleep(self.retry_backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+                continue
+            self._metrics.api_requests.labels(verb, "ok").inc()
+            return result
+        raise AssertionError("unreachable")
 
     async def list_all(self) -> tuple[list[Application], str | None]:
         items: list[Application] = []
         version: str | None = None
         for namespace in self.namespaces:
-            listed = await self._counted(
-                "list",
-                self._client.list(kube.APPLICATIONS, namespace, label_selector=self.label_selector),
-            )
-            items.extend(listed.get("items") or [])
-            version = (listed.get("metadata") or {}).get("resourceVersion")
+            listed, version = await self.list_namespace(namespace)
+            items.extend(listed)
         # With several namespaces each has its own watch; one version is only meaningful
         # for a single list, which is the common case (all namespaces or one).
         return items, version if len(self.namespaces) == 1 else None
@@ -84,7 +92,9 @@ class KubeApplications:
     async def list_namespace(self, namespace: str | None) -> tuple[list[Application], str | None]:
         listed = await self._counted(
             "list",
-            self._client.list(kube.APPLICATIONS, namespace, label_selector=self.label_selector),
+            lambda: self._client.list(
+                kube.APPLICATIONS, namespace, label_selector=self.label_selector
+            ),
         )
         version = (listed.get("metadata") or {}).get("resourceVersion")
         return list(listed.get("items") or []), version
@@ -104,13 +114,13 @@ class KubeApplications:
 
     async def get(self, namespace: str, name: str) -> Application:
         result: Application = await self._counted(
-            "get", self._client.get(kube.APPLICATIONS, namespace, name)
+            "get", lambda: self._client.get(kube.APPLICATIONS, namespace, name)
         )
         return result
 
     async def patch(self, namespace: str, name: str, patch: dict[str, Any]) -> Application:
         result: Application = await self._counted(
-            "patch", self._client.patch(kube.APPLICATIONS, namespace, name, patch)
+            "patch", lambda: self._client.patch(kube.APPLICATIONS, namespace, name, patch)
         )
         return result
 
@@ -118,7 +128,7 @@ class KubeApplications:
         project_ns = self.project_namespace or namespace
         try:
             project: dict[str, Any] = await self._counted(
-                "get", self._client.get(kube.APPPROJECTS, project_ns, name)
+                "get", lambda: self._client.get(kube.APPPROJECTS, project_ns, name)
             )
         except KubeNotFound:
             return None

@@ -33,13 +33,22 @@ from imageupdater.application import (
     live_images,
     select_source,
 )
-from imageupdater.errors import ImageUpdaterError, KubeConflict, KubeError, KubeNotFound
+from imageupdater.errors import (
+    ImageUpdaterError,
+    KubeConflict,
+    KubeError,
+    KubeNotFound,
+    RateLimited,
+    RegistryError,
+    RegistryUnavailable,
+)
 from imageupdater.images import ImageRef
 from imageupdater.plan import ChosenImage, current_override, merge_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.resolver import Resolution
 from imageupdater.strategies import Strategy
 from reconciler.apps_api import ApplicationsAPI
+from reconciler.backoff import RepositoryBackoff
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
 
@@ -153,8 +162,11 @@ class Cycle:
         settings: CycleSettings,
         is_leader: Callable[[], bool] = lambda: True,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        backoff: RepositoryBackoff | None = None,
     ) -> None:
         self.api = api
+        # Lives across cycles: that is what lets a repository that keeps failing back off.
+        self.backoff = backoff or RepositoryBackoff()
         self.resolve = resolve
         self.metrics = metrics
         self.events = events
@@ -253,11 +265,24 @@ class Cycle:
         limit = asyncio.Semaphore(max(self.settings.max_concurrency, 1) * 5)
 
         async def one(job: _Job) -> Resolution | ImageUpdaterError:
+            repository = job.policy.image.identity()
+            waiting = self.backoff.remaining(repository)
+            if waiting > 0:
+                failures = self.backoff.failures(repository)
+                return RegistryUnavailable(
+                    f"skipped: {'/'.join(repository)} failed {failures} times in a row, "
+                    f"next attempt in {waiting:.0f}s"
+                )
             async with limit:
                 try:
-                    return await self.resolve(job.policy, job.current)
+                    outcome = await self.resolve(job.policy, job.current)
                 except ImageUpdaterError as exc:
+                    if isinstance(exc, RegistryError):
+                        after = exc.retry_after if isinstance(exc, RateLimited) else 0.0
+                        self.backoff.failed(repository, retry_after=after)
                     return exc
+                self.backoff.succeeded(repository)
+                return outcome
 
         keys = list(unique)
         outcomes = await asyncio.gather(*(one(unique[key]) for key in keys))

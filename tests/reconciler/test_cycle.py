@@ -233,3 +233,37 @@ async def test_invalid_annotations_become_one_warning_event_and_do_not_stop_the_
     assert [e["reason"] for e in warnings] == ["InvalidConfiguration"]
     assert "fastest" in warnings[0]["message"]
     assert stored(kube_api, "fine")["spec"]["source"]["kustomize"]["images"] == [f"{image}:1.1.0"]
+
+
+async def test_api_server_errors_are_retried_and_counted(
+    kube_api: KubeAPI,
+    registry: LocalRegistry,
+    seeder: ImageSeeder,
+    unique_repo: str,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    image = f"{registry.host}/{unique_repo}"
+    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    put(kube_api, application("flaky", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    put(
+        kube_api,
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": "default", "namespace": "argocd"},
+            "spec": {},
+        },
+    )
+    kube_api.faults.inject(verb="patch", resource="applications", status=500, times=1)
+    kube_api.faults.inject(verb="get", resource="appprojects", status=429, times=1)
+    result = await make_cycle().run([stored(kube_api, "flaky")])
+    assert (result.patches, result.errors) == (1, 0)
+    assert stored(kube_api, "flaky")["spec"]["source"]["kustomize"]["images"] == [f"{image}:1.1.0"]
+    assert metrics.registry.get_sample_value("argocd_image_updater_k8s_api_errors_total") == 2.0
+    assert (
+        metrics.registry.get_sample_value(
+            "image_updater_api_requests_total", {"verb": "patch", "result": "500"}
+        )
+        == 1.0
+    )

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from devcluster.faultregistry import FaultRegistry
+from devcluster.faultregistry import FaultRegistry, Kind
 from devcluster.kubeapi import KubeAPI
 from devcluster.registry import LocalRegistry
 from devcluster.seeder import ImageSeeder
@@ -15,6 +15,7 @@ from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings
 from imageupdater.service import ResolverService
 from reconciler.apps_api import KubeApplications
+from reconciler.backoff import RepositoryBackoff
 from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
@@ -155,3 +156,42 @@ async def test_unreadable_sync_windows_hold_updates_back_and_say_why(
     events = kube_api.store.list("", None, "events", "argocd")
     assert [e["reason"] for e in events] == ["ImageUpdateFailed"]
     assert "hour field '25'" in events[0]["message"]
+
+
+async def test_a_repository_that_keeps_failing_is_not_asked_again_until_its_pause_ends(
+    kube_api: KubeAPI,
+    cluster: kube.KubeClient,
+    fault_registry: FaultRegistry,
+    metrics: ReconcilerMetrics,
+) -> None:
+    host = fault_registry.url.removeprefix("http://")
+    fault_registry.add_tags("broken/app", ["1.0.0", "1.1.0"])
+    fault_registry.fail(1000, status=503, repository="broken/app", kinds=["tags"])
+    conf = RegistriesConf.parse(
+        f"registries:\n- name: faulty\n  prefix: {host}\n  api_url: {fault_registry.url}\n",
+        source="test",
+    )
+    image = f"{host}/broken/app"
+    kube_api.store.put(application("broken", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    now = [0.0]
+    backoff = RepositoryBackoff(base=60, jitter=0, clock=lambda: now[0])
+    settings = ClientSettings(max_retries=0, tag_list_ttl=0)
+    async with ResolverService(conf, settings=settings) as resolver:
+        cycle = Cycle(
+            api=KubeApplications(cluster, metrics),
+            resolve=resolver.resolve,
+            metrics=metrics,
+            events=EventRecorder(cluster),
+            settings=CycleSettings(),
+            backoff=backoff,
+        )
+        first = await cycle.run([stored(kube_api, "broken")])
+        asked = fault_registry.count(Kind.TAGS, repository="broken/app")
+        now[0] = 30.0
+        second = await cycle.run([stored(kube_api, "broken")])
+        assert fault_registry.count(Kind.TAGS, repository="broken/app") == asked
+        now[0] = 61.0
+        await cycle.run([stored(kube_api, "broken")])
+        assert fault_registry.count(Kind.TAGS, repository="broken/app") > asked
+    assert first.errors == second.errors == 1
+    assert backoff.failures(("127.0.0.1:" + host.split(":")[1], "broken/app")) == 2
