@@ -19,7 +19,7 @@ from certs import manager
 from imageupdater import kube
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.durations import parse_duration
-from imageupdater.errors import ImageUpdaterError
+from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 
 
@@ -132,6 +132,9 @@ async def _main(
                 _report(outcome)
                 return EXIT_OK
             await manager.run(client, settings, interval=interval, on_pass=_report)
+    except InvalidInput as exc:
+        logging.getLogger("image_updater.certs").error("%s", exc)
+        return EXIT_INVALID
     except ImageUpdaterError as exc:
         logging.getLogger("image_updater.certs").error("%s", exc)
         return EXIT_FAILED

@@ -11,6 +11,7 @@
     │   ├── InvalidStrategy
     │   ├── InvalidCredentialRef
     │   ├── InvalidRegistriesConf
+    │   ├── InvalidKubeconfig
     │   └── InvalidAnnotations        carries every Problem found at once
     ├── CredentialError               a credential source failed (secret missing, script failed)
     └── RegistryError                 talking to a registry failed
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidCredentialRef",
     "InvalidImageReference",
     "InvalidInput",
+    "InvalidKubeconfig",
     "InvalidPlatform",
     "InvalidRegistriesConf",
     "InvalidStrategy",
@@ -103,6 +105,10 @@ class InvalidCredentialRef(InvalidInput):
 
 class InvalidRegistriesConf(InvalidInput):
     pass
+
+
+class InvalidKubeconfig(InvalidInput):
+    """No usable cluster configuration: a missing or broken kubeconfig, no in-cluster account."""
 
 
 class InvalidAnnotations(InvalidInput):

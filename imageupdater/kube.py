@@ -44,6 +44,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from imageupdater.errors import (
     CredentialError,
+    InvalidKubeconfig,
     KubeConflict,
     KubeError,
     KubeForbidden,
@@ -139,7 +140,9 @@ class KubeClient:
                 )
         except (k8s_config.ConfigException, OSError, ValueError) as exc:
             source = kubeconfig or "the default kubeconfig"
-            raise KubeInvalid(f"cannot load Kubernetes configuration from {source}: {exc}") from exc
+            raise InvalidKubeconfig(
+                f"cannot load Kubernetes configuration from {source}: {exc}"
+            ) from exc
         return cls(k8s.ApiClient(configuration=configuration))
 
     async def close(self) -> None:

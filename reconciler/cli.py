@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -233,10 +234,11 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _registries(path: str) -> RegistriesConf:
-    if not path:
+    """``''`` means none; the default path may be absent; any other path must exist."""
+    if not path or (path == DEFAULT_REGISTRIES_CONF and not Path(path).exists()):
         return RegistriesConf.load(None)
-    if path == DEFAULT_REGISTRIES_CONF and not Path(path).exists():
-        return RegistriesConf.load(None)
+    if not Path(path).is_file():
+        raise InvalidInput(f"{path!r} does not exist or is not a file")
     return RegistriesConf.load(Path(path))
 
 
@@ -254,6 +256,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         return asyncio.run(_main(args, conf))
+    except InvalidInput as exc:
+        log.error("%s", exc)
+        return EXIT_INVALID
     except ImageUpdaterError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
@@ -344,8 +349,15 @@ async def _main(args: argparse.Namespace, conf: RegistriesConf) -> int:
             tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
             # Give the first election a moment so a lone replica starts work at once.
             await elector.try_acquire_or_renew()
+        main = asyncio.create_task(controller.run(), name="controller")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # A pod being stopped: finish cleanly (and let the elector release its lease).
+            loop.add_signal_handler(sig, main.cancel)
         try:
-            await controller.run()
+            await main
+        except asyncio.CancelledError:
+            log.info("stopping")
         finally:
             for task in tasks:
                 task.cancel()

@@ -184,9 +184,7 @@ class Admission:
             )
             reason = "invalid-annotations"
             return Decision(
-                Verdict(
-                    allowed=False, message=message, code=422, warnings=warnings
-                ),
+                Verdict(allowed=False, message=message, code=422, warnings=warnings),
                 outcome="denied",
                 denial_reason=reason,
             )

@@ -28,7 +28,7 @@ from certs.files import CertReloader, server_context
 from imageupdater import kube
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.durations import parse_duration
-from imageupdater.errors import ImageUpdaterError
+from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.service import ResolverService
@@ -137,8 +137,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _registries(path: str) -> RegistriesConf:
+    """``''`` means none; the default path may be absent; any other path must exist."""
     if not path or (path == DEFAULT_REGISTRIES_CONF and not Path(path).exists()):
         return RegistriesConf.load(None)
+    if not Path(path).is_file():
+        raise InvalidInput(f"--registries-conf-path {path!r} does not exist or is not a file")
     return RegistriesConf.load(Path(path))
 
 
@@ -156,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         return asyncio.run(_serve(args, conf))
+    except InvalidInput as exc:
+        log.error("%s", exc)
+        return EXIT_INVALID
     except ImageUpdaterError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
