@@ -154,3 +154,42 @@ async def test_a_leader_that_cannot_renew_stops_writing_before_the_lease_expires
     assert leader.is_leader()  # within the renew deadline
     clock[0] += 6
     assert not leader.is_leader()  # 11 s since the last renewal: fenced, no more writes
+
+
+async def test_an_expired_watch_relists_and_keeps_reacting(
+    kube_api: KubeAPI,
+    cluster: kube.KubeClient,
+    registry: LocalRegistry,
+    seeder: ImageSeeder,
+    unique_repo: str,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    image = f"{registry.host}/{unique_repo}"
+    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    kube_api.store.put(
+        application("relisted", {"image-list": f"{image}:1.0.0"}, images=[f"{image}:1.0.0"])
+    )
+    kube_api.faults.inject(verb="watch", resource="applications", status=410, times=1)
+    api = KubeApplications(cluster, metrics)
+    controller = Controller(
+        api=api,
+        cycle=make_cycle(api=api),
+        metrics=metrics,
+        settings=ControllerSettings(interval=3600, debounce=0.05),
+    )
+    task = asyncio.create_task(controller.run())
+    try:
+        await eventually(lambda: kube_api.requests.count(verb="list", resource="applications") >= 2)
+        await eventually(lambda: len(controller.cycles) >= 1)
+        await cluster.patch(
+            kube.APPLICATIONS,
+            "argocd",
+            "relisted",
+            {"metadata": {"annotations": {PREFIX + "image-list": image}}},
+        )
+        await eventually(lambda: images_of(kube_api, "relisted") == [f"{image}:1.1.0"])
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

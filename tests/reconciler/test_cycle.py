@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from devcluster.argocdapi import ArgoCDAPI
 from devcluster.kubeapi import KubeAPI
 from devcluster.registry import LocalRegistry
 from devcluster.seeder import ImageSeeder
+from imageupdater.argocd import ArgoCDClient
+from reconciler.argocd_api import ArgoCDApplications
 from reconciler.cycle import Cycle
 from reconciler.metrics import ReconcilerMetrics
 from tests.reconciler.conftest import application, seed_tags, stored
@@ -266,4 +269,46 @@ async def test_api_server_errors_are_retried_and_counted(
             "image_updater_api_requests_total", {"verb": "patch", "result": "500"}
         )
         == 1.0
+    )
+
+
+async def test_the_argocd_api_mode_updates_through_argocd_server(
+    kube_api: KubeAPI,
+    aiohttp_server: Any,
+    registry: LocalRegistry,
+    seeder: ImageSeeder,
+    unique_repo: str,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    kube_server = await aiohttp_server(kube_api.app())
+    argocd = ArgoCDAPI(str(kube_server.make_url("")).rstrip("/"), tokens={"t0ken"})
+    argocd_server = await aiohttp_server(argocd.app())
+    image = f"{registry.host}/{unique_repo}"
+    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    put(kube_api, application("via-argocd", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    put(
+        kube_api,
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": "default", "namespace": "argocd"},
+            "spec": {},
+        },
+    )
+    address = str(argocd_server.make_url("")).rstrip("/")
+    async with ArgoCDClient(address, token="t0ken", plaintext=True) as client:
+        api = ArgoCDApplications(client, metrics)
+        apps, _ = await api.list_all()
+        result = await make_cycle(api=api).run(apps)
+    assert (result.patches, result.images_updated) == (1, 1)
+    assert stored(kube_api, "via-argocd")["spec"]["source"]["kustomize"]["images"] == [
+        f"{image}:1.1.0"
+    ]
+    assert argocd.requests.count(operation="patch") == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "argocd_image_updater_argocd_api_requests_total", {"argocd_server": api.server}
+        )
+        >= 3
     )
