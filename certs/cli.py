@@ -14,13 +14,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from certs import manager
-from imageupdater import kube
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
+
+if TYPE_CHECKING:
+    from certs import manager
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"image-updater certs: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    # Imported here: the manager pulls in the Kubernetes client, which `--help` and flag
+    # errors should not wait for.
+    from certs import manager
+
     settings = manager.CertSettings(
         namespace=args.namespace,
         service=args.service,
@@ -125,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
 async def _main(
     args: argparse.Namespace, settings: manager.CertSettings, interval: dt.timedelta
 ) -> int:
+    from certs import manager
+    from imageupdater import kube
+
     try:
         async with await kube.KubeClient.connect(args.kubeconfig) as client:
             if args.once:

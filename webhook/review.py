@@ -24,6 +24,8 @@ from typing import Any, Literal
 VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 _OPERATIONS: tuple[Operation, ...] = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+# AdmissionReviews carry the object and the old object; etcd caps objects at 1.5 MiB.
+MAX_BODY = 4 * 1024 * 1024
 # kube-apiserver truncates warnings past 256 runes each; keep ours whole by cutting first.
 MAX_WARNING = 256
 

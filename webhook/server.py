@@ -24,8 +24,7 @@ log = logging.getLogger("image_updater.webhook")
 
 ADMISSION = web.AppKey("admission", Admission)
 METRICS = web.AppKey("metrics", WebhookMetrics)
-# AdmissionReviews carry the object and the old object; etcd caps objects at 1.5 MiB.
-MAX_BODY = 4 * 1024 * 1024
+MAX_BODY = review.MAX_BODY
 
 
 def _record(

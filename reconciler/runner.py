@@ -1,0 +1,144 @@
+"""The reconciler process: wiring the cluster client, resolver, controller and probes.
+
+Kept apart from the flag parsing in ``reconciler.cli`` so ``image-updater --help`` and
+invalid-flag errors do not pay for importing the Kubernetes and HTTP clients.
+"""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+
+from prometheus_client import CollectorRegistry
+
+from imageupdater import kube
+from imageupdater.argocd import ArgoCDClient
+from imageupdater.cli import EXIT_OK
+from imageupdater.registries_conf import RegistriesConf
+from imageupdater.registry_metrics import RegistryCounterCollector
+from imageupdater.service import ResolverService
+from reconciler.apps_api import ApplicationsAPI, KubeApplications
+from reconciler.argocd_api import ArgoCDApplications
+from reconciler.controller import Controller, ControllerSettings
+from reconciler.cycle import Cycle, CycleSettings
+from reconciler.events import EventRecorder
+from reconciler.health import serve_probes
+from reconciler.leader import LeaderElector
+from reconciler.metrics import ReconcilerMetrics
+
+log = logging.getLogger("image_updater.reconciler")
+
+
+async def _api(
+    args: argparse.Namespace, client: kube.KubeClient, metrics: ReconcilerMetrics
+) -> ApplicationsAPI:
+    if args.applications_api == "argocd":
+        argocd = ArgoCDClient(
+            args.argocd_server_addr,
+            token=args.argocd_token,
+            plaintext=args.argocd_plaintext,
+            insecure=args.argocd_insecure,
+            grpc_web=args.argocd_grpc_web,
+        )
+        return ArgoCDApplications(
+            argocd,
+            metrics,
+            namespaces=args.application_namespace,
+            label_selector=args.match_application_label,
+        )
+    return KubeApplications(
+        client,
+        metrics,
+        namespaces=args.application_namespace,
+        label_selector=args.match_application_label,
+        project_namespace=args.argocd_namespace,
+    )
+
+
+async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
+    registry = CollectorRegistry()
+    metrics = ReconcilerMetrics(registry)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(await kube.KubeClient.connect(args.kubeconfig))
+        resolver = await stack.enter_async_context(ResolverService(conf, secrets=client))
+        api = await _api(args, client, metrics)
+        if hasattr(api, "close"):
+            stack.push_async_callback(api.close)
+        elector: LeaderElector | None = None
+        if args.leader_election:
+            identity = f"{socket.gethostname()}_{os.getpid()}"
+            elector = LeaderElector(
+                client,
+                namespace=args.lease_namespace,
+                name=args.leader_election_name,
+                identity=identity,
+            )
+        events = EventRecorder(client, enabled=not args.disable_kube_events)
+        is_leader = elector.is_leader if elector is not None else (lambda: True)
+        cycle = Cycle(
+            api=api,
+            resolve=resolver.resolve,
+            metrics=metrics,
+            events=events,
+            settings=CycleSettings(
+                dry_run=args.dry_run,
+                max_concurrency=args.max_concurrency,
+                allow_cross_namespace_secrets=args.allow_cross_namespace_secrets,
+            ),
+            is_leader=is_leader,
+        )
+        controller = Controller(
+            api=api,
+            cycle=cycle,
+            metrics=metrics,
+            settings=ControllerSettings(
+                interval=args.interval_seconds, name_patterns=args.match_application_name
+            ),
+            is_leader=is_leader,
+            leader_changed=elector.changed if elector is not None else None,
+        )
+        metrics.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
+        _watch_registry_counters(resolver, metrics)
+        if not args.once:
+            await stack.enter_async_context(
+                serve_probes(
+                    args.listen_address,
+                    health_port=args.health_port,
+                    metrics_port=args.metrics_port,
+                    registry=registry,
+                    ready=controller.synced.is_set,
+                )
+            )
+        tasks = []
+        if elector is not None:
+            tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
+            # Give the first election a moment so a lone replica starts work at once.
+            await elector.try_acquire_or_renew()
+        main = asyncio.create_task(controller.run(), name="controller")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # A pod being stopped: finish cleanly (and let the elector release its lease).
+            loop.add_signal_handler(sig, main.cancel)
+        try:
+            await main
+        except asyncio.CancelledError:
+            log.info("stopping")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    return EXIT_OK
+
+
+def _watch_registry_counters(resolver: ResolverService, metrics: ReconcilerMetrics) -> None:
+    """Mirror the registry client's request counters into Prometheus at scrape time."""
+    metrics.registry.register(RegistryCounterCollector(resolver.client.snapshot))
