@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 import sys
-from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.durations import parse_duration
@@ -23,7 +22,6 @@ from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
 
 log = logging.getLogger("image_updater.reconciler")
-DEFAULT_REGISTRIES_CONF = "/app/config/registries.conf"
 
 
 def _env(name: str, default: str) -> str:
@@ -133,8 +131,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add(
         "--registries-conf-path",
-        default=DEFAULT_REGISTRIES_CONF,
-        help="registries.conf file ('' = none; default: %(default)s when it exists)",
+        default=None,
+        help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
     )
     add("--health-port", type=int, default=8080, help="port for /healthz and /readyz; 0 = off")
     add("--metrics-port", type=int, default=8081, help="port for /metrics; 0 = off")
@@ -216,15 +214,6 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def _registries(path: str) -> RegistriesConf:
-    """``''`` means none; the default path may be absent; any other path must exist."""
-    if not path or (path == DEFAULT_REGISTRIES_CONF and not Path(path).exists()):
-        return RegistriesConf.load(None)
-    if not Path(path).is_file():
-        raise InvalidInput(f"{path!r} does not exist or is not a file")
-    return RegistriesConf.load(Path(path))
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         args = _settings(args)
@@ -233,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     configure_logging(args.loglevel, args.logformat)
     try:
-        conf = _registries(args.registries_conf_path)
+        conf = RegistriesConf.from_flag(args.registries_conf_path)
     except ImageUpdaterError as exc:
         print(f"image-updater run: --registries-conf-path: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -14,13 +14,16 @@ import shutil
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from devcluster.faultregistry import FaultRegistry
+from devcluster.kubeapi import KubeAPI, write_kubeconfig
 from devcluster.registry import BINARY, AuthMode, LaunchFailed, LocalRegistry
 from devcluster.seeder import ImageSeeder
+from imageupdater import kube
 
 AUTH_USER, AUTH_PASSWORD = "testuser", "testpass"
 TOKEN_USER, TOKEN_PASSWORD = "tokuser", "tokpass"
@@ -111,3 +114,23 @@ async def fault_registry() -> AsyncIterator[FaultRegistry]:
         yield fault
     finally:
         await fault.close()
+
+
+# ---- the Kubernetes API emulator, with our adapter connected to it ----
+
+
+@pytest.fixture
+def kube_api() -> KubeAPI:
+    return KubeAPI()
+
+
+@pytest.fixture
+async def kubeconfig(kube_api: KubeAPI, aiohttp_server: Any, tmp_path: Path) -> Path:
+    server = await aiohttp_server(kube_api.app())
+    return write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")).rstrip("/"))
+
+
+@pytest.fixture
+async def cluster(kubeconfig: Path) -> AsyncIterator[kube.KubeClient]:
+    async with await kube.KubeClient.connect(str(kubeconfig)) as client:
+        yield client

@@ -212,7 +212,7 @@ class Admission:
             # git as the source of truth, so nothing is set in the Application.
             return Decision(Verdict(), outcome="skipped")
         app = cast(Application, request.object)
-        source = select_source(app, config.write_back) or _kind_from_targets(config)
+        source = select_source(app, config.write_back) or _kind_from_targets(app, config)
         if source is None:
             return Decision(
                 Verdict(
@@ -291,8 +291,13 @@ class Admission:
         await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def _kind_from_targets(config: AppConfig) -> SourceRef | None:
-    """On create Argo CD has not reported a type yet; the targets the user named tell it."""
+def _kind_from_targets(app: Application, config: AppConfig) -> SourceRef | None:
+    """On create Argo CD has not reported a type yet; the targets the user named tell it.
+
+    Only for single-source Applications: with several sources the target does not say which.
+    """
+    if app.get("spec", {}).get("sources"):
+        return None
     if all(p.kustomize is not None for p in config.images):
         return SourceRef("Kustomize", None)
     if all(p.helm is not None for p in config.images):

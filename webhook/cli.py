@@ -26,7 +26,6 @@ from imageupdater.registries_conf import RegistriesConf
 from webhook.review import MAX_BODY
 
 log = logging.getLogger("image_updater.webhook")
-DEFAULT_REGISTRIES_CONF = "/app/config/registries.conf"
 # controller-runtime's conventional mount point for webhook certificates, so manifests fit.
 CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")  # noqa: S108
 
@@ -59,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add(
         "--registries-conf-path",
-        default=DEFAULT_REGISTRIES_CONF,
-        help="registries.conf file ('' = none; default %(default)s when it exists)",
+        default=None,
+        help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
     )
     add(
         "--kubeconfig",
@@ -125,21 +124,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _registries(path: str) -> RegistriesConf:
-    """``''`` means none; the default path may be absent; any other path must exist."""
-    if not path or (path == DEFAULT_REGISTRIES_CONF and not Path(path).exists()):
-        return RegistriesConf.load(None)
-    if not Path(path).is_file():
-        raise InvalidInput(f"--registries-conf-path {path!r} does not exist or is not a file")
-    return RegistriesConf.load(Path(path))
-
-
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.loglevel, args.logformat)
     try:
         args.resolve_timeout_s = parse_duration(args.resolve_timeout)
         args.reload_interval_s = parse_duration(args.cert_reload_interval)
-        conf = _registries(args.registries_conf_path)
+        conf = RegistriesConf.from_flag(args.registries_conf_path)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
@@ -27,14 +26,14 @@ from imageupdater.images import ImageRef
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.platforms import Platform, current_platform, parse_platforms
 from imageupdater.policy import ImagePolicy
-from imageupdater.registries_conf import RegistriesConf
+from imageupdater.registries_conf import DEFAULT_PATH, RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.resolver import Resolution, resolve
 from imageupdater.strategies import Strategy, parse_strategy
 from imageupdater.tags import AllowTags, TagFilter
 from imageupdater.versions import Constraint
 
-DEFAULT_REGISTRIES_CONF = Path("/app/config/registries.conf")
+DEFAULT_REGISTRIES_CONF = DEFAULT_PATH
 _LOG = logging.getLogger("image_updater.cli.test")
 _KUBE_KINDS = ("pullsecret", "secret")
 
@@ -226,15 +225,8 @@ def _platforms(values: list[str]) -> tuple[Platform, ...]:
 
 
 def _load_conf(path_text: str | None) -> RegistriesConf:
-    if path_text is None:
-        return RegistriesConf.load(
-            DEFAULT_REGISTRIES_CONF if DEFAULT_REGISTRIES_CONF.is_file() else None
-        )
-    path = Path(path_text)
-    if not path.is_file():
-        raise _BadFlag("--registries-conf-path", f"{path_text!r} is not a readable file")
     try:
-        return RegistriesConf.load(path)
+        return RegistriesConf.from_flag(path_text)
     except InvalidInput as exc:
         raise _BadFlag("--registries-conf-path", str(exc)) from exc
 

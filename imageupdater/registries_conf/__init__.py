@@ -40,6 +40,7 @@ from __future__ import annotations
 
 __all__ = [
     "BUILTIN_DOCKER_HUB",
+    "DEFAULT_PATH",
     "INFERRED_LIMIT",
     "EndpointOrigin",
     "RegistriesConf",
@@ -60,6 +61,8 @@ from imageupdater.registries_conf.endpoint import (
 )
 from imageupdater.registries_conf.entries import check_unique, endpoint_from_entry
 from imageupdater.registries_conf.yaml_reader import read_entries
+
+DEFAULT_PATH = Path("/app/config/registries.conf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,22 @@ class RegistriesConf:
                     f"ca_file {endpoint.ca_file!r} is not a readable file"
                 )
         return conf
+
+    @classmethod
+    def from_flag(cls, value: str | None) -> RegistriesConf:
+        """What ``--registries-conf-path`` names, with upstream's default and our strictness.
+
+        Unset: the default path when it exists, else the built-in defaults. ``""``: none.
+        Any other path must be a readable file: a path typed by hand that does not exist is
+        an error, not a silent fall-back to defaults.
+        """
+        if value is None or value == str(DEFAULT_PATH):
+            return cls.load(DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
+        if not value:
+            return cls()
+        if not Path(value).is_file():
+            raise InvalidRegistriesConf(f"{value!r} is not a readable file")
+        return cls.load(Path(value))
 
     @classmethod
     def parse(cls, text: str, *, source: str) -> RegistriesConf:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "registry_resolve.py"
 PASSES = ("cold", "warm", "next_cycle")
+MODES = ("real", "pinned")
 
 
 def _load(name: str) -> ModuleType:
@@ -91,58 +92,70 @@ def test_the_quick_run_resolves_every_policy_to_the_tag_the_seed_plan_implies(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, _, _ = quick
-    for name in PASSES:
-        summary = report["summary"][name]
-        assert (summary["errors"], summary["mismatches"]) == (0, 0), summary["examples"]
     assert report["policies"] == 24
+    for mode in MODES:
+        for name in PASSES:
+            summary = report["summary"][mode][name]
+            assert (summary["errors"], summary["mismatches"]) == (0, 0), summary["examples"]
 
 
-def test_the_report_counts_requests_by_kind_for_every_pass_and_every_run(
+def test_the_report_counts_requests_by_kind_for_every_pass_of_every_run(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, _, _ = quick
-    assert len(report["runs"]) == 2
     kinds = {"ping", "token", "tags", "manifest_get", "manifest_head", "blob", "non_2xx"}
-    for run in report["runs"]:
-        for name in PASSES:
-            result = run["passes"][name]
-            assert kinds <= set(result["requests"])
-            assert result["peak_rss_kib"] > 0 and result["wall_s"] > 0
-    cold = report["summary"]["cold"]["requests"]
-    assert cold["ping"] == 1 and cold["tags"] == report["floors"]["tag_lists"]
-    assert cold["manifest_get"] > 0 and cold["blob"] > 0 and cold["non_2xx"] == 0
+    for mode in MODES:
+        assert len(report["runs"][mode]) == 2
+        for run in report["runs"][mode]:
+            for name in PASSES:
+                result = run["passes"][name]
+                assert kinds <= set(result["requests"])
+                assert result["peak_rss_kib"] > 0 and result["wall_s"] > 0
+        cold = report["summary"][mode]["cold"]["requests"]
+        assert cold["ping"] == 1 and cold["tags"] == report["floors"]["tag_lists"]
+        assert cold["manifest_get"] > 0 and cold["blob"] > 0 and cold["non_2xx"] == 0
 
 
-def test_the_warm_pass_makes_no_request_and_the_next_cycle_only_tag_lists_and_heads(
+def test_with_the_clock_pinned_the_warm_pass_makes_no_request(
+    quick: tuple[dict[str, Any], str, Path],
+) -> None:
+    report, _, _ = quick
+    warm = report["summary"]["pinned"]["warm"]["requests"]
+    assert sum(warm[k] for k in ("ping", "tags", "manifest_get", "manifest_head", "blob")) == 0
+
+
+def test_the_next_cycle_lists_each_repository_once_and_only_revalidates_seen_tags(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, _, _ = quick
     floors = report["floors"]
-    warm = report["summary"]["warm"]["requests"]
-    assert sum(warm[k] for k in ("tags", "manifest_get", "manifest_head", "blob")) == 0
-    following = report["summary"]["next_cycle"]["requests"]
-    assert following["tags"] == floors["tag_lists"]
-    assert following["manifest_get"] == following["blob"] == 0
-    assert following["manifest_head"] <= floors["tags_with_metadata"]
+    for mode in MODES:
+        following = report["summary"][mode]["next_cycle"]["requests"]
+        assert following["tags"] == floors["tag_lists"]
+        assert following["manifest_get"] == following["blob"] == 0
+        assert following["manifest_head"] <= floors["tags_with_metadata"]
 
 
 def test_the_cold_pass_fetches_each_needed_config_blob_exactly_once(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, _, _ = quick
-    assert report["summary"]["cold"]["requests"]["blob"] == report["floors"]["config_blobs"]
+    for mode in MODES:
+        blobs = report["summary"][mode]["cold"]["requests"]["blob"]
+        assert blobs == report["floors"]["config_blobs"]
 
 
-def test_the_request_targets_are_all_reported_and_the_count_based_ones_are_met(
+def test_every_target_is_reported_per_clock_mode_and_the_pinned_count_targets_are_met(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, stdout, _ = quick
-    checks = report["targets"]
-    assert len(checks) == 7
-    timed = {name for name in checks if " s (median)" in name}
+    for mode in MODES:
+        assert len(report["targets"][mode]) == 7
+    pinned = report["targets"]["pinned"]
+    timed = {name for name in pinned if " s (median)" in name}
     assert len(timed) == 1
-    assert all(check["ok"] for name, check in checks.items() if name not in timed), checks
-    assert "| cold |" in stdout and "| next_cycle |" in stdout
+    assert all(check["ok"] for name, check in pinned.items() if name not in timed), pinned
+    assert "| pinned | next_cycle |" in stdout and "| real | cold |" in stdout
 
 
 def test_a_second_run_reuses_the_seeded_storage_through_its_stamp(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devcluster.kubeapi import KubeAPI, write_kubeconfig
+from devcluster.kubeapi import KubeAPI
 from imageupdater import kube
 from imageupdater.errors import (
     CredentialError,
@@ -20,21 +18,6 @@ from imageupdater.errors import (
     KubeNotFound,
     KubeUnavailable,
 )
-
-
-@pytest.fixture
-def kube_api() -> KubeAPI:
-    return KubeAPI()
-
-
-@pytest.fixture
-async def client(
-    kube_api: KubeAPI, aiohttp_server: Any, tmp_path: Path
-) -> AsyncIterator[kube.KubeClient]:
-    server = await aiohttp_server(kube_api.app())
-    config = write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")).rstrip("/"))
-    async with await kube.KubeClient.connect(str(config)) as connected:
-        yield connected
 
 
 def app(name: str, **labels: str) -> dict[str, Any]:
@@ -47,41 +30,41 @@ def app(name: str, **labels: str) -> dict[str, Any]:
 
 
 async def test_a_missing_object_is_not_found_and_get_or_none_says_none(
-    client: kube.KubeClient,
+    cluster: kube.KubeClient,
 ) -> None:
     with pytest.raises(KubeNotFound, match="get applications argocd/ghost"):
-        await client.get(kube.APPLICATIONS, "argocd", "ghost")
-    assert await client.get_or_none(kube.APPLICATIONS, "argocd", "ghost") is None
+        await cluster.get(kube.APPLICATIONS, "argocd", "ghost")
+    assert await cluster.get_or_none(kube.APPLICATIONS, "argocd", "ghost") is None
 
 
-async def test_create_list_with_a_selector_and_merge_patch(client: kube.KubeClient) -> None:
-    await client.create(kube.APPLICATIONS, "argocd", app("a", team="web"))
-    await client.create(kube.APPLICATIONS, "argocd", app("b", team="api"))
-    listed = await client.list(kube.APPLICATIONS, "argocd", label_selector="team=web")
+async def test_create_list_with_a_selector_and_merge_patch(cluster: kube.KubeClient) -> None:
+    await cluster.create(kube.APPLICATIONS, "argocd", app("a", team="web"))
+    await cluster.create(kube.APPLICATIONS, "argocd", app("b", team="api"))
+    listed = await cluster.list(kube.APPLICATIONS, "argocd", label_selector="team=web")
     assert [i["metadata"]["name"] for i in listed["items"]] == ["a"]
-    patched = await client.patch(kube.APPLICATIONS, "argocd", "a", {"spec": {"project": "p"}})
+    patched = await cluster.patch(kube.APPLICATIONS, "argocd", "a", {"spec": {"project": "p"}})
     assert patched["spec"]["project"] == "p"
 
 
-async def test_a_stale_resource_version_is_a_conflict(client: kube.KubeClient) -> None:
-    created = await client.create(kube.APPLICATIONS, "argocd", app("c"))
+async def test_a_stale_resource_version_is_a_conflict(cluster: kube.KubeClient) -> None:
+    created = await cluster.create(kube.APPLICATIONS, "argocd", app("c"))
     stale = created["metadata"]["resourceVersion"]
-    await client.patch(kube.APPLICATIONS, "argocd", "c", {"spec": {"project": "x"}})
+    await cluster.patch(kube.APPLICATIONS, "argocd", "c", {"spec": {"project": "x"}})
     with pytest.raises(KubeConflict, match="the object has been modified"):
-        await client.patch(
+        await cluster.patch(
             kube.APPLICATIONS, "argocd", "c", {"metadata": {"resourceVersion": stale}, "spec": {}}
         )
     assert KubeConflict.transient
 
 
 async def test_a_duplicate_create_is_a_conflict_and_a_bad_patch_is_invalid(
-    client: kube.KubeClient,
+    cluster: kube.KubeClient,
 ) -> None:
-    await client.create(kube.APPLICATIONS, "argocd", app("d"))
+    await cluster.create(kube.APPLICATIONS, "argocd", app("d"))
     with pytest.raises(KubeConflict):
-        await client.create(kube.APPLICATIONS, "argocd", app("d"))
+        await cluster.create(kube.APPLICATIONS, "argocd", app("d"))
     with pytest.raises(KubeInvalid):
-        await client.patch(
+        await cluster.patch(
             kube.APPLICATIONS,
             "argocd",
             "d",
@@ -90,15 +73,15 @@ async def test_a_duplicate_create_is_a_conflict_and_a_bad_patch_is_invalid(
         )
 
 
-async def test_server_errors_are_transient(client: kube.KubeClient, kube_api: KubeAPI) -> None:
+async def test_server_errors_are_transient(cluster: kube.KubeClient, kube_api: KubeAPI) -> None:
     kube_api.faults.inject(verb="get", resource="applications", status=500, times=1)
     with pytest.raises(KubeUnavailable) as caught:
-        await client.get(kube.APPLICATIONS, "argocd", "anything")
+        await cluster.get(kube.APPLICATIONS, "argocd", "anything")
     assert caught.value.transient
 
 
 async def test_secrets_are_read_decoded_and_a_missing_one_is_a_credential_error(
-    client: kube.KubeClient,
+    cluster: kube.KubeClient,
 ) -> None:
     secret = {
         "apiVersion": "v1",
@@ -106,21 +89,21 @@ async def test_secrets_are_read_decoded_and_a_missing_one_is_a_credential_error(
         "metadata": {"name": "creds", "namespace": "argocd"},
         "data": {"creds": base64.b64encode(b"user:pass").decode()},
     }
-    await client.create(kube.SECRETS, "argocd", secret)
-    assert await client.read_secret("argocd", "creds") == {"creds": b"user:pass"}
+    await cluster.create(kube.SECRETS, "argocd", secret)
+    assert await cluster.read_secret("argocd", "creds") == {"creds": b"user:pass"}
     with pytest.raises(CredentialError, match="secret argocd/nope not found"):
-        await client.read_secret("argocd", "nope")
+        await cluster.read_secret("argocd", "nope")
 
 
 async def test_a_watch_streams_changes_and_an_expired_version_is_gone(
-    client: kube.KubeClient, kube_api: KubeAPI
+    cluster: kube.KubeClient, kube_api: KubeAPI
 ) -> None:
-    created = await client.create(kube.APPLICATIONS, "argocd", app("w"))
+    created = await cluster.create(kube.APPLICATIONS, "argocd", app("w"))
     version = created["metadata"]["resourceVersion"]
     seen: list[tuple[str, str]] = []
 
     async def watch() -> None:
-        async for event in client.watch(
+        async for event in cluster.watch(
             kube.APPLICATIONS, "argocd", resource_version=version, timeout_seconds=2
         ):
             if event.type != "BOOKMARK":
@@ -130,13 +113,13 @@ async def test_a_watch_streams_changes_and_an_expired_version_is_gone(
 
     task = asyncio.create_task(watch())
     await asyncio.sleep(0.1)
-    await client.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "one"}})
-    await client.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "two"}})
+    await cluster.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "one"}})
+    await cluster.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "two"}})
     await asyncio.wait_for(task, 5)
     assert seen == [("MODIFIED", "one"), ("MODIFIED", "two")]
     kube_api.store.compact()
     with pytest.raises(KubeGone):
-        async for _ in client.watch(
+        async for _ in cluster.watch(
             kube.APPLICATIONS, "argocd", resource_version=version, timeout_seconds=2
         ):
             pass

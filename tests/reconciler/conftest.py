@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from devcluster.kubeapi import KubeAPI, write_kubeconfig
+from devcluster.kubeapi import KubeAPI
 from devcluster.registry import LocalRegistry
 from devcluster.seeder import ImageSeeder
 from imageupdater import kube
@@ -70,23 +69,6 @@ def stored(api: KubeAPI, name: str, namespace: str = "argocd") -> dict[str, Any]
     obj = api.store.get("argoproj.io", None, "applications", namespace, name)
     assert obj is not None
     return copy.deepcopy(dict(obj))
-
-
-@pytest.fixture
-def kube_api() -> KubeAPI:
-    return KubeAPI()
-
-
-@pytest.fixture
-async def kubeconfig(kube_api: KubeAPI, aiohttp_server: Any, tmp_path: Path) -> Path:
-    server = await aiohttp_server(kube_api.app())
-    return write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")).rstrip("/"))
-
-
-@pytest.fixture
-async def cluster(kubeconfig: Path) -> AsyncIterator[kube.KubeClient]:
-    async with await kube.KubeClient.connect(str(kubeconfig)) as client:
-        yield client
 
 
 @pytest.fixture
