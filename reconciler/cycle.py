@@ -20,16 +20,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from imageupdater import annotations as annotation_parser
 from imageupdater import syncwindows
 from imageupdater.application import (
     Application,
-    SourceRef,
     app_key,
-    find_live,
     live_images,
     select_source,
 )
@@ -42,111 +38,30 @@ from imageupdater.errors import (
     RegistryError,
     RegistryUnavailable,
 )
-from imageupdater.images import ImageRef
 from imageupdater.plan import ChosenImage, current_override, merge_patch, plan_overrides
-from imageupdater.policy import AppConfig, ImagePolicy
+from imageupdater.policy import ImagePolicy
 from imageupdater.resolver import Resolution
 from imageupdater.strategies import Strategy
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.work import (
+    AppWork,
+    CycleResult,
+    CycleSettings,
+    Job,
+    ResolutionKey,
+    live_entry,
+    managed_annotations,
+    resolution_key,
+    runs,
+)
 
 log = logging.getLogger("image_updater.reconciler")
 
 ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
-ResolutionKey = tuple[Any, ...]
 CONFLICT_RETRIES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class CycleSettings:
-    dry_run: bool = False
-    max_concurrency: int = 10
-    # Like upstream v1, Secrets an Application names must live in its own namespace.
-    allow_cross_namespace_secrets: bool = False
-
-
-@dataclass(slots=True)
-class CycleResult:
-    applications: int = 0
-    images_considered: int = 0
-    images_skipped: int = 0
-    images_updated: int = 0
-    errors: int = 0
-    patches: int = 0
-    conflicts: int = 0
-    deferred: int = 0
-    retry_at: dt.datetime | None = None
-    deferred_apps: set[str] = field(default_factory=set)
-
-    def summary(self) -> str:
-        return (
-            f"Processing results: applications={self.applications} "
-            f"images_considered={self.images_considered} images_skipped={self.images_skipped} "
-            f"images_updated={self.images_updated} errors={self.errors} "
-            f"patches={self.patches} deferred={self.deferred}"
-        )
-
-    def defer_until(self, when: dt.datetime | None) -> None:
-        if when is not None and (self.retry_at is None or when < self.retry_at):
-            self.retry_at = when
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    policy: ImagePolicy
-    key: ResolutionKey
-    current: str | None  # the tag in use: the override set in the spec, else the live tag
-    version: str | None  # what is in use as ``tag[@digest]``, to compare with the choice
-
-
-@dataclass(slots=True)
-class _AppWork:
-    app: Application
-    config: AppConfig
-    source: SourceRef
-    jobs: list[_Job]
-
-
-def _ours(app: Application) -> dict[str, str]:
-    raw = app.get("metadata", {}).get("annotations") or {}
-    return {k: v for k, v in raw.items() if k.startswith(annotation_parser.PREFIX)}
-
-
-def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
-    """What makes two images' resolutions identical: everything but alias and targets."""
-    return (
-        policy.image.identity(),
-        policy.strategy,
-        policy.constraint,
-        policy.tag_filter.allow.pattern,
-        policy.tag_filter.ignore,
-        policy.platforms,
-        str(policy.pull_secret) if policy.pull_secret else None,
-        current,
-    )
-
-
-def _runs(version: str | None, choice: ChosenImage) -> bool:
-    """Whether ``version`` (``tag[@digest]``) already is the choice (upstream §5.4)."""
-    if version is None:
-        return False
-    tag, _, digest = version.partition("@")
-    if digest or choice.digest:
-        return digest == (choice.digest or "")
-    return tag == choice.tag
-
-
-def _live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:
-    if policy.kustomize is not None and policy.kustomize.name:
-        try:
-            renamed = find_live(ImageRef.parse(policy.kustomize.name), live)
-        except ImageUpdaterError:
-            renamed = None
-        if renamed is not None:
-            return renamed
-    return find_live(policy.image, live)
 
 
 class Cycle:
@@ -177,7 +92,7 @@ class Cycle:
     async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
         result = CycleResult()
         started = asyncio.get_running_loop().time()
-        work: list[_AppWork] = []
+        work: list[AppWork] = []
         for app in apps:
             prepared = await self._prepare(app, result)
             if prepared is not None:
@@ -186,7 +101,7 @@ class Cycle:
         projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str] = {}
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
-        async def one(item: _AppWork) -> None:
+        async def one(item: AppWork) -> None:
             async with limit:
                 await self._write(item, resolutions, projects, result)
 
@@ -198,8 +113,8 @@ class Cycle:
 
     # -- 1. parse and select -------------------------------------------------------------------
 
-    async def _prepare(self, app: Application, result: CycleResult) -> _AppWork | None:
-        annotations = _ours(app)
+    async def _prepare(self, app: Application, result: CycleResult) -> AppWork | None:
+        annotations = managed_annotations(app)
         if not annotations:
             return None
         key = app_key(app)
@@ -229,9 +144,9 @@ class Cycle:
         result.applications += 1
         live = live_images(app)
         current_source = source.get(app)
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         for policy in config.images:
-            entry = _live_entry(policy, live)
+            entry = live_entry(policy, live)
             if entry is None and not policy.force_update:
                 log.debug(
                     "Image '%s' seems not to be live in this application, skipping",
@@ -249,22 +164,22 @@ class Cycle:
             else:
                 version = None
             current = version.split("@", 1)[0] if version else None
-            jobs.append(_Job(policy, resolution_key(policy, current), current or None, version))
+            jobs.append(Job(policy, resolution_key(policy, current), current or None, version))
         self.metrics.images_watched.labels(key).set(len(jobs))
-        return _AppWork(app, config, source, jobs) if jobs else None
+        return AppWork(app, config, source, jobs) if jobs else None
 
     # -- 2. resolve each distinct key once -----------------------------------------------------
 
     async def _resolve_all(
-        self, work: Sequence[_AppWork]
+        self, work: Sequence[AppWork]
     ) -> dict[ResolutionKey, Resolution | ImageUpdaterError]:
-        unique: dict[ResolutionKey, _Job] = {}
+        unique: dict[ResolutionKey, Job] = {}
         for item in work:
             for job in item.jobs:
                 unique.setdefault(job.key, job)
         limit = asyncio.Semaphore(max(self.settings.max_concurrency, 1) * 5)
 
-        async def one(job: _Job) -> Resolution | ImageUpdaterError:
+        async def one(job: Job) -> Resolution | ImageUpdaterError:
             repository = job.policy.image.identity()
             waiting = self.backoff.remaining(repository)
             if waiting > 0:
@@ -292,7 +207,7 @@ class Cycle:
 
     def _chosen(
         self,
-        item: _AppWork,
+        item: AppWork,
         resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
         failures: list[str],
     ) -> list[ChosenImage]:
@@ -315,7 +230,7 @@ class Cycle:
             # outdated and write ``tag@digest``.
             digest = outcome.digest if job.policy.strategy is Strategy.DIGEST else None
             choice = ChosenImage(job.policy, outcome.tag, digest)
-            outdated = outdated or not _runs(job.version, choice)
+            outdated = outdated or not runs(job.version, choice)
             chosen.append(choice)
         return chosen if outdated else []
 
@@ -339,7 +254,7 @@ class Cycle:
 
     async def _write(
         self,
-        item: _AppWork,
+        item: AppWork,
         resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
         projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str],
         result: CycleResult,
@@ -415,7 +330,7 @@ class Cycle:
                 missing = [j for j in item.jobs if j.key not in resolutions]
                 if missing:
                     resolutions.update(
-                        await self._resolve_all([_AppWork(app, item.config, item.source, missing)])
+                        await self._resolve_all([AppWork(app, item.config, item.source, missing)])
                     )
                 chosen = self._chosen(item, resolutions, [])
                 continue

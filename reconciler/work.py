@@ -1,0 +1,123 @@
+"""What a reconcile cycle works on and reports: settings, results, and per-image jobs.
+
+Plain values and pure helpers, split from ``reconciler.cycle`` so the cycle module holds
+only the flow (parse, resolve once, plan, write).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AppWork",
+    "CycleResult",
+    "CycleSettings",
+    "Job",
+    "ResolutionKey",
+    "live_entry",
+    "managed_annotations",
+    "resolution_key",
+    "runs",
+]
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from imageupdater import annotations as annotation_parser
+from imageupdater.application import Application, SourceRef, find_live
+from imageupdater.errors import ImageUpdaterError
+from imageupdater.images import ImageRef
+from imageupdater.plan import ChosenImage
+from imageupdater.policy import AppConfig, ImagePolicy
+
+ResolutionKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSettings:
+    dry_run: bool = False
+    max_concurrency: int = 10
+    # Like upstream v1, Secrets an Application names must live in its own namespace.
+    allow_cross_namespace_secrets: bool = False
+
+
+@dataclass(slots=True)
+class CycleResult:
+    applications: int = 0
+    images_considered: int = 0
+    images_skipped: int = 0
+    images_updated: int = 0
+    errors: int = 0
+    patches: int = 0
+    conflicts: int = 0
+    deferred: int = 0
+    retry_at: dt.datetime | None = None
+    deferred_apps: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        return (
+            f"Processing results: applications={self.applications} "
+            f"images_considered={self.images_considered} images_skipped={self.images_skipped} "
+            f"images_updated={self.images_updated} errors={self.errors} "
+            f"patches={self.patches} deferred={self.deferred}"
+        )
+
+    def defer_until(self, when: dt.datetime | None) -> None:
+        if when is not None and (self.retry_at is None or when < self.retry_at):
+            self.retry_at = when
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    policy: ImagePolicy
+    key: ResolutionKey
+    current: str | None  # the tag in use: the override set in the spec, else the live tag
+    version: str | None  # what is in use as ``tag[@digest]``, to compare with the choice
+
+
+@dataclass(slots=True)
+class AppWork:
+    app: Application
+    config: AppConfig
+    source: SourceRef
+    jobs: list[Job]
+
+
+def managed_annotations(app: Application) -> dict[str, str]:
+    raw = app.get("metadata", {}).get("annotations") or {}
+    return {k: v for k, v in raw.items() if k.startswith(annotation_parser.PREFIX)}
+
+
+def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
+    """What makes two images' resolutions identical: everything but alias and targets."""
+    return (
+        policy.image.identity(),
+        policy.strategy,
+        policy.constraint,
+        policy.tag_filter.allow.pattern,
+        policy.tag_filter.ignore,
+        policy.platforms,
+        str(policy.pull_secret) if policy.pull_secret else None,
+        current,
+    )
+
+
+def runs(version: str | None, choice: ChosenImage) -> bool:
+    """Whether ``version`` (``tag[@digest]``) already is the choice (upstream §5.4)."""
+    if version is None:
+        return False
+    tag, _, digest = version.partition("@")
+    if digest or choice.digest:
+        return digest == (choice.digest or "")
+    return tag == choice.tag
+
+
+def live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:
+    if policy.kustomize is not None and policy.kustomize.name:
+        try:
+            renamed = find_live(ImageRef.parse(policy.kustomize.name), live)
+        except ImageUpdaterError:
+            renamed = None
+        if renamed is not None:
+            return renamed
+    return find_live(policy.image, live)
