@@ -9,11 +9,12 @@ followed tag only), and let :func:`imageupdater.strategies.select` choose.
 
 from __future__ import annotations
 
-__all__ = ["Resolution", "resolve"]
+__all__ = ["Resolution", "SelectionMemo", "resolve"]
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +42,54 @@ class Resolution:
     candidates: tuple[str, ...]  # tags left after filters (and constraint, for semver)
 
 
+class SelectionMemo:
+    """Choices of tag-list-only strategies, remembered while the tag list stays the same.
+
+    For ``semver`` and ``alphabetical`` the answer depends only on the repository's tag list,
+    the policy and the current tag. The registry client hands back the *same* tuple for a
+    repository while its tag list is cached, so a remembered choice is reused exactly as
+    long as that object is current: a refreshed list (a new object) recomputes it. This
+    takes filtering and version parsing off the hot path of repeated admission reviews and
+    of Applications sharing a policy. Bounded, least recently used first out.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[tuple[str, ...], Resolution]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, tags: tuple[str, ...]) -> Resolution | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] is not tags:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry[1]
+
+    def put(self, key: Hashable, tags: tuple[str, ...], resolution: Resolution) -> None:
+        self._entries[key] = (tags, resolution)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+def _memo_key(
+    policy: ImagePolicy, endpoint: RegistryEndpoint, repository: str, current: str | None
+) -> Hashable:
+    return (
+        endpoint.api_url,
+        repository,
+        policy.image.full_name,
+        policy.strategy,
+        policy.constraint,
+        policy.tag_filter.allow.pattern,
+        policy.tag_filter.ignore,
+        current,
+    )
+
+
 async def resolve(
     policy: ImagePolicy,
     *,
@@ -48,6 +97,7 @@ async def resolve(
     conf: RegistriesConf,
     current_tag: str | None = None,
     logger: logging.Logger | None = None,
+    memo: SelectionMemo | None = None,
 ) -> Resolution:
     """Choose the tag ``policy`` should run now (``Resolution.tag`` None: none qualifies).
 
@@ -72,13 +122,25 @@ async def resolve(
     # Parse before any request: a bad constraint is the user's error, not the registry's.
     constraint = Constraint.parse(policy.constraint or "")
     tags = await client.list_tags(endpoint, repository, credentials=credentials)
+    memo_key = None
+    if memo is not None and policy.strategy in (Strategy.SEMVER, Strategy.ALPHABETICAL):
+        memo_key = _memo_key(policy, endpoint, repository, current_tag)
+        remembered = memo.get(memo_key, tags)
+        if remembered is not None:
+            return remembered
     kept = [tag for tag in tags if policy.tag_filter.keeps(tag)]
     log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
     if policy.strategy is Strategy.SEMVER:
         allowed = [tag for tag in kept if _allowed(constraint, tag)]
-        return done([TagInfo(tag) for tag in allowed], listed=allowed)
-    if policy.strategy is Strategy.ALPHABETICAL:
-        return done([TagInfo(tag) for tag in kept], listed=kept)
+        resolution = done([TagInfo(tag) for tag in allowed], listed=allowed)
+    elif policy.strategy is Strategy.ALPHABETICAL:
+        resolution = done([TagInfo(tag) for tag in kept], listed=kept)
+    else:
+        resolution = None
+    if resolution is not None:
+        if memo is not None and memo_key is not None:
+            memo.put(memo_key, tags, resolution)
+        return resolution
     if endpoint.tagsortmode is not TagSortMode.NONE:
         return done(_synthetic_dates(tags, kept, endpoint.tagsortmode), listed=kept)
     infos = await _metadata(

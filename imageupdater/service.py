@@ -20,7 +20,7 @@ from imageupdater.credential_sources import CredentialCache, CredentialSource, S
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
-from imageupdater.resolver import Resolution, resolve
+from imageupdater.resolver import Resolution, SelectionMemo, resolve
 
 
 class ResolverService:
@@ -44,6 +44,7 @@ class ResolverService:
             credentials=self.credentials,
             logger=logger or logging.getLogger("image_updater.registry"),
         )
+        self.memo = SelectionMemo()
 
     async def __aenter__(self) -> Self:
         await self.client.__aenter__()
@@ -58,4 +59,6 @@ class ResolverService:
         await self.client.__aexit__(exc_type, exc, tb)
 
     async def resolve(self, policy: ImagePolicy, current_tag: str | None = None) -> Resolution:
-        return await resolve(policy, client=self.client, conf=self.conf, current_tag=current_tag)
+        return await resolve(
+            policy, client=self.client, conf=self.conf, current_tag=current_tag, memo=self.memo
+        )

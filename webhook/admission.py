@@ -49,6 +49,8 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 _ParseKey = tuple[str | None, tuple[tuple[str, str], ...]]
 _RiskKey = tuple[_ParseKey, tuple[str, ...]]
+# Time kept back from the resolve deadline for building and sending the answer.
+_ANSWER_MARGIN = 0.02
 MutationOutcome = Literal["resolved", "unchanged", "deadline", "error", "skipped"]
 
 
@@ -192,7 +194,9 @@ class Admission:
 
     # -- mutation --------------------------------------------------------------------------
 
-    async def mutate(self, request: Request) -> Decision:
+    async def mutate(self, request: Request, *, received_at: float | None = None) -> Decision:
+        """Plan overrides; ``received_at`` (loop time) starts the resolution deadline's clock
+        when the review arrived rather than when planning began."""
         if (
             self._resolve is None
             or not _is_application(request)
@@ -223,10 +227,14 @@ class Admission:
                 ),
                 outcome="skipped",
             )
-        return await self._plan(app, source, config.images)
+        return await self._plan(app, source, config.images, received_at)
 
     async def _plan(
-        self, app: Application, source: SourceRef, policies: Sequence[ImagePolicy]
+        self,
+        app: Application,
+        source: SourceRef,
+        policies: Sequence[ImagePolicy],
+        received_at: float | None,
     ) -> Decision:
         assert self._resolve is not None
         current_source = source.get(app)
@@ -236,7 +244,11 @@ class Admission:
             current_tag = current.split("@", 1)[0] if current else None
             task = asyncio.ensure_future(self._resolve(policy, current_tag or None))
             tasks[task] = policy
-        done, pending = await asyncio.wait(tasks, timeout=self.settings.resolve_timeout)
+        loop = asyncio.get_running_loop()
+        started = received_at if received_at is not None else loop.time()
+        # Leave room to encode and send the answer inside the promised deadline.
+        budget = self.settings.resolve_timeout - (loop.time() - started) - _ANSWER_MARGIN
+        done, pending = await asyncio.wait(tasks, timeout=max(budget, 0.0))
         warnings: list[str] = []
         counts = {"resolved": 0, "deadline": 0, "error": 0}
         for task in pending:

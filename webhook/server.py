@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["ADMISSION", "METRICS", "make_app"]
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,7 @@ def _record(
 def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(http: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        received_at = asyncio.get_running_loop().time()
         admission = http.app[ADMISSION]
         metrics = http.app[METRICS]
         try:
@@ -63,7 +65,7 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
         if endpoint == "validate":
             decision = admission.validate(request)
         else:
-            decision = await admission.mutate(request)
+            decision = await admission.mutate(request, received_at=received_at)
         _record(metrics, endpoint, request, decision, started)
         verdict = decision.verdict
         log.log(
