@@ -37,8 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import reconciler_seed
 import reconciler_workload as wl
-import registry_seed
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.registry import LocalRegistry
@@ -55,6 +55,7 @@ class WorkerProcess:
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
+        self.ready: dict[str, Any] = {}
 
     @classmethod
     async def start(cls, config: dict[str, Any], stderr: Path) -> WorkerProcess:
@@ -68,7 +69,7 @@ class WorkerProcess:
                 stderr=err,
             )
         worker = cls(proc)
-        await worker._read()
+        worker.ready = await worker._read()
         return worker
 
     async def _read(self) -> dict[str, Any]:
@@ -158,15 +159,15 @@ async def one_run(
     digest_ttl: float,
 ) -> dict[str, Any]:
     regdir = workdir / "registry"
-    needs_seed = registry_seed.prepare(regdir, workload, reseed=reseed)
+    needs_seed = reconciler_seed.prepare(regdir, workload, reseed=reseed)
     registry = LocalRegistry(regdir)
     registry.start()
     seeding: dict[str, Any] = {"reused": not needs_seed}
     try:
         if needs_seed:
             started = time.perf_counter()
-            tags, requests = await registry_seed.seed(registry.url, workload)
-            registry_seed.mark_seeded(regdir, workload)
+            tags, requests = await reconciler_seed.seed(registry.url, workload)
+            reconciler_seed.mark_seeded(regdir, workload)
             seconds = time.perf_counter() - started
             seeding.update(seconds=seconds, tags=tags, requests=requests, tags_per_s=tags / seconds)
         api = KubeAPI()
@@ -188,7 +189,7 @@ async def one_run(
             try:
                 phases = {"cold": await _phase(worker, api, "cold", 0.0)}
                 phases["warm"] = await _phase(worker, api, "warm", TTL + 1)
-                await registry_seed.push_new_tags(registry.url, workload)
+                await reconciler_seed.push_new_tags(registry.url, workload)
                 phases["new-tags"] = await _phase(worker, api, "new-tags", TTL + 1)
                 expected = wl.expected_after_new_tags(workload)
                 phases["new-tags"]["written"] = _written(api, workload, expected)
@@ -196,8 +197,8 @@ async def one_run(
                 await worker.stop()
     finally:
         registry.stop()
-        registry_seed.prepare(regdir, workload, reseed=False)
-    return {"seeding": seeding, "phases": phases}
+        reconciler_seed.prepare(regdir, workload, reseed=False)
+    return {"seeding": seeding, "phases": phases, "start_rss_kib": worker.ready["max_rss_kib"]}
 
 
 def _checks(workload: wl.Workload, runs: list[dict[str, Any]], repos_used: int) -> dict[str, bool]:
@@ -297,6 +298,10 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append("")
     loads = [f"{run['load_average'][0]:.1f}" for run in report["runs"]]
     lines.append(f"- 1-min load average after each run: {', '.join(loads)}")
+    starts = [f"{run['start_rss_kib'] / 1024:.0f}" for run in report["runs"]]
+    lines.append(
+        f"- reconciler RSS before the first cycle (imports, clients) MiB: {', '.join(starts)}"
+    )
     lines += [f"- target {name}: {'met' if ok else 'MISSED'}" for name, ok in targets.items()]
     lines += [
         f"- check {name}: {'ok' if ok else 'FAILED'}" for name, ok in report["checks"].items()
@@ -306,17 +311,21 @@ def markdown(report: dict[str, Any]) -> str:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     size = wl.QUICK if args.quick else wl.FULL
-    workload = wl.build(size, registry_seed.followed_digest)
-    workdir = Path(
-        args.workdir or HERE / "out" / ("reconciler-quick" if args.quick else "reconciler")
-    )
-    workdir.mkdir(parents=True, exist_ok=True)
+    workload = wl.build(size, reconciler_seed.followed_digest)
+    workdir: Path = args.workdir
     runs = []
     for index in range(args.runs):
         reseed = args.reseed and index == 0
-        runs.append(
-            await one_run(workload, workdir, reseed=reseed, profile=args.profile, index=index)
+        run = await one_run(
+            workload,
+            workdir,
+            reseed=reseed,
+            profile=args.profile,
+            index=index,
+            digest_ttl=args.digest_ttl,
         )
+        run["load_average"] = os.getloadavg()
+        runs.append(run)
     repos_used = len({i.repo.name for app in workload.apps for i in app.images})
     summary = summarize(runs)
     checks = _checks(workload, runs, repos_used)
@@ -376,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         args.runs = 1 if args.quick else 3
     if args.runs < 1:
         parser.error(f"--runs {args.runs} is not valid; expected 1 or more")
+    if args.workdir is None:
+        args.workdir = HERE / "out" / ("reconciler-quick" if args.quick else "reconciler")
+    args.workdir.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(bench(args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True))

@@ -144,7 +144,7 @@ class Worker:
     async def cycle(self, controller: Controller, label: str, advance: float) -> dict[str, Any]:
         self.clock.offset += advance
         before, cpu_before = self.client.counters.snapshot(), _cpu()
-        profile_dir = self.config.get("profile_dir")
+        profile_dir: str | None = self.config.get("profile_dir")
         profiler = cProfile.Profile() if profile_dir else None
         if profiler is not None:
             profiler.enable()
@@ -154,7 +154,7 @@ class Worker:
         listed = time.perf_counter()
         result = await controller.run_once("resync")
         ended = time.perf_counter()
-        if profiler is not None:
+        if profiler is not None and profile_dir:
             profiler.disable()
             _dump(profiler, Path(profile_dir), label)
         after = self.client.counters.snapshot()

@@ -234,18 +234,18 @@ def build(size: Size, digest_of: Callable[[Repo], str], seed: int = 5) -> Worklo
     for index in range(size.repos):
         name = f"bench/svc-{index:03d}"
         count = rng.randint(size.min_tags, size.max_tags)
-        kind: RepoKind = (
+        repo_kind: RepoKind = (
             "newest"
             if index < size.newest_repos
             else "digest"
             if index < size.newest_repos + size.digest_repos
             else "semver"
         )
-        if kind == "newest":
+        if repo_kind == "newest":
             tags, new = _newest_tags(rng, count, name)
         else:
             tags, new = _semver_tags(rng, count, "v" if rng.random() < 0.3 else "")
-        repos.append(Repo(name, kind, tuple(tags), new))
+        repos.append(Repo(name, repo_kind, tuple(tags), new))
     digests = {r.name: digest_of(r) for r in repos if r.kind == "digest"}
     # Popular repositories are used by many Applications, the tail by a few.
     weights = [1.0 / (rank + 1) ** 0.5 for rank in range(size.repos)]
@@ -282,7 +282,7 @@ def _pick_affected(rng: random.Random, repos: Sequence[Repo], count: int) -> tup
 # -- Application objects -------------------------------------------------------------------
 
 
-def annotations(app: App, host: str) -> dict[str, str]:
+def app_annotations(app: App, host: str) -> dict[str, str]:
     entries = []
     keys: dict[str, str] = {}
     for image in app.images:
@@ -359,7 +359,7 @@ def application(app: App, host: str) -> dict[str, Any]:
             "name": app.name,
             "namespace": NAMESPACE,
             "labels": {"team": app.project},
-            "annotations": annotations(app, host),
+            "annotations": app_annotations(app, host),
         },
         "spec": spec,
         "status": status,

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -289,12 +289,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--server-tree", type=Path, help="run the webhook from this source tree (a baseline)"
     )
+    parser.add_argument(
+        "--connections",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        help="comma-separated connection counts (default 50,200; quick 4,16)",
+    )
+    parser.add_argument("--skip-cold", action="store_true", help="leave out cold mutation")
     args = parser.parse_args(argv)
     for tool, hint in (("wrk", WRK_INSTALL), (BINARY, f"apt-get install -y {BINARY}")):
         if shutil.which(tool) is None:
             print(f"webhook_load: {tool} is missing; {hint}", file=sys.stderr)
             return 2
     p = QUICK if args.quick else FULL
+    if args.connections:
+        p = replace(p, connections=args.connections)
     out = args.out or ROOT / "bench" / "out" / ("webhook-quick" if args.quick else "webhook")
     out.mkdir(parents=True, exist_ok=True)
     certs = issue_certs(out / "certs")
@@ -327,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for conns in p.connections
                 for rate in (0.0, paced)
             ]
-    report["cold"] = cold(out, certs, p, validate_file, args.server_tree)
+    if not args.skip_cold:
+        report["cold"] = cold(out, certs, p, validate_file, args.server_tree)
     destination = args.json or out / "results.json"
     destination.write_text(json.dumps(report, indent=2))
     print(f"results: {destination}")

@@ -60,6 +60,8 @@ from reconciler.work import (
 
 log = logging.getLogger("image_updater.reconciler")
 
+_Windows = tuple[syncwindows.SyncWindow, ...] | str
+_ProjectCache = dict[tuple[str, str], "asyncio.Future[_Windows]"]
 ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
 CONFLICT_RETRIES = 3
 
@@ -98,7 +100,7 @@ class Cycle:
             if prepared is not None:
                 work.append(prepared)
         resolutions = await self._resolve_all(work)
-        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str] = {}
+        projects: _ProjectCache = {}
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
         async def one(item: AppWork) -> None:
@@ -234,29 +236,29 @@ class Cycle:
             chosen.append(choice)
         return chosen if outdated else []
 
-    async def _windows(
-        self,
-        app: Application,
-        cache: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str],
-    ) -> tuple[syncwindows.SyncWindow, ...] | str:
+    async def _windows(self, app: Application, cache: _ProjectCache) -> _Windows:
         """The AppProject's sync windows, or the reason they cannot be read (then nothing is
-        written: a freeze the user meant to have must not be skipped over a typo)."""
+        written: a freeze the user meant to have must not be skipped over a typo). One read
+        per AppProject per cycle, however many writers ask at once."""
         namespace = app.get("metadata", {}).get("namespace", "")
         project = app.get("spec", {}).get("project") or "default"
         key = (namespace, project)
         if key not in cache:
-            try:
-                raw = await self.api.get_project(namespace, project)
-                cache[key] = syncwindows.parse_windows(raw) if raw else ()
-            except ImageUpdaterError as exc:
-                cache[key] = f"the sync windows of AppProject {project!r} cannot be read: {exc}"
-        return cache[key]
+            cache[key] = asyncio.ensure_future(self._read_windows(namespace, project))
+        return await cache[key]
+
+    async def _read_windows(self, namespace: str, project: str) -> _Windows:
+        try:
+            raw = await self.api.get_project(namespace, project)
+            return syncwindows.parse_windows(raw) if raw else ()
+        except ImageUpdaterError as exc:
+            return f"the sync windows of AppProject {project!r} cannot be read: {exc}"
 
     async def _write(
         self,
         item: AppWork,
         resolutions: dict[ResolutionKey, Resolution | ImageUpdaterError],
-        projects: dict[tuple[str, str], tuple[syncwindows.SyncWindow, ...] | str],
+        projects: _ProjectCache,
         result: CycleResult,
     ) -> None:
         key = app_key(item.app)

@@ -40,12 +40,14 @@ class LruCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, *, max_age: float | None = None) -> V | None:
+        """The entry if younger than ``max_age`` (default: the cache's ``ttl``)."""
         entry = self._data.get(key)
         if entry is None:
             return None
         stored_at, value = entry
-        if self._ttl is not None and self._clock.monotonic() - stored_at >= self._ttl:
+        limit = self._ttl if max_age is None else max_age
+        if limit is not None and self._clock.monotonic() - stored_at >= limit:
             return None
         self._data.move_to_end(key)
         return value

@@ -247,7 +247,7 @@ class RegistryClient:
         """
         credentials = credentials or endpoint.credentials
         key = (endpoint.api_url, repository, tag)
-        digest = self._digests.get(key)
+        digest = self._digests.get(key, max_age=self.settings.metadata_recheck)
         self.counters.cache("digest", hit=digest is not None)
         if digest is None:
             if self._digests.get_stale(key) is not None:

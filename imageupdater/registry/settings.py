@@ -17,6 +17,10 @@ class ClientSettings:
     max_tags: int = 100_000
     tag_list_ttl: float = 30.0  # one tag list per repository per cycle, shared by policies
     digest_ttl: float = 30.0  # manifest digest of (repository, tag), from HEAD
+    # How long a newest-build candidate's digest is trusted before a HEAD checks whether the
+    # tag was re-pushed: long, so a warm cycle asks nothing about tags it has seen, while a
+    # re-pushed tag is still noticed within the hour (upstream never notices).
+    metadata_recheck: float = 3600.0
     max_cached_manifests: int = 20_000  # manifests and configs by digest (immutable), LRU
     max_cached_digests: int = 50_000
     max_concurrency: int = 20  # concurrent requests per registry
@@ -27,7 +31,13 @@ class ClientSettings:
     rate_limit: float | None = None  # req/s overriding every endpoint's `limit` (the `test` flag)
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "request_timeout", "tag_list_ttl", "digest_ttl"):
+        for name in (
+            "connect_timeout",
+            "request_timeout",
+            "tag_list_ttl",
+            "digest_ttl",
+            "metadata_recheck",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"ClientSettings.{name} must not be negative")
         if self.max_concurrency < 1 or self.max_pages < 1 or self.max_tags < 1:

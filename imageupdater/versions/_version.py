@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = ["DIGITS", "IDENT", "UINT64_MAX", "Version", "identifiers", "number"]
 
+import functools
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -64,6 +65,12 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version | None:
         """Masterminds ``NewVersion``: ``[v]MAJOR[.MINOR[.PATCH]][-PRE][+BUILD]``, else None."""
+        # Every cycle and admission review parses the same tags again; versions are
+        # immutable, so one parse per distinct tag string serves them all.
+        return _parse_cached(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> Version | None:
         rest, _, build = text.partition("+")
         if "+" in text and not identifiers(build, numeric_rule=False):
             return None
@@ -124,3 +131,8 @@ class Version:
 
     def __str__(self) -> str:
         return self.original
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_cached(text: str) -> Version | None:
+    return Version._parse_uncached(text)

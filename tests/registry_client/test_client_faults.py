@@ -221,12 +221,17 @@ async def test_metadata_is_cached_by_digest_so_a_repushed_tag_is_read_again(
     fault_registry.add_image("app", "1.0", created=day)
     endpoint = endpoint_for(fault_registry.url)
     clock = ManualClock()
-    async with RegistryClient(settings=ClientSettings(digest_ttl=10), clock=clock) as client:
+    settings = ClientSettings(digest_ttl=10, metadata_recheck=10)
+    async with RegistryClient(settings=settings, clock=clock) as client:
         first = await client.tag_info(endpoint, "app", "1.0", platforms=AMD64)
         assert first is not None and first.created == day
         fault_registry.reset_log()
 
-        clock.advance(11)  # the digest is stale: a HEAD tells that nothing moved
+        clock.advance(5)  # within the re-check period: nothing is asked at all
+        assert await client.tag_info(endpoint, "app", "1.0", platforms=AMD64) == first
+        assert fault_registry.counts() == {}
+
+        clock.advance(6)  # the digest is due a re-check: a HEAD tells that nothing moved
         warm = await client.tag_info(endpoint, "app", "1.0", platforms=AMD64)
         assert warm == first
         assert fault_registry.counts() == {Kind.MANIFEST_HEAD: 1}
