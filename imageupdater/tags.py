@@ -12,6 +12,8 @@ filter cannot hang the webhook.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["MAX_PATTERN_LENGTH", "AllowTags", "TagFilter", "TagInfo"]
 
 from collections.abc import Iterable, Mapping
@@ -245,7 +247,16 @@ class TagFilter:
 
     def keeps(self, tag: str) -> bool:
         """Whether ``tag`` passes the filter (``*`` in ignore drops every tag: a pause)."""
-        return self.allow.matches(tag) and not any(_glob_matches(g, tag) for g in self._globs)
+        # The same filters meet the same tags every cycle; the answer is a pure function of
+        # both, so it is remembered (bounded) rather than matched again.
+        return _keeps(self, tag)
+
+
+@functools.lru_cache(maxsize=262_144)
+def _keeps(tag_filter: TagFilter, tag: str) -> bool:
+    return tag_filter.allow.matches(tag) and not any(
+        _glob_matches(g, tag) for g in tag_filter._globs
+    )
 
 
 @dataclass(frozen=True, slots=True)
