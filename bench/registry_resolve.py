@@ -39,12 +39,12 @@ from _registry_seed import SeedPlan, ensure_seeded
 from _registry_workload import Spec, expected, make_specs, our_floors, to_policy, upstream_model
 
 from devcluster.registry import LocalRegistry
-from imageupdater.credential_sources import CredentialCache, CredentialSource
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings, CountersSnapshot, RegistryClient, SystemClock
-from imageupdater.resolver import Resolution, resolve
+from imageupdater.resolver import Resolution
+from imageupdater.service import ResolverService
 
 PASSES = ("cold", "warm", "next_cycle")
 ClockMode = Literal["real", "pinned"]
@@ -53,6 +53,7 @@ KINDS = ("ping", "token", "tags", "manifest_get", "manifest_head", "blob")
 FULL = {"plan": SeedPlan(200, 100), "policies": 1000, "runs": 3}
 QUICK = {"plan": SeedPlan(4, 10, multiarch_every=2), "policies": 24, "runs": 2}
 WARM_BUDGET_S = 2.0
+_LOG = logging.getLogger("image_updater.registry")
 
 
 class SteppedClock(SystemClock):
@@ -103,10 +104,7 @@ _Outcome = Resolution | ImageUpdaterError
 
 
 async def _one_pass(
-    client: RegistryClient,
-    conf: RegistriesConf,
-    policies: Sequence[ImagePolicy],
-    concurrency: int,
+    service: ResolverService, policies: Sequence[ImagePolicy], concurrency: int
 ) -> list[_Outcome]:
     """Resolve every policy, ``concurrency`` at a time: all the timed work, nothing else."""
     gate = asyncio.Semaphore(concurrency)
@@ -114,7 +112,7 @@ async def _one_pass(
     async def one(policy: ImagePolicy) -> _Outcome:
         async with gate:
             try:
-                return await resolve(policy, client=client, conf=conf)
+                return await service.resolve(policy)
             except ImageUpdaterError as exc:
                 return exc
 
@@ -166,33 +164,42 @@ async def measure(
     )
     settings = ClientSettings(tls_cert_dir=None)
     clock = SteppedClock()
-    # What ResolverService builds, plus a clock we can advance (the service takes none).
-    credentials = CredentialCache(CredentialSource(secrets=None, environ={}))
+    service = ResolverService(conf, settings=settings, environ={})
+    # The service takes no clock; give it a client built the same way with one we can step.
+    service.client = RegistryClient(
+        settings=settings, credentials=service.credentials, clock=clock, logger=_LOG
+    )
     # Parsed policies are what the reconciler holds; building them is not resolution.
     policies = [to_policy(plan, spec, host) for spec in specs]
     wanted = [expected(plan, spec) for spec in specs]
     passes: dict[str, object] = {}
-    async with RegistryClient(settings=settings, credentials=credentials, clock=clock) as client:
+    async with service:
         for name in PASSES:
             if name == "cold" and clock_mode == "pinned":
                 clock.pin()
             if name == "next_cycle":
                 clock.advance(max(settings.tag_list_ttl, settings.digest_ttl) + 1.0)
-            before = client.counters.snapshot()
+            before = service.client.counters.snapshot()
+            memo_before = (service.memo.hits, service.memo.misses)
             started = time.perf_counter()
             profiler = cProfile.Profile() if profile_dir else None
             if profiler:
                 profiler.enable()
-            outcomes = await _one_pass(client, conf, policies, concurrency)
+            outcomes = await _one_pass(service, policies, concurrency)
             if profiler and profile_dir:
                 profiler.disable()
                 profiler.dump_stats(profile_dir / f"{name}.prof")
             wall = time.perf_counter() - started
-            after = client.counters.snapshot()
+            after = service.client.counters.snapshot()
+            cache = _cache(before, after)
+            cache["selection_memo"] = {
+                "hit": service.memo.hits - memo_before[0],
+                "miss": service.memo.misses - memo_before[1],
+            }
             passes[name] = {
                 "wall_s": round(wall, 4),
                 "requests": _requests(before, after),
-                "cache": _cache(before, after),
+                "cache": cache,
                 "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 **_check(outcomes, policies, wanted),
             }
@@ -250,8 +257,9 @@ def _pass_of(run: Mapping[str, object], name: str) -> Mapping[str, object]:
 
 
 def summarise(runs: Sequence[Mapping[str, object]]) -> dict[str, dict[str, object]]:
-    """Per pass: median/min/max wall time, requests per kind (the median, with the range
-    when runs differ), peak RSS, and the correctness counts summed over runs."""
+    """Per pass: median/min/max wall time, requests per kind (the lower median, a count some
+    run really made, with the range when runs differ), peak RSS, and correctness counts
+    summed over runs."""
     summary: dict[str, dict[str, object]] = {}
     for name in PASSES:
         results = [_pass_of(run, name) for run in runs]
@@ -259,7 +267,7 @@ def summarise(runs: Sequence[Mapping[str, object]]) -> dict[str, dict[str, objec
         requests: dict[str, object] = {}
         for kind in (*KINDS, "non_2xx"):
             counts = [int(r["requests"][kind]) for r in results]  # type: ignore[index]
-            requests[kind] = int(statistics.median(counts))
+            requests[kind] = statistics.median_low(counts)
             if min(counts) != max(counts):
                 requests[kind + "_range"] = [min(counts), max(counts)]
         summary[name] = {
@@ -279,10 +287,17 @@ def summarise(runs: Sequence[Mapping[str, object]]) -> dict[str, dict[str, objec
 def targets(
     summary: Mapping[str, Mapping[str, object]], floors: Mapping[str, int]
 ) -> dict[str, dict[str, object]]:
-    def req(name: str, kind: str) -> int:
+    """Each request target judged on the worst run, not the median: "at most once" must
+    hold every time."""
+
+    def spread(name: str, kind: str) -> tuple[int, int]:
         value = summary[name]["requests"]
         assert isinstance(value, dict)
-        return int(value[kind])
+        low_high = value.get(kind + "_range") or [value[kind], value[kind]]
+        return int(low_high[0]), int(low_high[1])
+
+    def req(name: str, kind: str) -> int:
+        return spread(name, kind)[1]
 
     warm_wall = float(str(summary["warm"]["wall_s_median"]))
     checks = {
@@ -300,7 +315,7 @@ def targets(
             f"{warm_wall:.3f} s",
         ),
         "next cycle: exactly one tag list per distinct repository": (
-            req("next_cycle", "tags") == floors["tag_lists"],
+            spread("next_cycle", "tags") == (floors["tag_lists"], floors["tag_lists"]),
             f"{req('next_cycle', 'tags')} tag lists for {floors['tag_lists']} repositories",
         ),
         "next cycle: no manifest GET or blob for tags already seen": (
@@ -390,6 +405,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def code_version() -> dict[str, object]:
+    """The commit measured, and whether the resolver's code differed from it (read-only git)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "imageupdater")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "imageupdater_modified": bool(changed)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.child:
@@ -402,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = "quick" if args.quick else f"{plan.repositories}x{plan.tags_per_repository}"
     workdir = args.out / f"registry-{label}"
     seed = ensure_seeded(workdir, plan, reseed=args.reseed)
+    code_before = code_version()
     print(f"seed: {json.dumps(seed)}", file=sys.stderr)
     runs: dict[str, list[dict[str, object]]] = {mode: [] for mode in CLOCK_MODES}
     with LocalRegistry(workdir) as registry:
@@ -416,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": " ".join(
             [".venv/bin/python", "bench/registry_resolve.py", *(argv or sys.argv[1:])]
         ),
+        "code": code_before,
+        "code_changed_during_runs": code_version() != code_before,
         "plan": {**plan.stamp(), "tags_per_repository": plan.tags_per_repository},
         "policies": len(specs),
         "policy_kinds": {

@@ -33,6 +33,7 @@ from imageupdater.registry.manifests import (
     ImageManifest,
     Manifest,
     ManifestList,
+    check_digest_form,
     content_digest,
     parse_config,
     parse_manifest,
@@ -93,6 +94,11 @@ class RegistryClient:
         self._configs: LruCache[_BlobKey, ImageConfig] = LruCache(
             max_entries=s.max_cached_manifests, clock=clock
         )
+        # Client-level flights fill the caches before they end (the requester's own
+        # single-flight shares only the HTTP answer).
+        self._manifest_flights: SingleFlight[_BlobKey, Manifest] = SingleFlight()
+        self._config_flights: SingleFlight[_BlobKey, ImageConfig] = SingleFlight()
+        self._head_flights: SingleFlight[_DigestKey, str] = SingleFlight()
 
     async def __aenter__(self) -> Self:
         await self._transport.open()
@@ -176,6 +182,18 @@ class RegistryClient:
         tag: str,
         credentials: CredentialRef | None,
     ) -> str:
+        return await self._head_flights.do(
+            (endpoint.api_url, repository, tag),
+            lambda: self._fetch_head_digest(endpoint, repository, tag, credentials),
+        )
+
+    async def _fetch_head_digest(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        credentials: CredentialRef | None,
+    ) -> str:
         registry = registry_label(endpoint)
         answer = await self._requester.request(
             endpoint,
@@ -192,7 +210,7 @@ class RegistryClient:
             # Some registries omit the header on HEAD; the body's hash is the digest.
             digest, _ = await self._get_by_tag(endpoint, repository, tag, credentials)
             return digest
-        _check_digest_form(digest, registry=registry, what=f"manifest {repository}:{tag}")
+        check_digest_form(digest, registry=registry, what=f"manifest {repository}:{tag}")
         self._digests.put((endpoint.api_url, repository, tag), digest)
         return digest
 
@@ -323,9 +341,23 @@ class RegistryClient:
         self.counters.cache("manifest", hit=cached is not None)
         if cached is not None:
             return cached
+        return await self._manifest_flights.do(
+            key, lambda: self._fetch_manifest(endpoint, repository, digest, credentials)
+        )
+
+    async def _fetch_manifest(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        digest: str,
+        credentials: CredentialRef | None,
+    ) -> Manifest:
+        # Runs inside the flight and fills the cache before the flight ends, so a caller
+        # arriving as it finishes finds the entry rather than asking again.
+        key = (endpoint.api_url, digest)
         registry = registry_label(endpoint)
         what = f"manifest {repository}@{digest}"
-        _check_digest_form(digest, registry=registry, what=what)
+        check_digest_form(digest, registry=registry, what=what)
         answer = await self._requester.request(
             endpoint,
             "GET",
@@ -356,9 +388,21 @@ class RegistryClient:
         self.counters.cache("config", hit=cached is not None)
         if cached is not None:
             return cached
+        return await self._config_flights.do(
+            key, lambda: self._fetch_config(endpoint, repository, digest, credentials)
+        )
+
+    async def _fetch_config(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        digest: str,
+        credentials: CredentialRef | None,
+    ) -> ImageConfig:
+        key = (endpoint.api_url, digest)
         registry = registry_label(endpoint)
         what = f"config blob {repository}@{digest}"
-        _check_digest_form(digest, registry=registry, what=what)
+        check_digest_form(digest, registry=registry, what=what)
         answer = await self._requester.request(
             endpoint,
             "GET",
@@ -382,14 +426,3 @@ def _platform_ok(wanted: Sequence[Platform], actual: Platform | None) -> bool:
     if actual is None:
         return not wanted  # an image that does not say its platform fits only "any"
     return platform_matches(wanted, actual)
-
-
-def _check_digest_form(digest: str, *, registry: str, what: str) -> None:
-    algorithm, _, hexpart = digest.partition(":")
-    expected = {"sha256": 64, "sha512": 128}.get(algorithm.lower())
-    if expected != len(hexpart) or not all(c in "0123456789abcdefABCDEF" for c in hexpart):
-        raise RegistryProtocolError(
-            f"registry {registry}: {what} has an invalid digest {digest[:80]!r} "
-            "(expected sha256:<64 hex>)",
-            registry=registry,
-        )

@@ -18,6 +18,7 @@ __all__ = [
     "ListEntry",
     "Manifest",
     "ManifestList",
+    "check_digest_form",
     "content_digest",
     "parse_config",
     "parse_manifest",
@@ -82,6 +83,18 @@ class ImageConfig:
 
 def content_digest(body: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+
+
+def check_digest_form(digest: str, *, registry: str, what: str) -> None:
+    """Refuse a digest that is not ``sha256:<64 hex>`` or ``sha512:<128 hex>`` before use."""
+    algorithm, _, hexpart = digest.partition(":")
+    expected = {"sha256": 64, "sha512": 128}.get(algorithm.lower())
+    if expected != len(hexpart) or not all(c in "0123456789abcdefABCDEF" for c in hexpart):
+        raise RegistryProtocolError(
+            f"registry {registry}: {what} has an invalid digest {digest[:80]!r} "
+            "(expected sha256:<64 hex>)",
+            registry=registry,
+        )
 
 
 def verify_digest(body: bytes, expected: str, *, registry: str, what: str) -> None:

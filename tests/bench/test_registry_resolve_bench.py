@@ -93,6 +93,7 @@ def test_the_quick_run_resolves_every_policy_to_the_tag_the_seed_plan_implies(
 ) -> None:
     report, _, _ = quick
     assert report["policies"] == 24
+    assert report["code"]["commit"] and report["code_changed_during_runs"] in (True, False)
     for mode in MODES:
         for name in PASSES:
             summary = report["summary"][mode][name]
@@ -136,13 +137,15 @@ def test_the_next_cycle_lists_each_repository_once_and_only_revalidates_seen_tag
         assert following["manifest_head"] <= floors["tags_with_metadata"]
 
 
-def test_the_cold_pass_fetches_each_needed_config_blob_exactly_once(
+def test_the_cold_pass_fetches_every_needed_config_blob_exactly_once(
     quick: tuple[dict[str, Any], str, Path],
 ) -> None:
     report, _, _ = quick
+    needed = report["floors"]["config_blobs"]
     for mode in MODES:
-        blobs = report["summary"][mode]["cold"]["requests"]["blob"]
-        assert blobs == report["floors"]["config_blobs"]
+        for run in report["runs"][mode]:
+            blobs = run["passes"]["cold"]["requests"]["blob"]
+            assert blobs == needed, (mode, blobs, needed)
 
 
 def test_every_target_is_reported_per_clock_mode_and_the_pinned_count_targets_are_met(
@@ -152,9 +155,10 @@ def test_every_target_is_reported_per_clock_mode_and_the_pinned_count_targets_ar
     for mode in MODES:
         assert len(report["targets"][mode]) == 7
     pinned = report["targets"]["pinned"]
-    timed = {name for name in pinned if " s (median)" in name}
-    assert len(timed) == 1
-    assert all(check["ok"] for name, check in pinned.items() if name not in timed), pinned
+    # Timings are not asserted; the config-blob target has its own test with the allowance.
+    exempt = {name for name in pinned if " s (median)" in name or "config blob" in name}
+    assert len(exempt) == 2
+    assert all(check["ok"] for name, check in pinned.items() if name not in exempt), pinned
     assert "| pinned | next_cycle |" in stdout and "| real | cold |" in stdout
 
 

@@ -104,6 +104,7 @@ def test_cold_mutations_are_answered_at_the_deadline_with_a_warning(
     for phase, count in expected.items():
         assert cold[phase]["reviews"] == count, phase
         assert cold[phase]["deadline_warnings"] == count, phase
-        # The registry hangs far longer than the deadline: no answer can come before it.
-        assert cold[phase]["overshoot_ms_p50"] >= 0, phase
+        # The registry hangs far longer than the deadline: the answer comes at the deadline,
+        # which the webhook aims a few milliseconds early to leave time for sending it.
+        assert cold[phase]["overshoot_ms_p50"] >= -100, phase
         assert cold[phase]["overshoot_ms_max"] < 1000 * (cold["hang_s"] - cold["resolve_timeout_s"])
