@@ -13,10 +13,10 @@ __all__ = ["RegistryClient"]
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from yarl import URL
 
@@ -26,7 +26,7 @@ from imageupdater.platforms import Platform, platform_matches
 from imageupdater.registries_conf import RegistryEndpoint
 from imageupdater.registry.cache import LruCache, SingleFlight
 from imageupdater.registry.clock import Clock, SystemClock
-from imageupdater.registry.counters import Counters, CountersSnapshot
+from imageupdater.registry.counters import CacheName, Counters, CountersSnapshot, RequestKind
 from imageupdater.registry.manifests import (
     ACCEPT_MANIFESTS,
     ImageConfig,
@@ -42,7 +42,7 @@ from imageupdater.registry.manifests import (
 from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
 from imageupdater.registry.settings import ClientSettings
 from imageupdater.registry.taglist import read_tag_list
-from imageupdater.registry.transport import Transport
+from imageupdater.registry.transport import Answer, Transport
 from imageupdater.tags import TagInfo
 
 _LOG = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ _LOG = logging.getLogger(__name__)
 _NEVER = datetime.min.replace(tzinfo=UTC)  # orders undated images before dated ones
 _TagsKey = tuple[str, str, str]  # (api_url, repository, credential ref text)
 _DigestKey = tuple[str, str, str]  # (api_url, repository, tag)
+_T = TypeVar("_T")
 _BlobKey = tuple[str, str]  # (api_url, digest): content-addressed, the same in every repository
 
 
@@ -336,44 +337,26 @@ class RegistryClient:
         digest: str,
         credentials: CredentialRef | None,
     ) -> Manifest:
-        key = (endpoint.api_url, digest)
-        cached = self._manifests.get(key)
-        self.counters.cache("manifest", hit=cached is not None)
-        if cached is not None:
-            return cached
-        return await self._manifest_flights.do(
-            key, lambda: self._fetch_manifest(endpoint, repository, digest, credentials)
-        )
-
-    async def _fetch_manifest(
-        self,
-        endpoint: RegistryEndpoint,
-        repository: str,
-        digest: str,
-        credentials: CredentialRef | None,
-    ) -> Manifest:
-        # Runs inside the flight and fills the cache before the flight ends, so a caller
-        # arriving as it finishes finds the entry rather than asking again.
-        key = (endpoint.api_url, digest)
-        registry = registry_label(endpoint)
         what = f"manifest {repository}@{digest}"
-        check_digest_form(digest, registry=registry, what=what)
-        answer = await self._requester.request(
+
+        def parse(answer: Answer, registry: str) -> Manifest:
+            content_type = answer.header("content-type")
+            return parse_manifest(answer.body, content_type, registry=registry, what=what)
+
+        return await self._by_digest(
+            self._manifests,
+            self._manifest_flights,
+            "manifest",
             endpoint,
-            "GET",
-            self._manifest_url(endpoint, repository, digest),
+            repository,
+            digest,
+            credentials,
+            url=self._manifest_url(endpoint, repository, digest),
             kind="manifest_get",
-            repository=repository,
-            credentials=credentials,
             what=what,
             accept=ACCEPT_MANIFESTS,
+            parse=parse,
         )
-        verify_digest(answer.body, digest, registry=registry, what=what)
-        manifest = parse_manifest(
-            answer.body, answer.header("content-type"), registry=registry, what=what
-        )
-        self._manifests.put(key, manifest)
-        return manifest
 
     async def _config(
         self,
@@ -383,39 +366,68 @@ class RegistryClient:
         credentials: CredentialRef | None,
     ) -> ImageConfig:
         digest = manifest.config_digest
-        key = (endpoint.api_url, digest)
-        cached = self._configs.get(key)
-        self.counters.cache("config", hit=cached is not None)
-        if cached is not None:
-            return cached
-        return await self._config_flights.do(
-            key, lambda: self._fetch_config(endpoint, repository, digest, credentials)
+        what = f"config blob {repository}@{digest}"
+        return await self._by_digest(
+            self._configs,
+            self._config_flights,
+            "config",
+            endpoint,
+            repository,
+            digest,
+            credentials,
+            url=URL(f"{endpoint.api_url}/v2/{repository}/blobs/{digest}"),
+            kind="blob",
+            what=what,
+            accept=None,
+            parse=lambda answer, registry: parse_config(answer.body, registry=registry, what=what),
         )
 
-    async def _fetch_config(
+    async def _by_digest(
         self,
+        cache: LruCache[_BlobKey, _T],
+        flights: SingleFlight[_BlobKey, _T],
+        cache_name: CacheName,
         endpoint: RegistryEndpoint,
         repository: str,
         digest: str,
         credentials: CredentialRef | None,
-    ) -> ImageConfig:
+        *,
+        url: URL,
+        kind: RequestKind,
+        what: str,
+        accept: str | None,
+        parse: Callable[[Answer, str], _T],
+    ) -> _T:
+        """Content-addressed data: kept by digest (it can never change), fetched once.
+
+        The fetch runs inside a flight and fills the cache before the flight ends, so a
+        caller arriving as it finishes finds the entry rather than asking again.
+        """
         key = (endpoint.api_url, digest)
-        registry = registry_label(endpoint)
-        what = f"config blob {repository}@{digest}"
-        check_digest_form(digest, registry=registry, what=what)
-        answer = await self._requester.request(
-            endpoint,
-            "GET",
-            URL(f"{endpoint.api_url}/v2/{repository}/blobs/{digest}"),
-            kind="blob",
-            repository=repository,
-            credentials=credentials,
-            what=what,
-        )
-        verify_digest(answer.body, digest, registry=registry, what=what)
-        config = parse_config(answer.body, registry=registry, what=what)
-        self._configs.put(key, config)
-        return config
+        cached = cache.get(key)
+        self.counters.cache(cache_name, hit=cached is not None)
+        if cached is not None:
+            return cached
+
+        async def fetch() -> _T:
+            registry = registry_label(endpoint)
+            check_digest_form(digest, registry=registry, what=what)
+            answer = await self._requester.request(
+                endpoint,
+                "GET",
+                url,
+                kind=kind,
+                repository=repository,
+                credentials=credentials,
+                what=what,
+                accept=accept,
+            )
+            verify_digest(answer.body, digest, registry=registry, what=what)
+            value = parse(answer, registry)
+            cache.put(key, value)
+            return value
+
+        return await flights.do(key, fetch)
 
     @staticmethod
     def _manifest_url(endpoint: RegistryEndpoint, repository: str, reference: str) -> URL:
