@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -112,6 +112,19 @@ def make_cycle(
         )
 
     return build
+
+
+@pytest.fixture
+def seeded(
+    registry: LocalRegistry, seeder: ImageSeeder, unique_repo: str
+) -> Callable[[list[str]], Awaitable[str]]:
+    """Push tags (one day apart) to this test's own repository; returns the image name."""
+
+    async def seed(tags: list[str]) -> str:
+        await seed_tags(seeder, unique_repo, tags)
+        return f"{registry.host}/{unique_repo}"
+
+    return seed
 
 
 async def seed_tags(seeder: ImageSeeder, repo: str, tags: list[str]) -> dict[str, str]:

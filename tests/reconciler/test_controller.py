@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcluster.kubeapi import KubeAPI
 from devcluster.registry import LocalRegistry
-from devcluster.seeder import ImageSeeder
 from imageupdater import kube
 from reconciler.apps_api import KubeApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
-from tests.reconciler.conftest import PREFIX, application, seed_tags, stored
+from tests.reconciler.conftest import PREFIX, application, stored
 
 
 async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
@@ -34,15 +33,13 @@ def images_of(api: KubeAPI, name: str) -> list[str]:
 
 async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
     kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
     cluster: kube.KubeClient,
     registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
     make_cycle: Callable[..., Cycle],
     metrics: ReconcilerMetrics,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0", "2.0.0"])
+    image = await seeded(["1.0.0", "1.1.0", "2.0.0"])
     kube_api.store.put(
         application("watched", {"image-list": f"{image}:~1.0"}, images=[f"{image}:1.0.0"])
     )
@@ -77,15 +74,12 @@ async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
 
 async def test_interval_zero_runs_one_cycle_and_returns(
     kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
     cluster: kube.KubeClient,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
     make_cycle: Callable[..., Cycle],
     metrics: ReconcilerMetrics,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     kube_api.store.put(application("once", {"image-list": image}, images=[f"{image}:1.0.0"]))
     kube_api.store.put(application("ignored", {"image-list": image}, images=[f"{image}:1.0.0"]))
     api = KubeApplications(cluster, metrics)
@@ -158,15 +152,12 @@ async def test_a_leader_that_cannot_renew_stops_writing_before_the_lease_expires
 
 async def test_an_expired_watch_relists_and_keeps_reacting(
     kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
     cluster: kube.KubeClient,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
     make_cycle: Callable[..., Cycle],
     metrics: ReconcilerMetrics,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     kube_api.store.put(
         application("relisted", {"image-list": f"{image}:1.0.0"}, images=[f"{image}:1.0.0"])
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcluster.argocdapi import ArgoCDAPI
@@ -22,13 +22,10 @@ def put(api: KubeAPI, app: dict[str, Any]) -> None:
 
 async def test_kustomize_helm_and_plugin_applications_get_their_overrides(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0", "1.2.0", "2.0.0"])
+    image = await seeded(["1.0.0", "1.1.0", "1.2.0", "2.0.0"])
     live = [f"{image}:1.0.0"]
     put(kube_api, application("kust", {"image-list": f"web={image}:~1.1"}, images=live))
     helm_source = {
@@ -68,13 +65,10 @@ async def test_kustomize_helm_and_plugin_applications_get_their_overrides(
 
 async def test_an_image_already_running_the_chosen_version_is_left_alone(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("current", {"image-list": image}, images=[f"{image}:1.1.0"]))
     before = stored(kube_api, "current")
     result = await make_cycle().run([before])
@@ -87,13 +81,10 @@ async def test_an_image_already_running_the_chosen_version_is_left_alone(
 
 async def test_a_multi_source_application_updates_the_helm_source_only(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["3.0.0", "3.1.0"])
+    image = await seeded(["3.0.0", "3.1.0"])
     sources = [
         {"repoURL": "https://git.example/values.git", "ref": "values"},
         {
@@ -121,14 +112,11 @@ async def test_a_multi_source_application_updates_the_helm_source_only(
 
 async def test_a_second_cycle_with_nothing_new_writes_nothing_and_lists_each_repo_once(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
     resolver: Any,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     for name in ("a", "b", "c"):
         put(kube_api, application(name, {"image-list": image}, images=[f"{image}:1.0.0"]))
     cycle = make_cycle()
@@ -144,13 +132,10 @@ async def test_a_second_cycle_with_nothing_new_writes_nothing_and_lists_each_rep
 
 async def test_a_concurrent_edit_to_another_field_survives_the_update(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("edited", {"image-list": image}, images=[f"{image}:1.0.0"]))
     seen_by_cycle = stored(kube_api, "edited")
     edited = stored(kube_api, "edited")
@@ -168,13 +153,10 @@ async def test_a_concurrent_edit_to_another_field_survives_the_update(
 
 async def test_dry_run_resolves_but_writes_nothing(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("dry", {"image-list": image}, images=[f"{image}:1.0.0"]))
     result = await make_cycle(dry_run=True).run([stored(kube_api, "dry")])
     assert result.images_considered == 1
@@ -187,14 +169,12 @@ async def test_dry_run_resolves_but_writes_nothing(
 
 async def test_an_updated_application_gets_an_event_with_upstreams_annotations(
     kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
     registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
     make_cycle: Callable[..., Cycle],
     metrics: ReconcilerMetrics,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("evented", {"image-list": image}, images=[f"{image}:1.0.0"]))
     await make_cycle().run([stored(kube_api, "evented")])
     events = kube_api.store.list("", None, "events", "argocd")
@@ -217,13 +197,10 @@ async def test_an_updated_application_gets_an_event_with_upstreams_annotations(
 
 async def test_invalid_annotations_become_one_warning_event_and_do_not_stop_the_cycle(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("broken", {"image-list": image, "update-strategy": "fastest"}))
     put(kube_api, application("fine", {"image-list": image}, images=[f"{image}:1.0.0"]))
     cycle = make_cycle()
@@ -240,14 +217,12 @@ async def test_invalid_annotations_become_one_warning_event_and_do_not_stop_the_
 
 async def test_api_server_errors_are_retried_and_counted(
     kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
     registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
     make_cycle: Callable[..., Cycle],
     metrics: ReconcilerMetrics,
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     put(kube_api, application("flaky", {"image-list": image}, images=[f"{image}:1.0.0"]))
     put(
         kube_api,

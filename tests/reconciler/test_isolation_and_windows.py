@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcluster.faultregistry import FaultRegistry, Kind
@@ -41,13 +41,10 @@ class Clock:
 
 async def test_a_deny_window_defers_the_update_until_it_closes(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     kube_api.store.put(
         project(
             [{"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "applications": ["*"]}]
@@ -141,13 +138,10 @@ async def test_a_rate_limited_or_hanging_registry_only_holds_back_its_own_images
 
 async def test_unreadable_sync_windows_hold_updates_back_and_say_why(
     kube_api: KubeAPI,
-    registry: LocalRegistry,
-    seeder: ImageSeeder,
-    unique_repo: str,
+    seeded: Callable[[list[str]], Awaitable[str]],
     make_cycle: Callable[..., Cycle],
 ) -> None:
-    image = f"{registry.host}/{unique_repo}"
-    await seed_tags(seeder, unique_repo, ["1.0.0", "1.1.0"])
+    image = await seeded(["1.0.0", "1.1.0"])
     bad_window = {"kind": "deny", "schedule": "0 25 * * *", "duration": "1h", "applications": ["*"]}
     kube_api.store.put(project([bad_window]))
     kube_api.store.put(application("frozen", {"image-list": image}, images=[f"{image}:1.0.0"]))
