@@ -3,11 +3,12 @@
 Supported: the variables `object`, `oldObject` and `request`; string (single or double
 quoted), integer, `true`/`false`/`null` literals and `[...]` lists; field selection `a.b`,
 indexing `a['k']` / `a[0]`; `has(a.b.c)`; `size(x)` / `x.size()`; the string methods
-`startsWith`, `endsWith`, `contains` and `matches` (RE2); the operators `!`, `==`, `!=`,
-`<`, `<=`, `>`, `>=`, `in`, `&&`, `||` and parentheses. `&&`/`||` absorb errors the way CEL
-does (`false && <error>` is false). Anything else (`authorizer`, `params`, macros such as
-`exists`/`all`, arithmetic, the ternary operator) is refused at compile time with a message
-naming the expression and this list.
+`startsWith`, `endsWith`, `contains` and `matches` (RE2); the macros `exists(x, p)` and
+`all(x, p)` over a list's items or a map's keys; the operators `!`, `==`, `!=`, `<`, `<=`,
+`>`, `>=`, `in`, `&&`, `||` and parentheses. `&&`/`||` and the macros absorb errors the way
+CEL does (`false && <error>` is false; `exists` is true if any item is). Anything else
+(`authorizer`, `params`, other macros, arithmetic, the ternary operator) is refused at
+compile time with a message naming the expression and this list.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from imageupdater.errors import InvalidInput
 
 SUPPORTED = (
     "variables object/oldObject/request; literals; a.b, a['k'], has(), size(), "
-    "startsWith/endsWith/contains/matches; ! == != < <= > >= in && || ( )"
+    "startsWith/endsWith/contains/matches, exists(x, p)/all(x, p); "
+    "! == != < <= > >= in && || ( )"
 )
+_MACROS = ("exists", "all")
 VARIABLES = ("object", "oldObject", "request")
 _METHODS = ("startsWith", "endsWith", "contains", "matches", "size")
 _OPS2 = ("==", "!=", "<=", ">=", "&&", "||")
@@ -164,6 +167,7 @@ class _Parser:
         self.text = text
         self.toks = _tokens(text)
         self.pos = 0
+        self.bound: list[str] = []  # macro variables in scope
 
     def unsupported(self, what: str) -> CelUnsupported:
         return CelUnsupported(
@@ -239,7 +243,9 @@ class _Parser:
                 name = self.take()
                 if name.kind != "ident":
                     raise self.unsupported(f"field {name.value!r}")
-                if self.peek().value == "(":
+                if self.peek().value == "(" and name.value in _MACROS:
+                    node, last = self.macro(name.value, node), None
+                elif self.peek().value == "(":
                     if name.value not in _METHODS:
                         raise self.unsupported(f"the function {name.value}()")
                     node, last = _call(name.value, node, self.args()), None
@@ -276,11 +282,26 @@ class _Parser:
                 return _const({"true": True, "false": False, "null": None}[name])
             if self.peek().value == "(":
                 return self.function(name)
-            if name not in VARIABLES:
+            if name not in VARIABLES and name not in self.bound:
                 raise self.unsupported(f"the variable {name!r}")
             return lambda env: env.get(name)
         shown = "end of expression" if tok.kind == "end" else repr(tok.value)
         raise self.unsupported(shown)
+
+    def macro(self, name: str, target: Node) -> Node:
+        """``target.exists(x, p)`` / ``target.all(x, p)``: ``p`` with ``x`` bound to each item."""
+        self.take("(")
+        var = self.take()
+        if var.kind != "ident" or var.value in VARIABLES:
+            raise self.unsupported(f"{name}() whose first argument is not a new variable name")
+        self.take(",")
+        self.bound.append(var.value)
+        try:
+            predicate = self.or_()
+        finally:
+            self.bound.pop()
+        self.take(")")
+        return _macro(name, target, var.value, predicate)
 
     def function(self, name: str) -> Node:
         if name == "has":
@@ -331,6 +352,29 @@ def _index(base: Node, index: Node) -> Node:
 
 def _call(name: str, target: Node, args: list[Node]) -> Node:
     return lambda env: _method(name, target(env), [a(env) for a in args])
+
+
+def _macro(name: str, target: Node, var: str, predicate: Node) -> Node:
+    wanted = name == "exists"  # the answer one item decides: exists on True, all on False
+
+    def run(env: Env) -> bool:
+        items = target(env)
+        if isinstance(items, Mapping):
+            items = list(items)
+        if not isinstance(items, list):
+            raise CelEvalError(f"no such overload: {name} on {_cel_type(items)}")
+        error: CelEvalError | None = None
+        for item in items:
+            try:
+                if _bool(predicate({**env, var: item}), name) is wanted:
+                    return wanted
+            except CelEvalError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return not wanted
+
+    return run
 
 
 def _has(base: Any, field: str) -> bool:

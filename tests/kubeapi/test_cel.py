@@ -53,6 +53,19 @@ PREFIX = "argocd-image-updater.argoproj.io/"
         pytest.param("object.spec.replicas == '2'", False, id="heterogeneous-equality-false"),
         pytest.param("object.spec.missing == 1 || true", True, id="or-absorbs-error"),
         pytest.param("false && object.spec.missing == 1", False, id="and-absorbs-error"),
+        pytest.param(
+            f"object.metadata.annotations.exists(k, k.startsWith('{PREFIX}'))",
+            True,
+            id="exists-over-map-keys",
+        ),
+        pytest.param("object.spec.images.exists(i, i == 'c')", False, id="exists-none"),
+        pytest.param("object.spec.images.all(i, i.size() == 1)", True, id="all-items"),
+        pytest.param("object.metadata.labels.all(k, k == 'other')", False, id="all-fails"),
+        pytest.param(
+            "object.spec.images.exists(i, i.missing == 1 || i == 'b')",
+            True,
+            id="exists-absorbs-an-items-error",
+        ),
     ],
 )
 def test_a_supported_expression_evaluates_like_cel(expression: str, expected: bool) -> None:
@@ -63,7 +76,9 @@ def test_a_supported_expression_evaluates_like_cel(expression: str, expected: bo
     "expression",
     [
         pytest.param("authorizer.requestResource.check('get').allowed()", id="authorizer"),
-        pytest.param("object.spec.images.exists(i, i == 'a')", id="exists-macro"),
+        pytest.param("object.spec.images.exists_one(i, i == 'a')", id="exists-one-macro"),
+        pytest.param("object.spec.images.exists(object, true)", id="macro-shadowing-a-variable"),
+        pytest.param("j == 1", id="unbound-variable"),
         pytest.param("object.spec.replicas + 1 == 3", id="arithmetic"),
         pytest.param("true ? true : false", id="ternary"),
         pytest.param("params.x == 1", id="params"),
@@ -78,8 +93,8 @@ def test_an_expression_outside_the_subset_is_refused_at_compile_time(expression:
 
 def test_a_refusal_names_the_expression_and_the_supported_subset() -> None:
     with pytest.raises(CelUnsupported) as exc:
-        compile_expression("object.spec.images.all(i, i != '')")
-    assert "object.spec.images.all" in str(exc.value)
+        compile_expression("object.spec.images.map(i, i != '')")
+    assert "object.spec.images.map" in str(exc.value)
     assert "has(), size()" in str(exc.value)
 
 

@@ -308,3 +308,13 @@ async def test_certificate_rotation_during_a_stream_of_reviews_loses_none(
     assert errors == []
     assert answers == [False] * 60
     assert cluster.reloader.reloads >= 1
+
+
+async def test_a_misspelled_image_list_key_is_caught_at_apply_time(
+    start_cluster: StartCluster,
+) -> None:
+    cluster = await start_cluster()
+    code, _, err = await cluster.apply(application("typo", {"image-lists": "nginx"}))
+    assert code == 1
+    assert "argocd-image-updater.argoproj.io/image-lists: unknown annotation" in err
+    assert "did you mean 'argocd-image-updater.argoproj.io/image-list'" in err
