@@ -36,7 +36,7 @@ from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.registry.counters import CountersSnapshot
-from imageupdater.resolver import Resolution, resolve
+from imageupdater.resolver import Resolution, SelectionMemo, resolve
 from reconciler.apps_api import KubeApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle, CycleSettings
@@ -104,6 +104,7 @@ class Worker:
             clock=self.clock,
             logger=logging.getLogger("image_updater.registry"),
         )
+        self.memo = SelectionMemo()
         # When the cycle's resolution step starts and ends, and how many resolutions it
         # made (one per distinct policy and current version).
         self.first_resolve, self.last_resolve, self.resolutions = float("inf"), 0.0, 0
@@ -113,7 +114,9 @@ class Worker:
         self.first_resolve = min(self.first_resolve, started)
         self.resolutions += 1
         try:
-            return await resolve(policy, client=self.client, conf=self.conf, current_tag=current)
+            return await resolve(
+                policy, client=self.client, conf=self.conf, current_tag=current, memo=self.memo
+            )
         finally:
             self.last_resolve = max(self.last_resolve, time.perf_counter())
 
@@ -128,6 +131,7 @@ class Worker:
                 metrics=metrics,
                 events=EventRecorder(k8s),
                 settings=CycleSettings(),
+                scope=self.client.cycle,
             )
             controller = Controller(
                 api=api, cycle=cycle, metrics=metrics, settings=ControllerSettings(interval=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["ResolverService"]
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -57,6 +58,10 @@ class ResolverService:
         tb: TracebackType | None,
     ) -> None:
         await self.client.__aexit__(exc_type, exc, tb)
+
+    def cycle(self) -> contextlib.AbstractContextManager[None]:
+        """Scope one reconcile cycle: each repository's tag list is read at most once in it."""
+        return self.client.cycle()
 
     async def resolve(self, policy: ImagePolicy, current_tag: str | None = None) -> Resolution:
         return await resolve(

@@ -17,6 +17,7 @@ from __future__ import annotations
 __all__ = ["Cycle", "CycleResult", "CycleSettings"]
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -80,7 +81,11 @@ class Cycle:
         is_leader: Callable[[], bool] = lambda: True,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         backoff: RepositoryBackoff | None = None,
+        scope: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
+        # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
+        # cycle, however long the cycle takes).
+        self.scope = scope
         self.api = api
         # Lives across cycles: that is what lets a repository that keeps failing back off.
         self.backoff = backoff or RepositoryBackoff()
@@ -99,7 +104,8 @@ class Cycle:
             prepared = await self._prepare(app, result)
             if prepared is not None:
                 work.append(prepared)
-        resolutions = await self._resolve_all(work)
+        with self.scope():
+            resolutions = await self._resolve_all(work)
         projects: _ProjectCache = {}
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 

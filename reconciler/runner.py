@@ -85,6 +85,7 @@ async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
         cycle = Cycle(
             api=api,
             resolve=resolver.resolve,
+            scope=resolver.cycle,
             metrics=metrics,
             events=events,
             settings=CycleSettings(

@@ -40,14 +40,18 @@ class LruCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def get(self, key: K, *, max_age: float | None = None) -> V | None:
-        """The entry if younger than ``max_age`` (default: the cache's ``ttl``)."""
+    def get(
+        self, key: K, *, max_age: float | None = None, fresh_since: float | None = None
+    ) -> V | None:
+        """The entry if younger than ``max_age`` (default: the cache's ``ttl``), or stored at
+        or after ``fresh_since`` (a monotonic time) whatever its age."""
         entry = self._data.get(key)
         if entry is None:
             return None
         stored_at, value = entry
         limit = self._ttl if max_age is None else max_age
-        if limit is not None and self._clock.monotonic() - stored_at >= limit:
+        pinned = fresh_since is not None and stored_at >= fresh_since
+        if not pinned and limit is not None and self._clock.monotonic() - stored_at >= limit:
             return None
         self._data.move_to_end(key)
         return value

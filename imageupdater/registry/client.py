@@ -12,8 +12,9 @@ from __future__ import annotations
 __all__ = ["RegistryClient"]
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self, TypeVar
@@ -69,6 +70,8 @@ class RegistryClient:
         self.settings = settings or ClientSettings()
         self.counters = counters or Counters()
         clock = clock or SystemClock()
+        self._clock = clock
+        self._cycle_started: float | None = None
         self._log = logger or _LOG
         self._transport = Transport(
             settings=self.settings, clock=clock, counters=self.counters, logger=self._log
@@ -113,6 +116,16 @@ class RegistryClient:
     ) -> None:
         await self._transport.close()
 
+    @contextlib.contextmanager
+    def cycle(self) -> Iterator[None]:
+        """Within the block, what was read since it began stays fresh whatever the TTLs say,
+        so a reconcile cycle that runs longer than a TTL still asks each repository once."""
+        self._cycle_started = self._clock.monotonic()
+        try:
+            yield
+        finally:
+            self._cycle_started = None
+
     def snapshot(self) -> CountersSnapshot:
         return self.counters.snapshot()
 
@@ -136,7 +149,7 @@ class RegistryClient:
         """
         credentials = credentials or endpoint.credentials
         key = (endpoint.api_url, repository, str(credentials) if credentials else "")
-        cached = self._tag_lists.get(key)
+        cached = self._tag_lists.get(key, fresh_since=self._cycle_started)
         self.counters.cache("tags", hit=cached is not None)
         if cached is not None:
             return cached
@@ -170,7 +183,7 @@ class RegistryClient:
         """The digest ``repository:tag`` points at now (from ``HEAD``, cached briefly)."""
         credentials = credentials or endpoint.credentials
         key = (endpoint.api_url, repository, tag)
-        cached = self._digests.get(key)
+        cached = self._digests.get(key, fresh_since=self._cycle_started)
         self.counters.cache("digest", hit=cached is not None)
         if cached is not None:
             return cached
