@@ -103,6 +103,7 @@ class RegistryClient:
         self._manifest_flights: SingleFlight[_BlobKey, Manifest] = SingleFlight()
         self._config_flights: SingleFlight[_BlobKey, ImageConfig] = SingleFlight()
         self._head_flights: SingleFlight[_DigestKey, str] = SingleFlight()
+        self._get_flights: SingleFlight[_DigestKey, tuple[str, Manifest]] = SingleFlight()
 
     async def __aenter__(self) -> Self:
         await self._transport.open()
@@ -229,6 +230,18 @@ class RegistryClient:
         return digest
 
     async def _get_by_tag(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        tag: str,
+        credentials: CredentialRef | None,
+    ) -> tuple[str, Manifest]:
+        return await self._get_flights.do(
+            (endpoint.api_url, repository, tag),
+            lambda: self._fetch_by_tag(endpoint, repository, tag, credentials),
+        )
+
+    async def _fetch_by_tag(
         self,
         endpoint: RegistryEndpoint,
         repository: str,
