@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["MAX_PATTERN_LENGTH", "AllowTags", "TagFilter", "TagInfo"]
+__all__ = ["MAX_PATTERN_LENGTH", "AllowTags", "Glob", "TagFilter", "TagInfo"]
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -257,6 +257,27 @@ def _keeps(tag_filter: TagFilter, tag: str) -> bool:
     return tag_filter.allow.matches(tag) and not any(
         _glob_matches(g, tag) for g in tag_filter._globs
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """One Go ``filepath.Match`` pattern, checked when built (``what`` names it in errors)."""
+
+    pattern: str
+    what: str = field(default="glob", compare=False)
+    _chunks: tuple[_Chunk, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            chunks = _compile_glob(self.pattern)
+        except InvalidTagFilter as exc:
+            # The glob grammar's messages speak of ignore-tags; say what this glob is for.
+            message = str(exc).replace("invalid ignore-tags glob", f"invalid {self.what}", 1)
+            raise InvalidTagFilter(message) from None
+        object.__setattr__(self, "_chunks", chunks)
+
+    def matches(self, name: str) -> bool:
+        return _glob_matches(self._chunks, name)
 
 
 @dataclass(frozen=True, slots=True)

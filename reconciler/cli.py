@@ -20,6 +20,7 @@ from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
+from imageupdater.tags import Glob
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -207,6 +208,8 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
     if args.disable_kube_events is None:
         args.disable_kube_events = not _env_bool("IMAGE_UPDATER_KUBE_EVENTS", True)
     args.lease_namespace = args.leader_election_namespace or _env("POD_NAMESPACE", "argocd")
+    for pattern in args.match_application_name:
+        Glob(pattern, what="--match-application-name glob")  # fail at start, not per Application
     if args.applications_api == "argocd" and not args.argocd_server_addr:
         raise InvalidInput(
             "--applications-api argocd needs --argocd-server-addr (or ARGOCD_SERVER)"

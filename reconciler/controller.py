@@ -16,7 +16,6 @@ __all__ = ["Controller", "ControllerSettings"]
 import asyncio
 import contextlib
 import datetime as dt
-import fnmatch
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from imageupdater.application import Application, app_key
 from imageupdater.errors import ImageUpdaterError, KubeGone
+from imageupdater.tags import Glob
 from reconciler.apps_api import ApplicationsAPI, KubeApplications
 from reconciler.cycle import Cycle, CycleResult
 from reconciler.metrics import ReconcilerMetrics
@@ -69,6 +69,10 @@ class Controller:
         self.settings = settings
         self.is_leader = is_leader
         self.leader_changed = leader_changed
+        # Go filepath.Match, as upstream's --match-application-name uses (not fnmatch).
+        self._name_globs = [
+            Glob(p, what="--match-application-name glob") for p in settings.name_patterns
+        ]
         self.index: dict[str, Application] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -80,7 +84,7 @@ class Controller:
         if not self.settings.name_patterns:
             return True
         name = app.get("metadata", {}).get("name", "")
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.settings.name_patterns)
+        return any(glob.matches(name) for glob in self._name_globs)
 
     def _store(self, app: Application) -> None:
         key = app_key(app)
@@ -138,8 +142,7 @@ class Controller:
                     self._update_gauges()
             except KubeGone:
                 log.info("watch of %s expired (410); relisting", namespace or "all namespaces")
-                versions = await self._relist_namespace(namespace)
-                version = versions
+                version = await self._relist_namespace(namespace)
                 continue
             except ImageUpdaterError as exc:
                 log.warning(

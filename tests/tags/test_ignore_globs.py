@@ -213,3 +213,14 @@ def test_any_glob_either_fails_to_build_or_answers_for_every_tag(pattern: str, t
     except InvalidTagFilter:
         return
     assert isinstance(tag_filter.keeps(tag), bool)
+
+
+def test_a_standalone_glob_matches_like_go_and_names_itself_in_errors() -> None:
+    from imageupdater.errors import InvalidTagFilter
+    from imageupdater.tags import Glob
+
+    glob = Glob("web-[^x]*", what="--match-application-name glob")
+    assert glob.matches("web-prod")
+    assert not glob.matches("web-xray")
+    with pytest.raises(InvalidTagFilter, match="invalid --match-application-name glob 'web-\\[a'"):
+        Glob("web-[a", what="--match-application-name glob")
