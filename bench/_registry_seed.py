@@ -33,10 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import aiohttp
-from yarl import URL
 
 from devcluster.registry import LocalRegistry
-from devcluster.seeder import MEDIA_TYPES, Blob, ImageSeeder, Media, SeedingFailed, format_created
+from devcluster.seeder import MEDIA_TYPES, Blob, ImageSeeder, Media, format_created
 
 # Bump when the bytes or the tag layout change: an old stamp then no longer matches.
 SEED_VERSION = 1
@@ -213,23 +212,6 @@ class _BulkSeeder(ImageSeeder):
         if status == 202:  # the registry declined the mount and opened an upload instead
             self.requests += 1
             await self._finish_upload(repository, blob, headers.get("Location", ""))
-
-    async def _finish_upload(self, repository: str, blob: Blob, location: str) -> None:
-        if not location:
-            raise SeedingFailed(f"upload to {self.base_url} for {repository} gave no Location")
-        if location.startswith("/"):
-            location = self.base_url + location
-        joiner = "&" if "?" in location else "?"
-        # encoded=True keeps the registry's opaque _state parameter byte for byte.
-        target = URL(f"{location}{joiner}digest={blob.digest.replace(':', '%3A')}", encoded=True)
-        await self._request(
-            "PUT",
-            target,
-            repository,
-            expect=(201,),
-            data=blob.data,
-            headers={"Content-Type": "application/octet-stream"},
-        )
 
     async def put(self, repository: str, reference: str, manifest: Blob) -> None:
         self.requests += 1

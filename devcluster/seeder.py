@@ -311,7 +311,10 @@ class ImageSeeder:
         _, headers, _ = await self._request(
             "POST", f"/v2/{repository}/blobs/uploads/", repository, expect=(202,)
         )
-        location = headers.get("Location", "")
+        await self._finish_upload(repository, blob, headers.get("Location", ""))
+
+    async def _finish_upload(self, repository: str, blob: Blob, location: str) -> None:
+        """PUT the blob to the upload ``Location`` a POST (or a declined mount) opened."""
         if not location:
             raise SeedingFailed(f"upload to {self.base_url} for {repository} gave no Location")
         if location.startswith("/"):
