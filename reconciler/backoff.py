@@ -3,7 +3,9 @@
 A repository whose resolution fails is retried on the next cycle at first; each further
 consecutive failure doubles the pause (``base`` · 2ⁿ⁻¹, capped at ``ceiling``), spread by
 ±``jitter``/2 so that many failing repositories do not retry in lockstep, and never
-shorter than a registry's ``Retry-After``. One success clears it. The clock and the random
+shorter than a registry's ``Retry-After``. Nothing, jitter or ``Retry-After`` included,
+pauses longer than ``ceiling``: a registry answering ``Retry-After: 86400`` must not switch
+its images off for a day. One success clears it. The clock and the random
 source are parameters, so tests decide time and chance.
 """
 
@@ -55,7 +57,7 @@ class RepositoryBackoff:
         failures = (state.failures if state else 0) + 1
         pause = min(self.ceiling, self.base * 2.0 ** (failures - 1))
         pause *= 1 - self.jitter / 2 + self.jitter * self._rng()
-        pause = max(pause, retry_after)
+        pause = min(self.ceiling, max(pause, retry_after))
         self._states[repository] = _State(failures, self._clock() + pause)
         return pause
 

@@ -2,25 +2,35 @@
 
 ``ImagesUpdated`` carries upstream's per-image annotations
 (``argocd-image-updater.image-<i>/full-image-name``, ``…/image-name``, ``…/old-tag``,
-``…/new-tag``) and message, so existing alerting keeps working. Failures — invalid
-annotations, registry errors, deferrals by sync windows — are Warning/Normal events too,
-which upstream lacks; the same message is not repeated for an Application until it changes,
-so a broken configuration does not emit an Event every cycle.
+``…/new-tag``) and message, so existing alerting keeps working; each update is an Event of its
+own. Failures — invalid annotations, registry errors, deferrals by sync windows — are
+Warning/Normal Events too, which upstream lacks, and they repeat every cycle while the
+condition lasts. Repeats are aggregated the way client-go's event correlator does it: the
+same (Application, type, reason, message) does not create a new Event but raises the
+existing one's ``count`` and ``lastTimestamp`` with a merge patch. So that a condition does
+not cost an API write per cycle either, the patch is sent at most once per
+``aggregation_interval`` (occurrences in between are counted, so ``count`` is exact when it
+is written) and once more when the condition clears or its message changes. A changed
+message starts a new Event; so does a condition that cleared and came back.
+
+That only works if messages are stable: callers must keep counters, countdowns and clock
+readings out of them (they belong in the log).
 """
 
 from __future__ import annotations
 
-__all__ = ["EventRecorder"]
+__all__ = ["AGGREGATION_INTERVAL", "EventRecorder"]
 
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from imageupdater import kube
 from imageupdater.application import Application
-from imageupdater.errors import KubeError
+from imageupdater.errors import KubeError, KubeNotFound
 from imageupdater.plan import Change
 
 log = logging.getLogger("image_updater.reconciler")
@@ -29,6 +39,29 @@ COMPONENT = "ArgocdImageUpdater"
 EventType = Literal["Normal", "Warning"]
 # Kubernetes rejects Event messages longer than this.
 _MAX_MESSAGE = 1024
+# How often a repeating Event's count is written back (client-go patches on every repeat,
+# but it sees a repeat per failure, not one per Application per cycle).
+AGGREGATION_INTERVAL = dt.timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class _Series:
+    """One Event in the cluster and the occurrences it stands for."""
+
+    uid: str
+    event_type: str
+    message: str
+    namespace: str
+    name: str  # the Event's metadata.name
+    body: dict[str, Any]  # as created, to re-create it if the cluster dropped it (event TTL)
+    count: int  # occurrences so far
+    written: int  # the count the cluster has
+    last_seen: dt.datetime
+    written_at: dt.datetime
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:
@@ -38,12 +71,15 @@ class EventRecorder:
         *,
         enabled: bool = True,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        aggregation_interval: dt.timedelta = AGGREGATION_INTERVAL,
     ) -> None:
         self._client = client
         self.enabled = enabled and client is not None
         self._clock = clock
-        self._last: dict[tuple[str, str], str] = {}
-        self.sent = 0
+        self.aggregation_interval = aggregation_interval
+        self._series: dict[tuple[str, str], _Series] = {}
+        self.sent = 0  # Events created
+        self.patched = 0  # count updates written
 
     async def record(
         self,
@@ -53,23 +89,64 @@ class EventRecorder:
         message: str,
         *,
         annotations: Mapping[str, str] | None = None,
-        once: bool = False,
+        aggregate: bool = True,
     ) -> None:
-        """Create an Event; with ``once``, skip it if the last one for this reason said the same."""
-        meta = app.get("metadata", {})
-        key = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", reason)
-        if once and self._last.get(key) == message:
-            return
-        self._last[key] = message
+        """Report an occurrence: a new Event, or one more on the Event that said the same.
+
+        ``aggregate=False`` always creates a new Event (each image update is news of its own,
+        with its own annotations).
+        """
         if not self.enabled or self._client is None:
             return
-        now = self._clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta = app.get("metadata", {})
+        key = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", reason)
+        now = self._clock()
+        message = message[:_MAX_MESSAGE]
+        series = self._series.get(key) if aggregate else None
+        if (
+            series is not None
+            and series.uid == meta.get("uid", "")
+            and series.event_type == event_type
+            and series.message == message
+        ):
+            series.count += 1
+            series.last_seen = now
+            if now - series.written_at >= self.aggregation_interval:
+                await self._write_count(series, reason)
+            return
+        if series is not None:
+            await self._flush(key)
+        created = await self._create(app, event_type, reason, message, annotations, now)
+        if aggregate and created is not None:
+            self._series[key] = created
+
+    async def forget(self, app_key: str, reason: str) -> None:
+        """The condition cleared: write its final count; the next occurrence is a new Event."""
+        await self._flush((app_key, reason))
+
+    async def _flush(self, key: tuple[str, str]) -> None:
+        series = self._series.pop(key, None)
+        if series is not None and series.count != series.written:
+            await self._write_count(series, key[1])
+
+    async def _create(
+        self,
+        app: Application,
+        event_type: EventType,
+        reason: str,
+        message: str,
+        annotations: Mapping[str, str] | None,
+        now: dt.datetime,
+    ) -> _Series | None:
+        assert self._client is not None
+        meta = app.get("metadata", {})
         namespace = meta.get("namespace", "default")
+        name = f"{meta.get('name', 'app')}.{uuid.uuid4().hex[:16]}"
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
-                "name": f"{meta.get('name', 'app')}.{uuid.uuid4().hex[:16]}",
+                "name": name,
                 "namespace": namespace,
                 "annotations": dict(annotations or {}),
             },
@@ -82,24 +159,63 @@ class EventRecorder:
                 "resourceVersion": meta.get("resourceVersion", ""),
             },
             "reason": reason,
-            "message": message[:_MAX_MESSAGE],
+            "message": message,
             "type": event_type,
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
+            "firstTimestamp": _timestamp(now),
+            "lastTimestamp": _timestamp(now),
             "count": 1,
         }
         try:
             await self._client.create(kube.EVENTS, namespace, body)
-            self.sent += 1
         except KubeError as exc:
             # An Event is best effort: never fail an update because its Event was refused.
-            log.warning("could not record event %s on %s/%s: %s", reason, *key[0].split("/"), exc)
+            log.warning(
+                "could not record event %s on %s/%s: %s", reason, namespace, meta.get("name"), exc
+            )
+            return None
+        self.sent += 1
+        return _Series(
+            uid=meta.get("uid", ""),
+            event_type=event_type,
+            message=message,
+            namespace=namespace,
+            name=name,
+            body=body,
+            count=1,
+            written=1,
+            last_seen=now,
+            written_at=now,
+        )
 
-    def forget(self, app_key: str, reason: str) -> None:
-        """The condition cleared: the next occurrence is reported again."""
-        self._last.pop((app_key, reason), None)
+    async def _write_count(self, series: _Series, reason: str) -> None:
+        assert self._client is not None
+        last = _timestamp(series.last_seen)
+        patch = {"count": series.count, "lastTimestamp": last}
+        try:
+            try:
+                await self._client.patch(kube.EVENTS, series.namespace, series.name, patch)
+            except KubeNotFound:
+                # Expired (the API server's event TTL) or deleted: like client-go, create it
+                # again under its name, carrying the whole count.
+                body = {**series.body, "metadata": dict(series.body["metadata"]), **patch}
+                await self._client.create(kube.EVENTS, series.namespace, body)
+        except KubeError as exc:
+            # Keep counting (the next write carries every occurrence), but do not retry
+            # before the next interval: a refusing API server gets no write per cycle either.
+            series.written_at = self._clock()
+            log.warning(
+                "could not update event %s on %s (%s): %s",
+                reason,
+                series.body["involvedObject"]["name"],
+                series.name,
+                exc,
+            )
+            return
+        series.written = series.count
+        series.written_at = self._clock()
+        self.patched += 1
 
     async def images_updated(self, app: Application, changes: Sequence[Change]) -> None:
         annotations: dict[str, str] = {}
@@ -116,4 +232,5 @@ class EventRecorder:
             "ImagesUpdated",
             f"Successfully updated application '{name}'",
             annotations=annotations,
+            aggregate=False,
         )

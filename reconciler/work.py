@@ -39,6 +39,10 @@ class CycleSettings:
     max_concurrency: int = 10
     # Like upstream v1, Secrets an Application names must live in its own namespace.
     allow_cross_namespace_secrets: bool = False
+    # How long one resolution may wait on its registry within a cycle (seconds; 0 = no
+    # bound). Past it the image fails for this cycle and its repository backs off, so a
+    # registry that hangs holds back its own images only, and for this long at most.
+    resolve_deadline: float = 60.0
 
 
 @dataclass(slots=True)
