@@ -7,10 +7,15 @@ Kubernetes implementation lives in ``imageupdater.kube``). It also owns
 endpoint's ``credsexpire``, concurrent resolutions of one key share one fetch, and
 ``invalidate`` supports the single retry after a 401/403.
 
-Secrets stay out of messages: errors name the variable, secret, field, script, registry
-key and exit code, never a value. An ``ext:`` script's stdout is never quoted (it is the
-credential); of its stderr only the first line, cut to 200 characters, is shown, because
-scripts usually explain failures there and rarely print credentials to it.
+Secrets stay out of messages: errors name the variable, secret, field, registry key and
+exit code, never a value. ``ext:`` scripts are the operator's (registries.conf, or
+namespaces the operator opted in): each runs without a shell, with a minimal environment
+(``SCRIPT_ENVIRONMENT``, so it never sees registries.conf's ``env:`` credentials), a
+timeout, a cap on what it may print and a bound on how many run at once. Its stdout is the
+credential and is never quoted; its stderr goes to the operator's log only, redacted, and
+the error (which reaches admission warnings and Events) says just that the script failed
+and its exit code. A failing script is not rerun on every lookup: its failure is
+remembered with a growing back-off.
 
 Stricter than upstream: every source must yield a non-empty username and password on one
 line (one trailing newline is dropped, as ``kubectl create secret --from-file`` leaves
@@ -23,12 +28,15 @@ from __future__ import annotations
 
 __all__ = [
     "DOCKER_HUB_HOSTS",
+    "SCRIPT_ENVIRONMENT",
     "CacheKey",
     "CredentialCache",
     "CredentialResolver",
     "CredentialSource",
     "SecretReader",
+    "redact",
     "resolve",
+    "script_environment",
 ]
 
 import asyncio
@@ -36,7 +44,9 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -50,8 +60,24 @@ from imageupdater.registries_conf import RegistryEndpoint
 
 DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 EXT_TIMEOUT = 10.0
-_STDERR_LIMIT = 200
+# A credential is one short line; anything much longer is a broken or hostile script, and
+# must not grow this process's memory (`ext:/usr/bin/yes`).
+EXT_OUTPUT_LIMIT = 4096
+EXT_CONCURRENCY = 4
+# Variables a credential helper legitimately needs: where programs are, locale, and the
+# cloud SDKs' own configuration (ECR, ACR and GCR login scripts are what `ext:` is for).
+SCRIPT_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ")
+SCRIPT_ENVIRONMENT_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_")
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+_STDERR_LINES = 3
+_STDERR_LINE_LIMIT = 200
+# Long token-like runs and the part after `user:` are what a script might leak on stderr.
+_SECRET_LIKE = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
+_PAIR = re.compile(r"(\b[^\s:=]+[:=])[^\s]+")
+_FAILURE_BACKOFF = 10.0
+_FAILURE_BACKOFF_CEILING = 300.0
 _DOCKER_CONFIG_FIELD = ".dockerconfigjson"
+log = logging.getLogger("image_updater.credentials")
 
 
 class SecretReader(Protocol):
@@ -68,16 +94,21 @@ async def resolve(
     secrets: SecretReader | None,
     environ: Mapping[str, str],
     ext_timeout: float = EXT_TIMEOUT,
+    ext_slots: asyncio.Semaphore | None = None,
 ) -> Credentials:
     """Fetch the credentials ``ref`` points at for the registry ``registry_host``/``api_url``.
 
     ``registry_host`` and ``api_url`` only matter for ``pullsecret:`` (choosing the ``auths``
-    entry). Raises ``CredentialError``; its message never contains a credential.
+    entry). ``ext_slots`` bounds how many scripts run at once. Raises ``CredentialError``;
+    its message never contains a credential.
     """
     if ref.kind == "env":
         return _from_env(f"{ref.env_var}", environ)
     if ref.kind == "ext":
-        return await _from_script(f"{ref.path}", environ, ext_timeout)
+        if ext_slots is None:
+            return await _from_script(f"{ref.path}", environ, ext_timeout)
+        async with ext_slots:
+            return await _from_script(f"{ref.path}", environ, ext_timeout)
     if secrets is None:
         raise CredentialError(
             f"cannot resolve credential reference {str(ref)!r}: "
@@ -101,10 +132,12 @@ class CredentialSource:
         secrets: SecretReader | None,
         environ: Mapping[str, str],
         ext_timeout: float = EXT_TIMEOUT,
+        ext_concurrency: int = EXT_CONCURRENCY,
     ) -> None:
         self._secrets = secrets
         self._environ = environ
         self._ext_timeout = ext_timeout
+        self._ext_slots = asyncio.Semaphore(ext_concurrency)
 
     async def resolve(self, ref: CredentialRef, *, registry_host: str, api_url: str) -> Credentials:
         return await resolve(
@@ -114,6 +147,7 @@ class CredentialSource:
             secrets=self._secrets,
             environ=self._environ,
             ext_timeout=self._ext_timeout,
+            ext_slots=self._ext_slots,
         )
 
 
@@ -133,11 +167,20 @@ class _Entry:
     fetched_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: CredentialError
+    failures: int
+    retry_at: float
+
+
 class CredentialCache:
     """Registry-level credentials, fetched lazily and kept until ``expire_after`` seconds pass.
 
-    ``expire_after == 0`` means never expire (upstream's ``credsexpire`` default). Failures
-    are not cached: the next ``get`` tries again.
+    ``expire_after == 0`` means never expire (upstream's ``credsexpire`` default). A failed
+    ``ext:`` script is not rerun until its back-off (10 s, doubling to 5 min) has passed:
+    until then ``get`` raises the remembered error. Other failures are not remembered (a
+    Secret created a moment later is used at once).
     """
 
     def __init__(
@@ -146,6 +189,7 @@ class CredentialCache:
         self._resolver = resolver
         self._clock = clock
         self._entries: dict[CacheKey, _Entry] = {}
+        self._failures: dict[CacheKey, _Failure] = {}
         self._in_flight: dict[CacheKey, asyncio.Task[Credentials]] = {}
 
     @staticmethod
@@ -162,6 +206,9 @@ class CredentialCache:
         entry = self._entries.get(key)
         if entry is not None and not self._expired(entry, expire_after):
             return entry.credentials
+        failure = self._failures.get(key)
+        if failure is not None and self._clock() < failure.retry_at:
+            raise failure.error
         task = self._in_flight.get(key)
         if task is None:
             task = asyncio.ensure_future(self._fetch(key, ref, registry_host, api_url))
@@ -182,7 +229,10 @@ class CredentialCache:
         )
 
     def invalidate(self, key: CacheKey) -> None:
-        """Forget the cached credentials for ``key`` (after a 401/403 with cached credentials)."""
+        """Forget the cached credentials for ``key`` (after a 401/403 with cached credentials).
+
+        A remembered script failure stays: a refused request must not rerun a failing script.
+        """
         self._entries.pop(key, None)
 
     def _expired(self, entry: _Entry, expire_after: float) -> bool:
@@ -195,10 +245,21 @@ class CredentialCache:
             credentials = await self._resolver.resolve(
                 ref, registry_host=registry_host, api_url=api_url
             )
-            self._entries[key] = _Entry(credentials, self._clock())
-            return credentials
+        except CredentialError as exc:
+            if ref.kind == "ext":
+                self._remember_failure(key, exc)
+            raise
         finally:
             self._in_flight.pop(key, None)
+        self._failures.pop(key, None)
+        self._entries[key] = _Entry(credentials, self._clock())
+        return credentials
+
+    def _remember_failure(self, key: CacheKey, error: CredentialError) -> None:
+        previous = self._failures.get(key)
+        failures = (previous.failures if previous else 0) + 1
+        pause = min(_FAILURE_BACKOFF_CEILING, _FAILURE_BACKOFF * 2.0 ** (failures - 1))
+        self._failures[key] = _Failure(error, failures, self._clock() + pause)
 
 
 def _consume_exception(task: asyncio.Task[Credentials]) -> None:
@@ -242,6 +303,17 @@ def _field(data: Mapping[str, bytes], namespace: str, name: str, key: str) -> by
     return value
 
 
+def script_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What an ``ext:`` script sees of this process's environment (``SCRIPT_ENVIRONMENT``)."""
+    kept = {
+        name: value
+        for name, value in environ.items()
+        if name in SCRIPT_ENVIRONMENT or name.startswith(SCRIPT_ENVIRONMENT_PREFIXES)
+    }
+    kept.setdefault("PATH", _DEFAULT_PATH)
+    return kept
+
+
 async def _from_script(path: str, environ: Mapping[str, str], limit: float) -> Credentials:
     try:
         process = await asyncio.create_subprocess_exec(
@@ -249,34 +321,68 @@ async def _from_script(path: str, environ: Mapping[str, str], limit: float) -> C
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=dict(environ),
+            env=script_environment(environ),
             # Its own process group, so a timeout also kills what the script started
             # (a lingering child would hold the pipes open).
             start_new_session=True,
         )
     except OSError as exc:
-        raise CredentialError(
-            f"cannot run credential script {path!r}: {exc.strerror or type(exc).__name__}"
-        ) from exc
+        reason = exc.strerror or type(exc).__name__
+        log.warning("credential script %r cannot be run: %s", path, reason)
+        raise CredentialError(f"the credential script cannot be run ({reason})") from exc
+    assert process.stdout is not None and process.stderr is not None
+    errors = asyncio.ensure_future(_read_capped(process.stderr, EXT_OUTPUT_LIMIT, stop=False))
     try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), limit)
+        async with asyncio.timeout(limit):
+            stdout, too_long = await _read_capped(process.stdout, EXT_OUTPUT_LIMIT, stop=True)
+            if too_long:
+                _kill_group(process.pid)
+            stderr, _ = await errors
+            await process.wait()
     except TimeoutError:
+        errors.cancel()
         _kill_group(process.pid)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.communicate(), 5.0)
+        await _reap(process)
+        log.warning("credential script %r did not finish within %gs; killed", path, limit)
         raise CredentialError(
-            f"credential script {path!r} did not finish within {limit:g}s and was killed"
+            f"the credential script did not finish within {limit:g}s and was killed"
         ) from None
     except BaseException:
+        errors.cancel()
         _kill_group(process.pid)
-        await process.wait()
+        await _reap(process)
         raise
-    if process.returncode != 0:
+    _log_stderr(path, process.returncode, stderr)
+    if too_long:
         raise CredentialError(
-            f"credential script {path!r} exited with code {process.returncode}"
-            + _stderr_hint(stderr)
+            f"the credential script printed more than {EXT_OUTPUT_LIMIT} bytes and was killed"
         )
-    return _split_pair(stdout, f"the output of credential script {path!r}")
+    if process.returncode != 0:
+        raise CredentialError(f"the credential script failed with exit code {process.returncode}")
+    return _split_pair(stdout, "the output of the credential script")
+
+
+async def _read_capped(stream: asyncio.StreamReader, cap: int, *, stop: bool) -> tuple[bytes, bool]:
+    """Up to ``cap`` bytes of ``stream`` and whether it had more. With ``stop`` reading ends
+    at the cap (the caller kills the script); otherwise the rest is read and dropped, so a
+    chatty stderr neither blocks the script nor grows memory."""
+    kept = bytearray()
+    overflow = False
+    while chunk := await stream.read(64 * 1024):
+        room = cap - len(kept)
+        if len(chunk) > room:
+            kept += chunk[: max(room, 0)]
+            overflow = True
+            if stop:
+                break
+        else:
+            kept += chunk
+    return bytes(kept), overflow
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), 5.0)
 
 
 def _kill_group(pid: int) -> None:
@@ -284,14 +390,32 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _stderr_hint(stderr: bytes) -> str:
-    lines = stderr.decode(errors="replace").strip().splitlines()
+def redact(line: str) -> str:
+    """A stderr line fit for the operator's log: token-like runs and ``user:secret`` tails
+    replaced, cut to a readable length."""
+    line = _PAIR.sub(lambda m: m.group(1) + "<redacted>", line)
+    line = _SECRET_LIKE.sub("<redacted>", line)
+    if len(line) > _STDERR_LINE_LIMIT:
+        line = line[:_STDERR_LINE_LIMIT] + "…"
+    return line
+
+
+def _log_stderr(path: str, code: int | None, stderr: bytes) -> None:
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
     if not lines:
-        return ""
-    first = lines[0].strip()
-    if len(first) > _STDERR_LIMIT:
-        first = first[:_STDERR_LIMIT] + "…"
-    return f" (stderr: {first})"
+        if code:
+            log.warning("credential script %r exited with code %s", path, code)
+        return
+    shown = " | ".join(redact(ln) for ln in lines[:_STDERR_LINES])
+    more = f" (+{len(lines) - _STDERR_LINES} more lines)" if len(lines) > _STDERR_LINES else ""
+    log.log(
+        logging.WARNING if code else logging.DEBUG,
+        "credential script %r exited with code %s; stderr (redacted): %s%s",
+        path,
+        code,
+        shown,
+        more,
+    )
 
 
 def _registry_host_of(text: str) -> str:

@@ -19,7 +19,14 @@ a ``:`` inside the definition) and, stricter than upstream, whitespace anywhere,
 
 from __future__ import annotations
 
-__all__ = ["ACCEPTED_FORMS", "CredentialKind", "CredentialRef", "Credentials"]
+__all__ = [
+    "ACCEPTED_FORMS",
+    "OPERATOR_KINDS",
+    "CredentialKind",
+    "CredentialRef",
+    "CredentialRules",
+    "Credentials",
+]
 
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -38,6 +45,12 @@ _FORMS: dict[CredentialKind, str] = {
 }
 
 ACCEPTED_FORMS = ", ".join(_FORMS.values()) + ", each optionally prefixed by <registry>="
+
+# Kinds that act with the updater's own authority: `env:` reads its environment (where
+# registries.conf credentials live) and `ext:` runs a program on its image. Whoever can write
+# an Application must not reach either, so they are the operator's alone unless the operator
+# opts a namespace in.
+OPERATOR_KINDS: frozenset[CredentialKind] = frozenset({"env", "ext"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,27 @@ class CredentialRef:
     def __str__(self) -> str:
         prefix = f"{self.registry_prefix}=" if self.registry_prefix is not None else ""
         return f"{prefix}{self.kind}:{self.definition}"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRules:
+    """Which credential references an Application may make, as the operator configured it.
+
+    By default an Application may name only ``pullsecret:``/``secret:`` references to
+    Secrets of its own namespace. ``allow_cross_namespace_secrets`` lifts the namespace rule;
+    ``env_ext_namespaces`` lists the namespaces whose Applications may also use ``env:`` and
+    ``ext:``. The webhook, the reconciler and ``lint`` all ask this one value.
+    """
+
+    allow_cross_namespace_secrets: bool = False
+    env_ext_namespaces: frozenset[str] = frozenset()
+
+    def secret_scope(self, namespace: str | None) -> str | None:
+        """The namespace Secret references must stay in; None when any is allowed."""
+        return None if self.allow_cross_namespace_secrets else namespace or None
+
+    def allows_operator_kinds(self, namespace: str | None) -> bool:
+        return namespace is not None and namespace in self.env_ext_namespaces
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode
 from yaml.reader import ReaderError
 
 from imageupdater.annotations import PREFIX, parse
+from imageupdater.credentials import CredentialRules
 from imageupdater.problems import Severity
 
 _API_VERSION = "argoproj.io/v1alpha1"
@@ -72,7 +73,9 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def lint_documents(text: str, *, source: str) -> list[LintFinding]:
+def lint_documents(
+    text: str, *, source: str, rules: CredentialRules | None = None
+) -> list[LintFinding]:
     """Check every Application in the multi-document YAML ``text`` (named ``source``)."""
     findings: list[LintFinding] = []
     try:
@@ -84,7 +87,7 @@ def lint_documents(text: str, *, source: str) -> list[LintFinding]:
             node = loader.get_node()
             document = loader.construct_document(node) if node is not None else None
             for app in _applications(document):
-                findings.extend(_lint_application(app, source))
+                findings.extend(_lint_application(app, source, rules or CredentialRules()))
     except yaml.YAMLError as err:
         findings.append(_yaml_finding(err, text, source))
     except RecursionError:
@@ -107,7 +110,9 @@ def _applications(document: object) -> Iterator[Mapping[str, Any]]:
             yield from _applications(item)
 
 
-def _lint_application(app: Mapping[str, Any], source: str) -> list[LintFinding]:
+def _lint_application(
+    app: Mapping[str, Any], source: str, rules: CredentialRules
+) -> list[LintFinding]:
     metadata = app.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
     name = metadata.get("name")
@@ -148,7 +153,12 @@ def _lint_application(app: Mapping[str, Any], source: str) -> list[LintFinding]:
                 )
             )
         texts[key_text] = shown
-    result = parse(texts, namespace=namespace if isinstance(namespace, str) and namespace else None)
+    known = namespace if isinstance(namespace, str) and namespace else None
+    result = parse(
+        texts,
+        namespace=rules.secret_scope(known),
+        operator_credentials=rules.allows_operator_kinds(known),
+    )
     findings.extend(
         LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in result.problems
     )

@@ -16,6 +16,7 @@ import os
 import sys
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
+from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
@@ -60,11 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run one cycle and exit (implies --interval 0, no probes)",
     )
     add("--dry-run", action="store_true", help="resolve and plan, but write nothing")
-    add(
-        "--allow-cross-namespace-secrets",
-        action="store_true",
-        help="accept pull-secret and git secret references outside the Application's namespace",
-    )
+    add_credential_rule_flags(add)
     add(
         "--max-concurrency",
         type=int,
@@ -208,6 +205,7 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
     if args.disable_kube_events is None:
         args.disable_kube_events = not _env_bool("IMAGE_UPDATER_KUBE_EVENTS", True)
     args.lease_namespace = args.leader_election_namespace or _env("POD_NAMESPACE", "argocd")
+    args.credential_rules = credential_rules(args)
     for pattern in args.match_application_name:
         Glob(pattern, what="--match-application-name glob")  # fail at start, not per Application
     if args.applications_api == "argocd" and not args.argocd_server_addr:

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from imageupdater import annotations as annotation_parser
 from imageupdater.application import Application, SourceRef, find_live, live_images, select_source
+from imageupdater.credentials import CredentialRules
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.plan import ChosenImage, current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
@@ -47,7 +48,8 @@ ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
 PARSE_CACHE_SIZE = 4096
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_ParseKey = tuple[str | None, tuple[tuple[str, str], ...]]
+# (secret scope, env:/ext: allowed, our annotations)
+_ParseKey = tuple[str | None, bool, tuple[tuple[str, str], ...]]
 _RiskKey = tuple[_ParseKey, tuple[str, ...]]
 # Time kept back from the resolve deadline for building and sending the answer, and for
 # reviews that waited behind others (TLS handshakes in a burst) before reaching us.
@@ -58,7 +60,7 @@ MutationOutcome = Literal["resolved", "unchanged", "deadline", "error", "skipped
 @dataclass(frozen=True, slots=True)
 class AdmissionSettings:
     resolve_timeout: float = 2.0
-    allow_cross_namespace_secrets: bool = False
+    credentials: CredentialRules = field(default_factory=CredentialRules)
 
 
 @dataclass(slots=True)
@@ -133,12 +135,17 @@ class Admission:
         self._risks: OrderedDict[_RiskKey, tuple[str, ...]] = OrderedDict()
 
     def _parse(
-        self, annotations: dict[str, str], scope: str | None
+        self, annotations: dict[str, str], request: Request
     ) -> tuple[_ParseKey, annotation_parser.ParseResult]:
-        key: _ParseKey = (scope, tuple(sorted(annotations.items())))
+        rules = self.settings.credentials
+        scope = rules.secret_scope(request.namespace)
+        operator_kinds = rules.allows_operator_kinds(request.namespace)
+        key: _ParseKey = (scope, operator_kinds, tuple(sorted(annotations.items())))
         result = _recall(self._parsed, key)
         if result is None:
-            result = annotation_parser.parse(annotations, namespace=scope)
+            result = annotation_parser.parse(
+                annotations, namespace=scope, operator_credentials=operator_kinds
+            )
             _remember(self._parsed, key, result)
         return key, result
 
@@ -155,10 +162,6 @@ class Admission:
             _remember(self._risks, risk_key, warnings)
         return list(warnings)
 
-    def _secret_scope(self, request: Request) -> str | None:
-        """The namespace Secret references must stay in; None when the operator allows any."""
-        return None if self.settings.allow_cross_namespace_secrets else request.namespace or None
-
     # -- validation ------------------------------------------------------------------------
 
     def validate(self, request: Request) -> Decision:
@@ -167,7 +170,7 @@ class Admission:
         new = _ours(_annotations(request.object))
         if not new:
             return Decision(Verdict())
-        key, result = self._parse(new, self._secret_scope(request))
+        key, result = self._parse(new, request)
         problems = list(result.errors)
         config = result.config
         warnings = [str(p) for p in result.warnings]
@@ -210,7 +213,7 @@ class Admission:
             return Decision(Verdict())
         if request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new:
             return Decision(Verdict(), outcome="skipped")
-        _, result = self._parse(new, self._secret_scope(request))
+        _, result = self._parse(new, request)
         config = result.config
         if config is None or config.write_back.method != "argocd":
             # Invalid annotations are the validating webhook's to deny; git write-back keeps

@@ -96,17 +96,32 @@ class _Options:
 
 
 @dataclass(frozen=True, slots=True)
+class _Scope:
+    """What the Application's credential references may reach (see ``parse``)."""
+
+    namespace: str | None
+    operator_credentials: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Targets:
     helm: HelmTarget | None = None
     kustomize: KustomizeTarget | None = None
     plugin: PluginTarget | None = None
 
 
-def parse(annotations: Mapping[str, str], *, namespace: str | None = None) -> ParseResult:
+def parse(
+    annotations: Mapping[str, str],
+    *,
+    namespace: str | None = None,
+    operator_credentials: bool = False,
+) -> ParseResult:
     """Parse the ``argocd-image-updater.argoproj.io/*`` annotations of one Application.
 
     ``namespace`` is the Application's namespace when known; secrets referenced from
     another namespace are then an error (an Application may only use its own).
+    ``operator_credentials`` lets the Application use ``env:`` and ``ext:`` credential
+    references, which are otherwise the operator's alone (``CredentialRules``).
     """
     ours = {
         key[len(PREFIX) :]: (key, value)
@@ -133,20 +148,21 @@ def parse(annotations: Mapping[str, str], *, namespace: str | None = None) -> Pa
         for spelling in (e.alias, key_alias(e.alias))
     }
     app, per_alias = _sort_keys(out, ours, entries, aliases)
-    defaults = _parse_options(out, app, namespace)
+    scope = _Scope(namespace, operator_credentials)
+    defaults = _parse_options(out, app, scope)
     write_back = parse_write_back(out, app, namespace)
     policies = [
         _policy(
             out,
             entry,
             defaults,
-            _parse_options(out, per_alias.get(entry.alias or "", {}), namespace, alias=entry.alias),
+            _parse_options(out, per_alias.get(entry.alias or "", {}), scope, alias=entry.alias),
         )
         for entry in entries or ()
     ]
     for alias, settings in per_alias.items():
         if alias not in aliases.values():
-            _parse_options(out, settings, namespace, alias=alias)  # reported, then dropped
+            _parse_options(out, settings, scope, alias=alias)  # reported, then dropped
     problems = tuple(sorted(out.problems, key=lambda p: (p.key != IMAGE_LIST_KEY, p.key)))
     if out.error_count or write_back is None or any(p is None for p in policies):
         return ParseResult(None, problems, managed=True)
@@ -228,7 +244,7 @@ def _unknown_alias(out: Collector, key: str, alias: str, aliases: Mapping[str, s
 def _parse_options(
     out: Collector,
     settings: Mapping[str, _Setting],
-    namespace: str | None,
+    scope: _Scope,
     *,
     alias: str | None = None,
 ) -> _Options:
@@ -262,7 +278,9 @@ def _parse_options(
         ignore=None if ignore is None else v.parse_ignore_tags(out, *ignore),
         pull_secret=None
         if pull_secret is None
-        else v.parse_pull_secret(out, *pull_secret, namespace),
+        else v.parse_pull_secret(
+            out, *pull_secret, scope.namespace, operator_kinds=scope.operator_credentials
+        ),
         platforms=None if platforms is None else v.parse_platforms(out, *platforms),
         platforms_key=None if platforms is None else platforms[0],
         helm=targets.helm,

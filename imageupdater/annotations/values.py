@@ -25,7 +25,7 @@ import re2
 
 from imageupdater import strategies
 from imageupdater.annotations.report import Collector, quote
-from imageupdater.credentials import CredentialRef
+from imageupdater.credentials import OPERATOR_KINDS, CredentialRef
 from imageupdater.errors import (
     InvalidCredentialRef,
     InvalidPlatform,
@@ -141,12 +141,29 @@ def parse_platforms(out: Collector, key: str, value: str) -> tuple[Platform, ...
 
 
 def parse_pull_secret(
-    out: Collector, key: str, value: str, namespace: str | None
+    out: Collector, key: str, value: str, namespace: str | None, *, operator_kinds: bool = False
 ) -> CredentialRef | None:
+    """``operator_kinds``: whether this Application may use ``env:``/``ext:`` (operator opt-in)."""
     try:
         ref = CredentialRef.parse(value)
     except InvalidCredentialRef as err:
         out.error(key, str(err))
+        return None
+    if ref.kind in OPERATOR_KINDS and not operator_kinds:
+        reach = (
+            "reads the image updater's own environment"
+            if ref.kind == "env"
+            else "runs a program on the image updater"
+        )
+        out.error(
+            key,
+            f"credential reference {quote(value)} is not allowed in an Application: "
+            f"'{ref.kind}:' {reach}, so only the operator may configure it (registries.conf); "
+            "an Application may name pullsecret:<namespace>/<name> or "
+            "secret:<namespace>/<name>#<field> of its own namespace "
+            "(an operator can allow env: and ext: for a namespace with "
+            "--allow-env-ext-credentials)",
+        )
         return None
     if (
         namespace is not None

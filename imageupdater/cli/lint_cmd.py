@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
+from imageupdater.errors import InvalidInput
 from imageupdater.lint import LintFinding, lint_documents
 
 _STDIN = "-"
@@ -52,10 +54,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print errors only, not warnings"
     )
+    # The same rules the webhook and the reconciler are started with, so CI says what
+    # `kubectl apply` would.
+    add_credential_rule_flags(parser.add_argument)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        rules = credential_rules(args)
+    except InvalidInput as exc:
+        print(f"image-updater lint: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     unreadable = False
     failed = False
     for name in args.files:
@@ -63,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             if text is None:
                 unreadable = True
                 continue
-            for finding in lint_documents(text, source=source):
+            for finding in lint_documents(text, source=source, rules=rules):
                 failed |= finding.severity == "error"
                 _print(finding, quiet=args.quiet)
     if unreadable:

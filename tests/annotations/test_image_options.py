@@ -322,7 +322,7 @@ def test_application_wide_defaults_apply_to_every_image() -> None:
             "force-update": "true",
             "allow-tags": "regexp:^1",
             "ignore-tags": "1.0",
-            "pull-secret": "env:CREDS",
+            "pull-secret": "secret:argocd/creds#robot",
         }
     )
     assert result.problems == ()
@@ -334,7 +334,7 @@ def test_application_wide_defaults_apply_to_every_image() -> None:
         assert not policy.tag_filter.keeps("1.0")
         assert not policy.tag_filter.keeps("2.0")
         assert policy.pull_secret is not None
-        assert policy.pull_secret.kind == "env"
+        assert policy.pull_secret.kind == "secret"
 
 
 def test_image_specific_settings_win_over_application_wide_ones() -> None:

@@ -97,10 +97,10 @@ async def test_invalidate_forces_the_next_request_to_fetch_again() -> None:
     cache.invalidate(("https://never-seen", "env:X"))  # unknown keys are fine
 
 
-async def test_a_failed_resolution_is_shared_by_its_waiters_and_not_cached() -> None:
-    resolver = CountingResolver(fail=True)
+async def test_a_failed_script_is_shared_by_its_waiters_and_not_rerun_within_its_back_off() -> None:
+    resolver, clock = CountingResolver(fail=True), FakeClock()
     resolver.gate.clear()
-    cache = CredentialCache(resolver, clock=FakeClock())
+    cache = CredentialCache(resolver, clock=clock)
     waiters = [asyncio.create_task(_get(cache, 60)) for _ in range(3)]
     await asyncio.sleep(0)
     resolver.gate.set()
@@ -108,7 +108,41 @@ async def test_a_failed_resolution_is_shared_by_its_waiters_and_not_cached() -> 
     assert all(isinstance(o, CredentialError) for o in outcomes)
     assert resolver.calls == 1
     resolver.fail = False
+    clock.now += 9
+    with pytest.raises(CredentialError, match="resolution 1 failed"):
+        await _get(cache, 60)
+    assert resolver.calls == 1, "a failing script must not run again within its back-off"
+    clock.now += 1
     assert (await _get(cache, 60)).password == "pass-2"
+
+
+async def test_a_script_that_keeps_failing_backs_off_longer_each_time_up_to_five_minutes() -> None:
+    resolver, clock = CountingResolver(fail=True), FakeClock()
+    cache = CredentialCache(resolver, clock=clock)
+    pauses = []
+    for _ in range(8):
+        with pytest.raises(CredentialError):
+            await _get(cache, 60)
+        calls, waited = resolver.calls, 0.0
+        while resolver.calls == calls:
+            clock.now += 1
+            waited += 1
+            with pytest.raises(CredentialError):
+                await _get(cache, 60)
+        pauses.append(waited)
+    assert pauses[:5] == [10, 20, 40, 80, 160]
+    assert pauses[5:] == [300, 300, 300]
+
+
+async def test_a_failed_secret_lookup_is_not_remembered() -> None:
+    resolver = CountingResolver(fail=True)
+    cache = CredentialCache(resolver, clock=FakeClock())
+    ref = CredentialRef.parse("pullsecret:team/regcred")
+    with pytest.raises(CredentialError):
+        await cache.get(ref, registry_host="ecr", api_url=API, expire_after=0)
+    resolver.fail = False
+    await cache.get(ref, registry_host="ecr", api_url=API, expire_after=0)
+    assert resolver.calls == 2
 
 
 async def test_an_endpoint_supplies_ref_api_url_and_expiry() -> None:

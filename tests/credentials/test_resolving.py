@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imageupdater.credential_sources import CredentialSource, resolve
+from imageupdater.credential_sources import CredentialSource, redact, resolve
 from imageupdater.credentials import CredentialRef, Credentials
 from imageupdater.errors import CredentialError
 from tests.credentials.fakes import InMemorySecrets
@@ -142,34 +142,86 @@ async def test_an_ext_script_prints_user_and_password(tmp_path: Path) -> None:
     assert creds == Credentials("AWS", "eyJwYXlsb2FkIjoi:with:colons")
 
 
-async def test_an_ext_script_sees_the_given_environment_and_no_arguments(tmp_path: Path) -> None:
-    script = _script(tmp_path, 'printf "%s:%s" "$ROBOT" "$#"\n')
-    assert await _resolve(f"ext:{script}", environ={"ROBOT": "bot"}) == Credentials("bot", "0")
+async def test_an_ext_script_sees_a_minimal_environment_and_no_arguments(tmp_path: Path) -> None:
+    script = _script(
+        tmp_path, 'printf "%s:%s,%s,%s" "$AWS_ROLE_ARN" "$#" "${GHCR_CREDS-unset}" "$PATH"\n'
+    )
+    creds = await _resolve(
+        f"ext:{script}",
+        environ={"AWS_ROLE_ARN": "role", "GHCR_CREDS": "robot:secret", "PATH": "/usr/bin:/bin"},
+    )
+    # registries.conf's env: credentials live in this environment; a script never sees them.
+    assert creds == Credentials("role", "0,unset,/usr/bin:/bin")
 
 
-async def test_a_failing_ext_script_reports_exit_code_and_first_stderr_line_only(
-    tmp_path: Path,
+async def test_a_failing_ext_script_reports_only_its_exit_code_and_logs_stderr_redacted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     script = _script(
         tmp_path,
         f"echo 'robot:{SECRET}'\n"
-        "echo 'token expired for account 42' >&2\necho second >&2\nexit 3\n",
+        f"echo 'token expired for account 42, tried robot:{SECRET}' >&2\necho second >&2\nexit 3\n",
     )
-    with pytest.raises(CredentialError) as caught:
+    with (
+        caplog.at_level("DEBUG", logger="image_updater.credentials"),
+        pytest.raises(CredentialError) as caught,
+    ):
         await _resolve(f"ext:{script}")
     message = str(caught.value)
-    assert "exited with code 3" in message
-    assert "token expired for account 42" in message
-    assert "second" not in message
-    assert SECRET not in message
+    assert message == "the credential script failed with exit code 3"
+    logged = caplog.text
+    assert "token expired for account 42" in logged and "second" in logged
+    assert str(script) in logged
+    assert SECRET not in logged
 
 
-async def test_a_long_stderr_line_is_cut_to_200_characters(tmp_path: Path) -> None:
-    script = _script(tmp_path, "printf 'x%.0s' $(seq 1 500) >&2\nexit 1\n")
-    with pytest.raises(CredentialError) as caught:
+async def test_a_long_stderr_line_is_cut_to_200_characters_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = _script(tmp_path, "printf 'x %.0s' $(seq 1 500) >&2\nexit 1\n")
+    with (
+        caplog.at_level("WARNING", logger="image_updater.credentials"),
+        pytest.raises(CredentialError) as caught,
+    ):
         await _resolve(f"ext:{script}")
-    assert "x" * 200 + "…" in str(caught.value)
-    assert "x" * 201 not in str(caught.value)
+    assert "x" not in str(caught.value).replace("exit", "")
+    assert "x " * 100 + "…" in caplog.text
+    assert "x " * 101 not in caplog.text
+
+
+async def test_an_ext_script_flooding_stdout_is_killed_at_the_output_cap(tmp_path: Path) -> None:
+    with pytest.raises(CredentialError, match=r"printed more than 4096 bytes and was killed"):
+        await _resolve("ext:/usr/bin/yes", ext_timeout=5)
+
+
+async def test_an_ext_script_flooding_stderr_keeps_memory_bounded_and_still_answers(
+    tmp_path: Path,
+) -> None:
+    script = _script(tmp_path, "head -c 5000000 /dev/zero >&2\necho robot:pw\n")
+    assert await _resolve(f"ext:{script}", ext_timeout=10) == Credentials("robot", "pw")
+
+
+async def test_at_most_the_given_number_of_ext_scripts_run_at_once(tmp_path: Path) -> None:
+    counter = tmp_path / "running"
+    counter.mkdir()
+    script = _script(
+        tmp_path,
+        f"touch {counter}/$$\nls {counter} | wc -l > {counter}.max.$$\nsleep 0.3\n"
+        f"rm {counter}/$$\necho robot:pw\n",
+    )
+    source = CredentialSource(secrets=None, environ={}, ext_concurrency=2)
+    ref = CredentialRef.parse(f"ext:{script}")
+    await asyncio.gather(
+        *(source.resolve(ref, registry_host=f"r{i}", api_url=f"https://r{i}") for i in range(6))
+    )
+    peaks = [int(p.read_text()) for p in tmp_path.glob("running.max.*")]  # noqa: ASYNC240
+    assert len(peaks) == 6 and max(peaks) <= 2
+
+
+def test_redaction_hides_token_like_runs_and_user_secret_pairs() -> None:
+    line = redact("login failed for robot:hunter2 with token eyJhbGciOiJFUzI1NiJ9abcdef0123")
+    assert "hunter2" not in line and "eyJhbGciOiJFUzI1NiJ9" not in line
+    assert line.startswith("login failed for robot:<redacted>")
 
 
 async def test_an_ext_script_past_its_timeout_is_killed_with_what_it_started(
@@ -204,15 +256,15 @@ async def test_garbage_from_an_ext_script_is_an_error_without_its_output(
     assert "credential script" in str(caught.value)
 
 
-async def test_a_missing_ext_script_is_an_error_naming_the_path(tmp_path: Path) -> None:
-    with pytest.raises(CredentialError, match=r"cannot run credential script '.*/nope\.sh'"):
+async def test_a_missing_ext_script_is_an_error_naming_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(CredentialError, match=r"cannot be run \(No such file or directory\)"):
         await _resolve(f"ext:{tmp_path / 'nope.sh'}")
 
 
 async def test_a_non_executable_ext_script_is_an_error(tmp_path: Path) -> None:
     script = tmp_path / "creds.sh"
     script.write_text("#!/bin/sh\necho a:b\n")
-    with pytest.raises(CredentialError, match="cannot run credential script"):
+    with pytest.raises(CredentialError, match="the credential script cannot be run"):
         await _resolve(f"ext:{script}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from imageupdater.credentials import CredentialRules
 from tests.webhook.reviews import application, body, ours, review
 from webhook import review as wire
 from webhook.admission import Admission, AdmissionSettings
@@ -87,7 +88,7 @@ def test_secrets_in_another_namespace_are_denied_unless_allowed() -> None:
     denied = validate(review(app))
     assert not denied.allowed
     assert "other" in denied.message
-    allowed = validate(review(app), allow_cross_namespace_secrets=True)
+    allowed = validate(review(app), credentials=CredentialRules(allow_cross_namespace_secrets=True))
     assert allowed.allowed
 
 
