@@ -16,6 +16,7 @@
     ├── CredentialError               a credential source failed (secret missing, script failed)
     └── RegistryError                 talking to a registry failed
         ├── RegistryUnavailable       transient: connection refused, timeout, 5xx
+        ├── RegistryRefused           the reachability policy forbids the address or host
         ├── RateLimited               transient: 429, with the advised pause
         ├── RegistryAuthError         401/403 after the one permitted retry
         ├── RegistryNotFound          404: unknown repository or tag
@@ -30,6 +31,9 @@
 
 ``transient`` tells a caller whether retrying later can help. Messages never contain
 credentials: adapters build them from URLs stripped of userinfo and from status codes.
+``public_message`` is what may be shown to whoever wrote the input (admission warnings,
+Events): for registry errors it hides how a connection failed, so a tenant-named host
+cannot be used to scan ports; ``str(exc)`` keeps the detail for the operator's log.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "RegistryError",
     "RegistryNotFound",
     "RegistryProtocolError",
+    "RegistryRefused",
     "RegistryUnavailable",
 ]
 
@@ -73,6 +78,12 @@ class ImageUpdaterError(Exception):
     """Base of every error Image Updater raises on purpose."""
 
     transient: ClassVar[bool] = False
+
+    @property
+    def public_message(self) -> str:
+        """The message for the author of the input (a tenant); ``str(self)`` unless a
+        subclass must hide detail."""
+        return str(self)
 
 
 class InvalidInput(ImageUpdaterError):
@@ -124,15 +135,43 @@ class CredentialError(ImageUpdaterError):
 
 
 class RegistryError(ImageUpdaterError):
-    """A registry request failed. ``registry`` is the endpoint's host, never a URL with userinfo."""
+    """A registry request failed. ``registry`` is the endpoint's host, never a URL with userinfo.
 
-    def __init__(self, message: str, *, registry: str = "") -> None:
+    ``public`` overrides the tenant-facing message; by default it is the message itself,
+    except for the subclasses below that describe how a connection failed.
+    """
+
+    def __init__(self, message: str, *, registry: str = "", public: str | None = None) -> None:
         self.registry = registry
+        self._public = public
         super().__init__(message)
+
+    @property
+    def public_message(self) -> str:
+        return self._public if self._public is not None else str(self)
+
+    def _unreachable(self) -> str:
+        # Closed port, plaintext answer, TLS failure or policy refusal all read the same, so
+        # a tenant naming host:port in image-list learns nothing about what listens there.
+        if self._public is not None:
+            return self._public
+        return f"registry {self.registry} unreachable" if self.registry else str(self)
 
 
 class RegistryUnavailable(RegistryError):
     transient = True
+
+    @property
+    def public_message(self) -> str:
+        return self._unreachable()
+
+
+class RegistryRefused(RegistryError):
+    """The operator's reachability policy forbids this registry or the address it resolves to."""
+
+    @property
+    def public_message(self) -> str:
+        return self._unreachable()
 
 
 class RateLimited(RegistryError):
@@ -152,7 +191,12 @@ class RegistryNotFound(RegistryError):
 
 
 class RegistryProtocolError(RegistryError):
-    pass
+    """A malformed answer. Publicly "unreachable" unless the raiser passes ``public``: an
+    answer that is not a registry's tells a tenant what listens on a port."""
+
+    @property
+    def public_message(self) -> str:
+        return self._unreachable()
 
 
 class KubeError(ImageUpdaterError):

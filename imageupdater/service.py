@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["ResolverService"]
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from imageupdater.credential_sources import CredentialCache, CredentialSource, S
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
+from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
 
 
@@ -33,15 +35,26 @@ class ResolverService:
         settings: ClientSettings | None = None,
         environ: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
+        reachability: ReachabilityPolicy | None = None,
     ) -> None:
+        """``reachability`` (the webhook's and reconciler's default; ``None`` = reach any
+        host) also trusts every API host ``conf`` names, so configured registries always
+        work. It replaces ``settings.reachability`` when given."""
         self.conf = conf
+        settings = settings or ClientSettings()
+        if reachability is not None:
+            settings = dataclasses.replace(settings, reachability=reachability)
+        if settings.reachability is not None:
+            settings = dataclasses.replace(
+                settings, reachability=settings.reachability.trusting(conf.endpoints)
+            )
         self.credentials = CredentialCache(
             CredentialSource(
                 secrets=secrets, environ=environ if environ is not None else os.environ
             )
         )
         self.client = RegistryClient(
-            settings=settings or ClientSettings(),
+            settings=settings,
             credentials=self.credentials,
             logger=logger or logging.getLogger("image_updater.registry"),
         )

@@ -3,16 +3,21 @@ parsing, Bearer scopes, token answers and the token cache, Basic headers.
 
 Nothing here puts a secret into a message: cache keys carry a hash of the credentials,
 never the password itself, and errors name only the registry and the field at fault.
+
+:func:`credentials_withheld` decides where credentials may go: a registry's answer names
+the token realm, so a registry must not be able to send our credentials to any host it likes.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "KNOWN_AUTH_HOSTS",
     "Challenge",
     "Token",
     "TokenKey",
     "basic_header",
     "credentials_identity",
+    "credentials_withheld",
     "parse_challenges",
     "parse_token_answer",
     "pull_scope",
@@ -24,8 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
+from yarl import URL
 
 from imageupdater.errors import RegistryProtocolError
+from imageupdater.registries_conf import RegistryEndpoint
+from imageupdater.registry.reachability import host_port
 
 _SEPARATORS = " \t,="
 
@@ -173,3 +181,48 @@ def parse_token_answer(
     seconds = float(ttl) if isinstance(ttl, int | float) and ttl > 0 else default_ttl
     margin = min(10.0, seconds / 2)
     return Token(value=value, expires_at=now + seconds - margin)
+
+
+# Well-known registries whose token service lives on another host than their API, by API
+# host. The others we know issue tokens from their own host (ghcr.io, quay.io, gcr.io and
+# *.gcr.io, *-docker.pkg.dev, *.azurecr.io, public.ecr.aws), use Basic (ECR) or need no
+# credentials (mcr.microsoft.com, registry.k8s.io), so the same-host rule covers them.
+KNOWN_AUTH_HOSTS: Mapping[str, frozenset[str]] = {
+    "registry-1.docker.io": frozenset({"auth.docker.io"}),
+    "index.docker.io": frozenset({"auth.docker.io"}),
+    "docker.io": frozenset({"auth.docker.io"}),
+    "registry.gitlab.com": frozenset({"gitlab.com"}),
+    "nvcr.io": frozenset({"authn.nvidia.com"}),
+}
+
+
+def _host(url: URL) -> str:
+    return (url.raw_host or "").lower().rstrip(".")
+
+
+def credentials_withheld(endpoint: RegistryEndpoint, target: URL) -> str | None:
+    """Why credentials meant for ``endpoint`` must not be sent to ``target``, or ``None``.
+
+    They may go to the endpoint's own API host and port; to another host only when that is
+    the registry's known auth service (:data:`KNOWN_AUTH_HOSTS`) or when the operator
+    configured the endpoint in registries.conf (vouching for the realm it announces).
+    Plain HTTP is the operator's choice alone: a configured ``http://`` API URL may use a
+    plain-HTTP realm, and ``insecure: true`` allows one on the registry's own host; a
+    registry reached over https never sends credentials to a plain-HTTP realm elsewhere.
+    """
+    api = URL(endpoint.api_url)
+    configured = endpoint.origin == "config"
+    where = host_port(target)
+    if target.scheme != "https":
+        own_host = _host(target) == _host(api)
+        if configured and (api.scheme == "http" or (endpoint.insecure and own_host)):
+            return None
+        return f"plain HTTP to {where} (only a registries.conf http:// api_url allows it)"
+    if configured or host_port(target) == host_port(api):
+        return None
+    if _host(target) in KNOWN_AUTH_HOSTS.get(_host(api), frozenset()):
+        return None
+    return (
+        f"realm host {where} is not the registry's own host {host_port(api)} "
+        "(configuring the registry in registries.conf vouches for its realm)"
+    )

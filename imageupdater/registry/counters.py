@@ -2,17 +2,32 @@
 
 Benchmarks and the metrics exporter read :meth:`Counters.snapshot`; nothing here knows
 about Prometheus, so the client stays free of a metrics dependency.
+
+Registry names become metric labels, so their number must not grow with what tenants
+write: the requester counts tenant-named (inferred) registries as :data:`OTHER`, and
+:class:`Counters` itself keeps at most ``max_registries`` names, folding the rest into
+:data:`OTHER` as well.
 """
 
 from __future__ import annotations
 
-__all__ = ["CacheName", "Counters", "CountersSnapshot", "RequestKind", "status_class"]
+__all__ = [
+    "MAX_REGISTRIES",
+    "OTHER",
+    "CacheName",
+    "Counters",
+    "CountersSnapshot",
+    "RequestKind",
+    "status_class",
+]
 
 from collections import Counter
 from typing import Literal, TypedDict
 
 RequestKind = Literal["ping", "token", "tags", "manifest_get", "manifest_head", "blob"]
 CacheName = Literal["tags", "digest", "manifest", "config", "token", "ping"]
+OTHER = "other"  # the label of every registry not configured by the operator
+MAX_REGISTRIES = 256
 
 
 class CountersSnapshot(TypedDict):
@@ -30,11 +45,17 @@ def status_class(status: int | None) -> str:
 class Counters:
     """Counts requests by (registry, kind, status class) and cache lookups by (cache, outcome)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_registries: int = MAX_REGISTRIES) -> None:
         self._requests: Counter[tuple[str, str, str]] = Counter()
         self._cache: Counter[tuple[str, str]] = Counter()
+        self._max_registries = max_registries
+        self._registries: set[str] = set()
 
     def request(self, registry: str, kind: RequestKind, status: int | None) -> None:
+        if registry not in self._registries:
+            if len(self._registries) >= self._max_registries:
+                registry = OTHER
+            self._registries.add(registry)
         self._requests[(registry, kind, status_class(status))] += 1
 
     def cache(self, cache: CacheName, *, hit: bool) -> None:

@@ -2,11 +2,17 @@
 tokens (cached until shortly before they expire) and Basic auth, the single retry with
 fresh credentials after 401/403, single-flight for identical requests, and turning
 statuses into :mod:`imageupdater.errors` types.
+
+Credentials go only where :func:`~imageupdater.registry.auth.credentials_withheld` allows:
+a token realm elsewhere than the registry gets an anonymous request instead, and the error
+that follows, if any, says so. Requests for endpoints the reachability policy does not
+trust are checked against it (host globs here, addresses in the transport), and counted
+under :data:`~imageupdater.registry.counters.OTHER` so metric labels stay bounded.
 """
 
 from __future__ import annotations
 
-__all__ = ["CredentialProvider", "Requester", "registry_label"]
+__all__ = ["CredentialProvider", "Requester", "metric_label", "registry_label"]
 
 import json
 import logging
@@ -29,13 +35,14 @@ from imageupdater.registry.auth import (
     TokenKey,
     basic_header,
     credentials_identity,
+    credentials_withheld,
     parse_challenges,
     parse_token_answer,
     pull_scope,
 )
 from imageupdater.registry.cache import LruCache, SingleFlight
 from imageupdater.registry.clock import Clock
-from imageupdater.registry.counters import Counters, RequestKind
+from imageupdater.registry.counters import OTHER, Counters, RequestKind
 from imageupdater.registry.ratelimit import RegistryGate
 from imageupdater.registry.settings import ClientSettings
 from imageupdater.registry.transport import Answer, TlsOptions, Transport
@@ -58,6 +65,12 @@ def registry_label(endpoint: RegistryEndpoint) -> str:
     url = URL(endpoint.api_url)
     host = url.raw_host or endpoint.api_url
     return f"{host}:{url.explicit_port}" if url.explicit_port else host
+
+
+def metric_label(endpoint: RegistryEndpoint) -> str:
+    """The registry's name in metrics: configured and built-in registries by host, every
+    tenant-named one as ``other``, so the number of series does not grow with tenants."""
+    return OTHER if endpoint.origin == "inferred" else registry_label(endpoint)
 
 
 class _Refused(RegistryAuthError):
@@ -87,6 +100,8 @@ class Requester:
         self._token_flights: SingleFlight[TokenKey, Token] = SingleFlight()
         self._ping_flights: SingleFlight[str, Challenge | None] = SingleFlight()
         self._flights: SingleFlight[tuple[str, str, str, str], Answer] = SingleFlight()
+        # api_url -> why credentials were last withheld from its realm, for the error text.
+        self._withheld: LruCache[str, str] = LruCache(max_entries=_MAX_TOKENS, clock=clock)
 
     def gate(self, endpoint: RegistryEndpoint) -> RegistryGate:
         gate = self._gates.get(endpoint.api_url)
@@ -119,15 +134,22 @@ class Requester:
         headers: Mapping[str, str] | None = None,
         rate_limited: bool = True,
     ) -> Answer:
+        registry = registry_label(endpoint)
+        policy = self._settings.reachability
+        guarded = policy is not None and not policy.trusts(endpoint)
+        if policy is not None and guarded:
+            policy.check_registry(endpoint, registry=registry)
         return await self._transport.send(
             method,
             url,
-            registry=registry_label(endpoint),
+            registry=registry,
             kind=kind,
             gate=self.gate(endpoint),
             tls=self.tls(endpoint),
             headers=headers,
             rate_limited=rate_limited,
+            label=metric_label(endpoint),
+            guarded=guarded,
         )
 
     # -- ping ---------------------------------------------------------------------------
@@ -154,7 +176,7 @@ class Requester:
                 f"registry {registry}: GET /v2/ answered {answer.status}; "
                 f"{endpoint.api_url} is not a Docker v2 registry API (expected 200 or 401)",
                 registry=registry,
-            )
+            )  # publicly "unreachable": what else listens there is not the tenant's business
         self._challenges[endpoint.api_url] = challenge
         return challenge
 
@@ -195,6 +217,17 @@ class Requester:
             raise RegistryProtocolError(
                 f"registry {registry}: its Bearer challenge names no realm", registry=registry
             )
+        url = _realm_url(realm, registry)
+        if creds is not None:
+            withheld = credentials_withheld(endpoint, url)
+            if withheld is not None:
+                self._log.warning(
+                    "registry %s: credentials withheld from its token realm: %s",
+                    registry,
+                    withheld,
+                )
+                self._withheld.put(endpoint.api_url, withheld)
+                creds = None
         identity = credentials_identity(
             creds.username if creds else None, creds.password if creds else None
         )
@@ -207,30 +240,19 @@ class Requester:
             return cached
         self._counters.cache("token", hit=False)
         return await self._token_flights.do(
-            key, lambda: self._fetch_token(endpoint, key, realm, challenge.service, scope, creds)
+            key, lambda: self._fetch_token(endpoint, key, url, challenge.service, scope, creds)
         )
 
     async def _fetch_token(
         self,
         endpoint: RegistryEndpoint,
         key: TokenKey,
-        realm: str,
+        url: URL,
         service: str | None,
         scope: str,
         creds: Credentials | None,
     ) -> Token:
         registry = registry_label(endpoint)
-        try:
-            url = URL(realm)
-        except ValueError as exc:
-            raise RegistryProtocolError(
-                f"registry {registry}: its Bearer realm is not a URL", registry=registry
-            ) from exc
-        if not url.absolute or url.scheme not in ("http", "https"):
-            raise RegistryProtocolError(
-                f"registry {registry}: its Bearer realm {realm!r} is not an http(s) URL",
-                registry=registry,
-            )
         query = {"scope": scope} | ({"service": service} if service else {})
         headers = {"Authorization": basic_header(creds.username, creds.password)} if creds else {}
         answer = await self._send(
@@ -245,7 +267,7 @@ class Requester:
             raise _Refused(
                 f"registry {registry}: the token server refused "
                 f"{'the configured credentials' if creds else 'anonymous access'} "
-                f"({answer.status})",
+                f"({answer.status}){self._withheld_note(endpoint)}",
                 registry=registry,
             )
         if not 200 <= answer.status < 300:
@@ -256,6 +278,10 @@ class Requester:
         token = parse_token_answer(answer.body, registry=registry, now=self._clock.monotonic())
         self._tokens.put(key, token)
         return token
+
+    def _withheld_note(self, endpoint: RegistryEndpoint) -> str:
+        reason = self._withheld.get(endpoint.api_url)
+        return f"; credentials were withheld: {reason}" if reason else ""
 
     async def _authorization(
         self,
@@ -274,7 +300,13 @@ class Requester:
             token = await self._token(endpoint, challenge, scope, creds, refresh=refresh)
             return f"Bearer {token.value}"
         if challenge.scheme == "basic":
-            return basic_header(creds.username, creds.password) if creds else None
+            if creds is None:
+                return None
+            withheld = credentials_withheld(endpoint, URL(endpoint.api_url))
+            if withheld is not None:
+                self._withheld.put(endpoint.api_url, withheld)
+                return None
+            return basic_header(creds.username, creds.password)
         registry = registry_label(endpoint)
         raise RegistryAuthError(
             f"registry {registry}: unsupported authentication scheme {challenge.scheme!r} "
@@ -366,7 +398,7 @@ class Requester:
             raise RegistryAuthError(
                 f"registry {registry}: {what} was refused ({answer.status}) "
                 f"{'with the configured credentials' if credentials else 'without credentials'}"
-                " after one retry",
+                f" after one retry{self._withheld_note(endpoint)}",
                 registry=registry,
             )
         if answer.status == 404:
@@ -379,6 +411,21 @@ class Requester:
             f"registry {registry}: {what} answered unexpected status {answer.status}",
             registry=registry,
         )
+
+
+def _realm_url(realm: str, registry: str) -> URL:
+    try:
+        url = URL(realm)
+    except ValueError as exc:
+        raise RegistryProtocolError(
+            f"registry {registry}: its Bearer realm is not a URL", registry=registry
+        ) from exc
+    if not url.absolute or url.scheme not in ("http", "https"):
+        raise RegistryProtocolError(
+            f"registry {registry}: its Bearer realm {realm!r} is not an http(s) URL",
+            registry=registry,
+        )
+    return url
 
 
 def _preferred(answer: Answer) -> Challenge | None:

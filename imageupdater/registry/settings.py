@@ -6,6 +6,8 @@ __all__ = ["ClientSettings"]
 
 from dataclasses import dataclass
 
+from imageupdater.registry.reachability import ReachabilityPolicy
+
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
@@ -29,6 +31,9 @@ class ClientSettings:
     max_retry_after: float = 60.0  # a longer Retry-After fails fast instead of waiting
     tls_cert_dir: str | None = "/app/config/tls"  # CA per API host when ca_file is unset
     rate_limit: float | None = None  # req/s overriding every endpoint's `limit` (the `test` flag)
+    # Where tenant-named registries may be reached; None = anywhere (the operator's `test`).
+    reachability: ReachabilityPolicy | None = None
+    max_redirects: int = 5  # followed by hand, so each hop's address is checked
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,6 +45,8 @@ class ClientSettings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"ClientSettings.{name} must not be negative")
+        if self.max_redirects < 0:
+            raise ValueError("ClientSettings.max_redirects must not be negative")
         if self.max_concurrency < 1 or self.max_pages < 1 or self.max_tags < 1:
             raise ValueError("ClientSettings limits must be at least 1")
         if self.page_size is not None and self.page_size < 1:

@@ -52,26 +52,27 @@ async def read_tag_list(
         for tag in _tags_of(answer, registry=registry, repository=repository):
             found.setdefault(tag, None)
         if len(found) > s.max_tags:
-            raise RegistryProtocolError(
+            # Past a well-formed page, so only a registry gets here: the tenant may know.
+            message = (
                 f"registry {registry}: the tag list of {repository} has more than "
-                f"{s.max_tags} tags; refusing to read further (limit max_tags)",
-                registry=registry,
+                f"{s.max_tags} tags; refusing to read further (limit max_tags)"
             )
+            raise RegistryProtocolError(message, registry=registry, public=message)
         following = next_page_url(answer.header("link"), current=url, registry=registry)
         if following is None:
             return tuple(found)
         if str(following) in seen:
-            raise RegistryProtocolError(
+            message = (
                 f"registry {registry}: the tag list of {repository} links back to a page "
-                "already read",
-                registry=registry,
+                "already read"
             )
+            raise RegistryProtocolError(message, registry=registry, public=message)
         url = following
-    raise RegistryProtocolError(
+    message = (
         f"registry {registry}: the tag list of {repository} has more than {s.max_pages} "
-        "pages; refusing to read further (limit max_pages)",
-        registry=registry,
+        "pages; refusing to read further (limit max_pages)"
     )
+    raise RegistryProtocolError(message, registry=registry, public=message)
 
 
 def _tags_of(answer: Answer, *, registry: str, repository: str) -> list[str]:

@@ -1,30 +1,45 @@
-"""HTTP for the registry client: the one aiohttp session, TLS contexts per endpoint, and
-sending one request with pacing, timeouts, body-size limits, 429/5xx retries and counters.
+"""HTTP for the registry client: the aiohttp sessions, TLS contexts per endpoint, and
+sending one request with pacing, timeouts, body-size limits, 429/5xx retries, redirects
+and counters.
 
 Errors leave this module as :mod:`imageupdater.errors` types whose messages name the
 registry host, the method and the path, never headers or credentials.
+
+Requests for tenant-named registries (``guarded``) go through a second session whose
+resolver drops denied addresses (:mod:`imageupdater.registry.reachability`): the check
+happens on the addresses actually connected to, so a name that resolves to a public
+address when checked and to an internal one a moment later gains nothing. aiohttp does
+not ask the resolver about IP literals, so those are checked before each hop. Redirects
+are followed here rather than by aiohttp, so that every hop is checked and the
+``Authorization`` header is dropped once a hop leaves the original scheme, host and port
+(blob downloads are redirected to object storage, which must not see our credentials).
 """
 
 from __future__ import annotations
 
 __all__ = ["Answer", "TlsOptions", "Transport"]
 
+import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from imageupdater.errors import (
     RateLimited,
     RegistryProtocolError,
+    RegistryRefused,
     RegistryUnavailable,
 )
 from imageupdater.registry.clock import Clock
 from imageupdater.registry.counters import Counters, RequestKind
 from imageupdater.registry.ratelimit import RegistryGate, parse_retry_after
+from imageupdater.registry.reachability import ReachabilityPolicy, host_port
 from imageupdater.registry.settings import ClientSettings
 
 _KEPT_HEADERS = (
@@ -57,8 +72,44 @@ class Answer:
         return self.headers.get(name.lower())
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 def _where(method: str, url: URL) -> str:
     return f"{method} {url.path}"
+
+
+def _origin(url: URL) -> tuple[str, str]:
+    return url.scheme, host_port(url)
+
+
+class _Denied(OSError):
+    """Raised by :class:`GuardedResolver`; aiohttp wraps it, :meth:`Transport._once` unwraps it."""
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only the addresses the policy allows.
+
+    Addresses that are denied are dropped (a name with a public and an internal address
+    still works, over the public one); a name left with none fails to connect.
+    """
+
+    def __init__(self, policy: ReachabilityPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner if inner is not None else aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        kept = [r for r in found if self._policy.denied(r["host"]) is None]
+        if not kept:
+            reasons = "; ".join(f"{r['host']} is {self._policy.denied(r['host'])}" for r in found)
+            raise _Denied(f"{host} resolves only to denied addresses ({reasons or 'none'})")
+        return kept
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class Transport:
@@ -74,23 +125,36 @@ class Transport:
         self._clock = clock
         self._counters = counters
         self._log = logger
+        self._policy = settings.reachability
         self._session: aiohttp.ClientSession | None = None
+        # Separate from the trusted session so a pooled connection opened for a configured
+        # registry is never reused for a tenant-named one, and vice versa.
+        self._guarded: aiohttp.ClientSession | None = None
         self._ssl: dict[TlsOptions, ssl.SSLContext | bool] = {}
+
+    def _new_session(self, connector: aiohttp.BaseConnector | None) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=self._settings.request_timeout,
+                connect=self._settings.connect_timeout,
+            ),
+            auto_decompress=True,
+        )
 
     async def open(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=self._settings.request_timeout,
-                    connect=self._settings.connect_timeout,
-                ),
-                auto_decompress=True,
+            self._session = self._new_session(None)
+        if self._guarded is None and self._policy is not None:
+            self._guarded = self._new_session(
+                aiohttp.TCPConnector(resolver=GuardedResolver(self._policy))
             )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._guarded):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded = None
 
     def _ssl_for(self, tls: TlsOptions, registry: str) -> ssl.SSLContext | bool:
         cached = self._ssl.get(tls)
@@ -123,8 +187,14 @@ class Transport:
         tls: TlsOptions,
         headers: Mapping[str, str] | None = None,
         rate_limited: bool = True,
+        label: str | None = None,
+        guarded: bool = False,
     ) -> Answer:
-        """Send one request; 429 and 5xx are retried (bounded), other statuses returned."""
+        """Send one request; 429 and 5xx are retried (bounded), other statuses returned.
+
+        ``label`` is the registry name counted (default ``registry``); ``guarded`` applies
+        the reachability policy to every hop (a tenant-named registry).
+        """
         if self._session is None:
             raise RuntimeError("the registry client is not open: use `async with RegistryClient()`")
         where = _where(method, url)
@@ -139,6 +209,8 @@ class Transport:
                 tls=tls,
                 headers=headers,
                 rate_limited=rate_limited,
+                label=label or registry,
+                guarded=guarded,
             )
             last = attempt == attempts - 1
             if answer.status == 429:
@@ -192,28 +264,55 @@ class Transport:
         tls: TlsOptions,
         headers: Mapping[str, str] | None,
         rate_limited: bool,
+        label: str,
+        guarded: bool,
     ) -> Answer:
         assert self._session is not None
+        session = self._session
+        if guarded and self._policy is not None:
+            assert self._guarded is not None
+            session = self._guarded
         where = _where(method, url)
-        context = self._ssl_for(tls, registry)
         status: int | None = None
+        current = url
+        sent = dict(headers or {})
         try:
-            async with (
-                gate.slot(rate_limited=rate_limited),
-                self._session.request(
-                    method, url, headers=dict(headers or {}), ssl=context, allow_redirects=True
-                ) as response,
-            ):
-                status = response.status
-                kept = {
-                    name: ", ".join(response.headers.getall(name))
-                    for name in _KEPT_HEADERS
-                    if name in response.headers
-                }
-                body = b""
-                if method != "HEAD" and status < 500 and status != 429:
-                    body = await self._read_limited(response, registry=registry, where=where)
-                return Answer(status=status, url=url, headers=kept, body=body)
+            async with gate.slot(rate_limited=rate_limited):
+                for hop in range(self._settings.max_redirects + 1):
+                    if hop:
+                        where = f"{_where(method, url)} (redirected to {host_port(current)})"
+                    if guarded:
+                        self._check_literal(current, registry=registry, where=where)
+                    # The endpoint's CA or `insecure` is about its own host; object storage a
+                    # blob is redirected to is verified against the system's CAs.
+                    same = host_port(current) == host_port(url)
+                    context = self._ssl_for(tls if same else TlsOptions(), registry)
+                    async with session.request(
+                        method, current, headers=sent, ssl=context, allow_redirects=False
+                    ) as response:
+                        status = response.status
+                        location = response.headers.get("Location")
+                        if status in _REDIRECTS and location:
+                            current = self._next_hop(current, location, registry, where)
+                            if _origin(current) != _origin(url):
+                                sent.pop("Authorization", None)
+                            continue
+                        kept = {
+                            name: ", ".join(response.headers.getall(name))
+                            for name in _KEPT_HEADERS
+                            if name in response.headers
+                        }
+                        body = b""
+                        if method != "HEAD" and status < 500 and status != 429:
+                            body = await self._read_limited(
+                                response, registry=registry, where=where
+                            )
+                        return Answer(status=status, url=url, headers=kept, body=body)
+                raise RegistryProtocolError(
+                    f"registry {registry}: {_where(method, url)} was redirected more than "
+                    f"{self._settings.max_redirects} times",
+                    registry=registry,
+                )
         except TimeoutError as exc:
             raise RegistryUnavailable(
                 f"registry {registry}: {where} timed out "
@@ -221,12 +320,51 @@ class Transport:
                 f"total {self._settings.request_timeout:g}s)",
                 registry=registry,
             ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, _Denied):
+                raise RegistryRefused(
+                    f"registry {registry}: {where} refused by the reachability policy: "
+                    f"{exc.os_error}",
+                    registry=registry,
+                ) from exc
+            raise RegistryUnavailable(
+                f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
+            ) from exc
         except aiohttp.ClientError as exc:
             raise RegistryUnavailable(
                 f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
             ) from exc
         finally:
-            self._counters.request(registry, kind, status)
+            self._counters.request(label, kind, status)
+
+    def _check_literal(self, url: URL, *, registry: str, where: str) -> None:
+        """Refuse a denied IP literal: aiohttp connects to those without asking the resolver."""
+        assert self._policy is not None
+        host = url.raw_host or ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: the guarded resolver judges what it resolves to
+        reason = self._policy.denied(address)
+        if reason is not None:
+            raise RegistryRefused(
+                f"registry {registry}: {where} refused by the reachability policy: "
+                f"{host} is {reason}",
+                registry=registry,
+            )
+
+    @staticmethod
+    def _next_hop(current: URL, location: str, registry: str, where: str) -> URL:
+        try:
+            target = current.join(URL(location))
+        except ValueError:
+            target = None
+        if target is None or target.scheme not in ("http", "https") or not target.raw_host:
+            raise RegistryProtocolError(
+                f"registry {registry}: {where} redirected to a location that is not an http(s) URL",
+                registry=registry,
+            )
+        return target
 
     async def _read_limited(
         self, response: aiohttp.ClientResponse, *, registry: str, where: str
