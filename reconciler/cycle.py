@@ -303,14 +303,15 @@ class Cycle:
                 exc = RegistryUnavailable(
                     f"registry {host} did not answer within {deadline:g}s", registry=host
                 )
-                log.warning(
-                    "registry %s did not answer for %s within %gs; its remaining lookups in "
-                    "this cycle fail at once",
-                    host,
-                    repository[1],
-                    deadline,
-                )
-                registries.silent.setdefault(host, exc)
+                if host not in registries.silent:
+                    log.warning(
+                        "registry %s did not answer for %s within %gs; its lookups still "
+                        "queued in this cycle fail at once",
+                        host,
+                        repository[1],
+                        deadline,
+                    )
+                    registries.silent[host] = exc
                 self._failed(repository, exc)
                 return exc
             except ImageUpdaterError as exc:
