@@ -109,6 +109,9 @@ def _glob_error(pattern: str, reason: str) -> InvalidTagFilter:
     return InvalidTagFilter(f"invalid ignore-tags glob {pattern!r}: {reason}; {_GLOB_FORMS}")
 
 
+# Parsing a glob costs more than matching with it, and the same globs come back in every
+# review and cycle (and twice within one parse); results are immutable, so remember them.
+@functools.lru_cache(maxsize=4096)
 def _compile_glob(pattern: str) -> tuple[_Chunk, ...]:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise _glob_error(pattern[:30] + "...", f"longer than {MAX_PATTERN_LENGTH} characters")

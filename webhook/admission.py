@@ -120,8 +120,17 @@ def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
         cache.popitem(last=False)
 
 
+# A denial is read in a terminal; past this many lines the rest is summarised (lint lists all).
+MAX_DENIAL_LINES = 20
+
+
 def _problem_lines(problems: Sequence[Problem]) -> str:
-    return "\n".join(f"  {p}" for p in problems)
+    lines = [f"  {p}" for p in problems[:MAX_DENIAL_LINES]]
+    if len(problems) > MAX_DENIAL_LINES:
+        lines.append(
+            f"  … and {len(problems) - MAX_DENIAL_LINES} more (image-updater lint lists them all)"
+        )
+    return "\n".join(lines)
 
 
 class Admission:
@@ -273,7 +282,10 @@ class Admission:
             exc = task.exception()
             if exc is not None:
                 counts["error"] += 1
-                reason = str(exc) if isinstance(exc, ImageUpdaterError) else type(exc).__name__
+                # The Application's author reads this: no connection detail (the client logs it).
+                reason = (
+                    exc.public_message if isinstance(exc, ImageUpdaterError) else type(exc).__name__
+                )
                 warnings.append(
                     f"image {policy.image.full_name!r} could not be resolved ({reason}); "
                     "admitted without its override, the reconciler will retry"

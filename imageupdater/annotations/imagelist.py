@@ -14,6 +14,11 @@ from dataclasses import dataclass, replace
 import re2
 
 from imageupdater.annotations.keys import key_alias
+from imageupdater.annotations.limits import (
+    MAX_CONSTRAINT_LENGTH,
+    MAX_CONSTRAINTS_LENGTH,
+    MAX_IMAGES,
+)
 from imageupdater.annotations.report import Collector, quote
 from imageupdater.errors import InvalidImageReference
 from imageupdater.images import ImageRef
@@ -41,7 +46,11 @@ def parse_image_list(out: Collector, key: str, value: str) -> list[Entry]:
     by_alias: dict[str, Entry] = {}
     unaliased: set[str] = set()
     seen_any = False
-    for item in value.split(","):
+    items = value.split(",")
+    if sum(1 for item in items if item.strip()) > MAX_IMAGES:
+        out.error(key, f"lists more than {MAX_IMAGES} images; at most {MAX_IMAGES} are accepted")
+        return entries
+    for item in items:
         text = item.strip()
         if not text:
             continue
@@ -94,6 +103,21 @@ def _parse_ref(out: Collector, key: str, text: str, ref_text: str) -> ImageRef |
         ref = ImageRef.parse(ref_text)
     except InvalidImageReference as err:
         out.error(key, f"entry {quote(text)}: {err}" if text != ref_text else str(err))
+        return None
+    if ref.tag is not None and len(ref.tag) > MAX_CONSTRAINT_LENGTH:
+        out.error(
+            key,
+            f"entry {quote(text)}: its constraint is {len(ref.tag)} characters long; "
+            f"at most {MAX_CONSTRAINT_LENGTH} are accepted",
+        )
+        return None
+    if ref.tag is not None and not out.budget.take_constraint(len(ref.tag)):
+        out.error(
+            key,
+            f"entry {quote(text)}: the constraints of all entries are more than "
+            f"{MAX_CONSTRAINTS_LENGTH} characters long together; at most "
+            f"{MAX_CONSTRAINTS_LENGTH} are accepted",
+        )
         return None
     if ref.alias is not None:
         out.error(key, f"entry {quote(text)} has more than one '='; {_ENTRY_FORMS}")

@@ -13,14 +13,14 @@ __all__ = [
     "APP_KEYS",
     "IMAGE_OPTIONS",
     "KeyName",
-    "accepted_keys",
     "key_alias",
     "split_key",
     "suggest",
+    "suggest_key",
 ]
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 # Options that may be set application-wide and are inherited by every image.
@@ -87,12 +87,20 @@ def key_alias(alias: str) -> str:
     return alias.replace("/", "_")
 
 
-def accepted_keys(aliases: Iterable[str]) -> list[str]:
-    """Every key suffix that would be understood for these image-list aliases."""
-    keys = list(APP_KEYS)
-    for alias in aliases:
-        keys.extend(f"{key_alias(alias)}.{option}" for option in IMAGE_OPTIONS)
-    return keys
+def suggest_key(suffix: str, aliases: Mapping[str, str]) -> str | None:
+    """The known key an unknown ``suffix`` was probably meant to be.
+
+    Compared piecewise, so the work does not grow with the number of aliases: the whole
+    suffix against the application keys, and, where the part before a dot is an alias
+    spelling in ``aliases``, the part after it against the per-image options.
+    """
+    if len(suffix) > _MAX_SUGGEST_LENGTH:
+        return None
+    candidates = list(APP_KEYS)
+    for index, char in enumerate(suffix):
+        if char == "." and suffix[:index] in aliases:
+            candidates.extend(f"{suffix[:index]}.{option}" for option in IMAGE_OPTIONS)
+    return suggest(suffix, candidates)
 
 
 def suggest(
@@ -101,5 +109,11 @@ def suggest(
     """The closest known key suffix (or alias), when the unknown one looks like a typo of it."""
     if len(suffix) > _MAX_SUGGEST_LENGTH:
         return None
-    matches = difflib.get_close_matches(suffix, list(candidates), n=1, cutoff=cutoff)
+    # difflib's ratio is 2·matches / (len(a) + len(b)), at most 2·shorter / (sum): a
+    # candidate whose length is too far off can never reach the cutoff, so it is not scored.
+    floor = cutoff / (2 - cutoff)
+    near = [
+        c for c in candidates if min(len(c), len(suffix)) >= floor * max(len(c), len(suffix))
+    ]
+    matches = difflib.get_close_matches(suffix, near, n=1, cutoff=cutoff)
     return matches[0] if matches else None

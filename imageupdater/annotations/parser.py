@@ -21,10 +21,16 @@ from imageupdater.annotations.keys import (
     APP_DEFAULT_OPTIONS,
     APP_KEYS,
     IMAGE_OPTIONS,
-    accepted_keys,
     key_alias,
     split_key,
     suggest,
+    suggest_key,
+)
+from imageupdater.annotations.limits import (
+    MAX_IMAGE_LIST_LENGTH,
+    MAX_KEYS,
+    MAX_TOTAL_LENGTH,
+    MAX_VALUE_LENGTH,
 )
 from imageupdater.annotations.report import PREFIX, Collector, full_key, quote
 from imageupdater.annotations.writeback import parse_write_back
@@ -44,6 +50,8 @@ from imageupdater.tags import AllowTags, TagFilter
 from imageupdater.versions import Constraint
 
 IMAGE_LIST_KEY = full_key("image-list")
+# Where a problem with the annotations as a whole (too many, too long) is reported.
+ANY_KEY = full_key("*")
 _PLAIN_TAG = re2.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _TARGET_KINDS: tuple[v.ParameterKind, ...] = ("helm", "kustomize", "plugin")
 
@@ -123,7 +131,7 @@ def parse(
     ``operator_credentials`` lets the Application use ``env:`` and ``ext:`` credential
     references, which are otherwise the operator's alone (``CredentialRules``).
     """
-    ours = {
+    ours: dict[str, tuple[str, str]] = {
         key[len(PREFIX) :]: (key, value)
         for key, value in annotations.items()
         if key.startswith(PREFIX)
@@ -131,6 +139,15 @@ def parse(
     if not ours:
         return ParseResult(None, (), managed=False)
     out = Collector()
+    too_much = _over_limits(ours)
+    if too_much is not None:
+        out.error(ANY_KEY, too_much)
+        return ParseResult(None, tuple(out.problems), managed=True)
+    for suffix, (key, value) in list(ours.items()):
+        cap = MAX_IMAGE_LIST_LENGTH if suffix == "image-list" else MAX_VALUE_LENGTH
+        if len(value) > cap:
+            out.error(key, f"the value is {len(value)} characters long; at most {cap} are accepted")
+            del ours[suffix]
     entries: list[Entry] | None = None
     if "image-list" in ours:
         entries = parse_image_list(out, IMAGE_LIST_KEY, ours["image-list"][1])
@@ -168,6 +185,22 @@ def parse(
         return ParseResult(None, problems, managed=True)
     images = tuple(p for p in policies if p is not None)
     return ParseResult(AppConfig(images=images, write_back=write_back), problems, managed=True)
+
+
+def _over_limits(ours: Mapping[str, tuple[str, str]]) -> str | None:
+    """Why these annotations are too much to review, before any of them is parsed."""
+    if len(ours) > MAX_KEYS:
+        return (
+            f"the Application has {len(ours)} image-updater annotations; "
+            f"at most {MAX_KEYS} are accepted"
+        )
+    total = sum(len(key) + len(value) for key, value in ours.values())
+    if total > MAX_TOTAL_LENGTH:
+        return (
+            f"the image-updater annotations are {total} characters long together; "
+            f"at most {MAX_TOTAL_LENGTH} are accepted"
+        )
+    return None
 
 
 def _sort_keys(
@@ -214,7 +247,7 @@ def _unknown_key(out: Collector, key: str, suffix: str, aliases: Mapping[str, st
             "for an aliased image-list entry",
         )
         return
-    match = suggest(suffix, accepted_keys(dict.fromkeys(aliases.values())))
+    match = suggest_key(suffix, aliases) if out.budget.take_suggestion() else None
     if match is not None:
         out.error(key, f"unknown annotation; did you mean '{PREFIX}{match}'?")
         return
@@ -235,7 +268,7 @@ def _unknown_alias(out: Collector, key: str, alias: str, aliases: Mapping[str, s
         return
     names = ", ".join(dict.fromkeys(aliases.values()))
     message = f"alias '{alias}' is not in image-list (aliases: {names})"
-    close = suggest(alias, aliases, cutoff=0.6)
+    close = suggest(alias, aliases, cutoff=0.6) if out.budget.take_suggestion() else None
     if close is not None:
         message += f"; did you mean '{close}'?"
     out.error(key, message)

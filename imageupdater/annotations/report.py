@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["PREFIX", "Collector", "full_key", "quote"]
 
+from imageupdater.annotations.limits import Budget
 from imageupdater.problems import Problem
 
 PREFIX = "argocd-image-updater.argoproj.io/"
@@ -28,12 +29,14 @@ def quote(value: str) -> str:
 
 
 class Collector:
-    """The problems of one ``parse`` call, in the order they were found."""
+    """The problems of one ``parse`` call, in the order they were found, and what is left of
+    its work budget."""
 
-    __slots__ = ("problems",)
+    __slots__ = ("budget", "problems")
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.budget = Budget()
 
     def error(self, key: str, message: str) -> None:
         self.problems.append(Problem(key, message, "error"))

@@ -24,6 +24,7 @@ from typing import Literal
 import re2
 
 from imageupdater import strategies
+from imageupdater.annotations.limits import MAX_GLOBS
 from imageupdater.annotations.report import Collector, quote
 from imageupdater.credentials import OPERATOR_KINDS, CredentialRef
 from imageupdater.errors import (
@@ -92,10 +93,18 @@ def parse_allow_tags(out: Collector, key: str, value: str) -> AllowTags | None:
 
 
 def parse_ignore_tags(out: Collector, key: str, value: str) -> tuple[str, ...] | None:
+    items = value.split(",")
+    if not out.budget.take_globs(len(items)):
+        out.error(
+            key,
+            f"too many ignore-tags globs: an Application may have at most {MAX_GLOBS} "
+            "in all its ignore-tags annotations together",
+        )
+        return None
     patterns: list[str] = []
     valid = True
     empty_items = 0
-    for item in value.split(","):
+    for item in items:
         pattern = item.strip()
         if not pattern:
             empty_items += 1
