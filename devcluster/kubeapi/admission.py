@@ -209,19 +209,25 @@ class Dispatcher:
     def _conditions_hold(self, hook: Webhook, review: JSON, a: Attributes) -> bool:
         request = {k: v for k, v in review["request"].items() if k not in ("object", "oldObject")}
         env = {"object": a.obj, "oldObject": a.old, "request": request}
+        # Like kube-apiserver: every condition is evaluated, one false skips the webhook
+        # whatever the others raised, and only then does an error meet the failurePolicy.
+        errors: list[tuple[str, CelEvalError]] = []
         for cname, program in hook.match_conditions:
             try:
                 if not program.evaluate(env):
                     return False
             except CelEvalError as exc:
-                if hook.failure_policy == "Ignore":
-                    return False
-                raise ApiError(
-                    500,
-                    f'Internal error occurred: failed calling webhook "{hook.name}": '
-                    f'failed to evaluate match condition "{cname}": {exc}',
-                ) from exc
-        return True
+                errors.append((cname, exc))
+        if not errors:
+            return True
+        if hook.failure_policy == "Ignore":
+            return False
+        cname, error = errors[0]
+        raise ApiError(
+            500,
+            f'Internal error occurred: failed calling webhook "{hook.name}": '
+            f'failed to evaluate match condition "{cname}": {error}',
+        ) from error
 
     def _review(self, a: Attributes, obj: JSON | None) -> JSON:
         gvk = {"group": a.rt.group, "version": a.rt.version, "kind": a.rt.kind}

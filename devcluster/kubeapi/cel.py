@@ -1,14 +1,25 @@
 """The subset of CEL that webhook `matchConditions` may use against the emulator.
 
-Supported: the variables `object`, `oldObject` and `request`; string (single or double
-quoted), integer, `true`/`false`/`null` literals and `[...]` lists; field selection `a.b`,
-indexing `a['k']` / `a[0]`; `has(a.b.c)`; `size(x)` / `x.size()`; the string methods
-`startsWith`, `endsWith`, `contains` and `matches` (RE2); the macros `exists(x, p)` and
-`all(x, p)` over a list's items or a map's keys; the operators `!`, `==`, `!=`, `<`, `<=`,
-`>`, `>=`, `in`, `&&`, `||` and parentheses. `&&`/`||` and the macros absorb errors the way
-CEL does (`false && <error>` is false; `exists` is true if any item is). Anything else
-(`authorizer`, `params`, other macros, arithmetic, the ternary operator) is refused at
-compile time with a message naming the expression and this list.
+Supported: the variables `object`, `oldObject` (null on CREATE) and `request`; string (single
+or double quoted), integer, `true`/`false`/`null` literals and `[...]` lists; field selection
+`a.b`, indexing `a['k']` / `a[0]` / `m[k]` with any expression as the key; `has(a.b.c)`;
+`size(x)` / `x.size()`; the string methods `startsWith`, `endsWith`, `contains` and `matches`
+(RE2); the macros `exists(x, p)` and `all(x, p)` over a list's items or a map's keys (nested,
+with the variable usable in keys and indexes: `m.exists(k, k in n && n[k] == m[k])`); the
+operators `!`, `==`, `!=`, `<`, `<=`, `>`, `>=`, `in` (map keys, list items), `&&`, `||` and
+parentheses.
+
+Semantics follow CEL as kube-apiserver runs it on dynamically typed objects: equality is
+never an error (values of different types are unequal, `x == null` is true only for null,
+ints and doubles compare by value, lists and maps element by element); selecting a field or
+calling `has()` on null, a missing map key, an index out of range, ordering values of
+different kinds and a non-bool operand of `!`, `&&` or `||` are run-time errors; `&&`/`||`
+and the macros absorb errors the way CEL does (`false && <error>` is false, `true || <error>`
+is true; `exists` is true if any item is, whatever the others raise). Type errors that a
+real cluster finds at compile time (`null < 1` in literals) surface here at run time. Anything
+else (`authorizer`, `params`, map literals, other macros, arithmetic, the ternary operator,
+double literals) is refused at compile time with a message naming the expression and this
+list.
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ import re2
 from imageupdater.errors import InvalidInput
 
 SUPPORTED = (
-    "variables object/oldObject/request; literals; a.b, a['k'], has(), size(), "
+    "variables object/oldObject/request; string/int/true/false/null/list literals; "
+    "a.b, a['k'], m[k], has(), size(), "
     "startsWith/endsWith/contains/matches, exists(x, p)/all(x, p); "
     "! == != < <= > >= in && || ( )"
 )
@@ -97,22 +109,57 @@ def _tokens(text: str) -> list[Token]:
 
 
 def _cel_type(v: Any) -> str:
+    if v is None:
+        return "null_type"
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
         return "int"
+    if isinstance(v, float):
+        return "double"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, Mapping):
+        return "map"
+    if isinstance(v, list):
+        return "list"
     return type(v).__name__
 
 
+def _numeric(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _equal(a: Any, b: Any) -> bool:
-    return _cel_type(a) == _cel_type(b) and bool(a == b)
+    """CEL's heterogeneous equality: never an error, numbers by value, containers deeply."""
+    if _numeric(a) and _numeric(b):
+        return bool(a == b)
+    if _cel_type(a) != _cel_type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping):
+        return len(a) == len(b) and all(
+            (found := _find(b, k)) is not None and _equal(v, found[0]) for k, v in a.items()
+        )
+    return bool(a == b)
+
+
+def _find(m: Mapping[Any, Any], key: Any) -> tuple[Any] | None:
+    """The value under `key` (compared the CEL way: 1 and 1.0 are one key, true is not)."""
+    if isinstance(key, str):
+        return (m[key],) if key in m else None
+    for k, v in m.items():
+        if _equal(k, key):
+            return (v,)
+    return None
 
 
 def _select(base: Any, key: Any) -> Any:
-    if isinstance(base, Mapping) and isinstance(key, str):
-        if key not in base:
+    if isinstance(base, Mapping):
+        if (found := _find(base, key)) is None:
             raise CelEvalError(f"no such key: {key}")
-        return base[key]
+        return found[0]
     if isinstance(base, list) and _cel_type(key) == "int":
         if not 0 <= key < len(base):
             raise CelEvalError(f"index out of range: {key}")
@@ -133,11 +180,14 @@ def _compare(op: str, a: Any, b: Any) -> bool:
         return not _equal(a, b)
     if op == "in":
         if isinstance(b, Mapping):
-            return a in b
+            return _find(b, a) is not None
         if isinstance(b, list):
             return any(_equal(a, x) for x in b)
         raise CelEvalError(f"no such overload: in on {_cel_type(b)}")
-    if _cel_type(a) != _cel_type(b) or _cel_type(a) not in ("int", "str"):
+    # Ordering is defined within bool, string and the numbers (int and double together).
+    if not (_numeric(a) and _numeric(b)) and (
+        _cel_type(a) != _cel_type(b) or _cel_type(a) not in ("bool", "string")
+    ):
         raise CelEvalError(f"no such overload: {_cel_type(a)} {op} {_cel_type(b)}")
     return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
 
