@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 from collections.abc import (
     Awaitable,
     Callable,
@@ -126,9 +127,12 @@ class _Registries:
 
     slots_per_registry: int
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-    # A host on which a lookup ran past the deadline: lookups still queued for it fail at
-    # once instead of each waiting out a deadline of its own.
+    # A host on which a lookup ran past the deadline with no other lookup answered in the
+    # meantime: lookups still queued for it fail at once instead of each waiting out a
+    # deadline of its own. A host that is slow for one repository but answers the others
+    # is not silent.
     silent: dict[str, RegistryUnavailable] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)  # loop time of the last answer
 
     def slot(self, host: str) -> asyncio.Semaphore:
         if host not in self.slots:
@@ -293,6 +297,8 @@ class Cycle:
             if silent is not None:
                 self._failed(repository, silent)
                 return silent
+            loop = asyncio.get_running_loop()
+            begun = loop.time()
             timer = asyncio.timeout(deadline if deadline > 0 else None)
             try:
                 async with timer:
@@ -303,7 +309,8 @@ class Cycle:
                 exc = RegistryUnavailable(
                     f"registry {host} did not answer within {deadline:g}s", registry=host
                 )
-                if host not in registries.silent:
+                answered = registries.answered.get(host, -math.inf)
+                if host not in registries.silent and answered < begun:
                     log.warning(
                         "registry %s did not answer for %s within %gs; its lookups still "
                         "queued in this cycle fail at once",
@@ -318,6 +325,7 @@ class Cycle:
                 if isinstance(exc, RegistryError):
                     self._failed(repository, exc)
                 return exc
+        registries.answered[host] = loop.time()
         registries.silent.pop(host, None)
         self.backoff.succeeded(repository)
         self._last_failure.pop(repository, None)

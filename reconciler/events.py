@@ -191,8 +191,9 @@ class EventRecorder:
 
     async def _write_count(self, series: _Series, reason: str) -> None:
         assert self._client is not None
-        last = _timestamp(series.last_seen)
-        patch = {"count": series.count, "lastTimestamp": last}
+        # Occurrences recorded while this write is under way stay pending for the next one.
+        count = series.count
+        patch = {"count": count, "lastTimestamp": _timestamp(series.last_seen)}
         try:
             try:
                 await self._client.patch(kube.EVENTS, series.namespace, series.name, patch)
@@ -213,7 +214,7 @@ class EventRecorder:
                 exc,
             )
             return
-        series.written = series.count
+        series.written = count
         series.written_at = self._clock()
         self.patched += 1
 

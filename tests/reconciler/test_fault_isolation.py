@@ -165,6 +165,43 @@ async def test_lookups_queued_behind_a_silent_registry_fail_at_once(
     assert all(backoff.failures((f"127.0.0.1:{port}", f"hang/{n}")) == 1 for n in names)
 
 
+async def test_a_registry_slow_for_some_repositories_but_answering_others_is_not_silent(
+    kube_api: KubeAPI,
+    cluster: kube.KubeClient,
+    fault_registry: FaultRegistry,
+    metrics: ReconcilerMetrics,
+) -> None:
+    host = fault_registry.url.removeprefix("http://")
+    conf = RegistriesConf.parse(
+        f"registries:\n- name: mixed\n  prefix: {host}\n  api_url: {fault_registry.url}\n",
+        source="test",
+    )
+    hanging = [f"hang{i}" for i in range(4)]
+    steady = [f"steady{i}" for i in range(5)]
+    for name in hanging + steady:
+        fault_registry.add_tags(f"r/{name}", ["1.0.0", "1.1.0"])
+        image = f"{host}/r/{name}"
+        kube_api.store.put(application(name, {"image-list": image}, images=[f"{image}:1.0.0"]))
+    for name in hanging:
+        fault_registry.slow(30.0, repository=f"r/{name}")
+    for name in steady:
+        fault_registry.slow(0.4, repository=f"r/{name}")
+    async with ResolverService(conf, settings=PATIENT) as resolver:
+        cycle = Cycle(
+            api=KubeApplications(cluster, metrics),
+            resolve=resolver.resolve,
+            metrics=metrics,
+            events=EventRecorder(cluster),
+            # Five lookup slots: four hang, the steady ones take turns in the fifth and are
+            # still queued when the hanging ones give up.
+            settings=CycleSettings(max_concurrency=1, resolve_deadline=1.0),
+        )
+        result = await asyncio.wait_for(
+            cycle.run([stored(kube_api, n) for n in hanging + steady]), timeout=10.0
+        )
+    assert (result.errors, result.patches) == (4, 5)
+
+
 async def test_a_conflicting_edit_that_adds_an_image_has_it_resolved_inside_the_cycle(
     kube_api: KubeAPI,
     cluster: kube.KubeClient,
