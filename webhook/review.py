@@ -1,8 +1,10 @@
 """AdmissionReview on the wire: decoding requests and encoding responses (no HTTP, no I/O).
 
 Accepts ``admission.k8s.io/v1`` and ``v1beta1`` and answers in the version it was asked
-in. A review that cannot be understood raises ``MalformedReview`` with a reason the HTTP
-layer returns as a 400 — never a 500.
+in. A review that cannot be understood — not JSON, nested too deeply, not an AdmissionReview,
+or with a field admission reads of the wrong type or holding a lone surrogate — raises
+``MalformedReview`` with a reason naming the JSON path, which the HTTP layer returns as a
+400, never a 500. So admission and the core readers it calls can trust the types they read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
@@ -61,47 +63,264 @@ class Verdict:
 
 
 def decode(body: bytes) -> Request:
+    """The review in ``body``, its shape checked wherever admission reads it.
+
+    Only the fields the decision reads are checked (no walk of the whole tree, so decoding
+    stays cheap), and each check names the JSON path at fault. A ``null`` field counts as
+    absent, as the API server prunes nulls from custom resources, and is dropped from the
+    decoded object so the readers downstream never meet one.
+    """
     try:
         review = json.loads(body)
+    except RecursionError as exc:
+        raise MalformedReview("body is nested too deeply to be an AdmissionReview") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedReview(f"body is not JSON: {exc}") from exc
     if not isinstance(review, dict):
-        raise MalformedReview("body is not a JSON object")
+        raise MalformedReview(f"body: expected an AdmissionReview object, got {_type(review)}")
     api_version = review.get("apiVersion")
-    if review.get("kind") != "AdmissionReview" or api_version not in VERSIONS:
+    kind_field = review.get("kind")
+    if kind_field != "AdmissionReview" or api_version not in VERSIONS:
         raise MalformedReview(
             f"expected kind AdmissionReview with apiVersion in {', '.join(VERSIONS)}, "
-            f"got kind {review.get('kind')!r} apiVersion {api_version!r}"
+            f"got kind {_show(kind_field)} apiVersion {_show(api_version)}"
         )
     request = review.get("request")
     if not isinstance(request, dict):
-        raise MalformedReview("AdmissionReview has no request")
-    uid = request.get("uid")
-    if not isinstance(uid, str) or not uid:
-        raise MalformedReview("AdmissionReview request has no uid")
+        raise MalformedReview(f"request: expected an object, got {_type(request)}")
+    uid = _text(request.get("uid"), "request.uid")
+    if not uid:
+        raise MalformedReview("request.uid: expected a non-empty string, got an empty string")
     operation = request.get("operation")
     if operation not in _OPERATIONS:
-        raise MalformedReview(f"unknown operation {operation!r}")
-    kind = request.get("kind") or {}
-    obj = request.get("object")
-    old = request.get("oldObject")
-    if obj is not None and not isinstance(obj, dict):
-        raise MalformedReview("request.object is not an object")
-    if old is not None and not isinstance(old, dict):
-        raise MalformedReview("request.oldObject is not an object")
-    metadata = (obj or old or {}).get("metadata") or {}
+        raise MalformedReview(
+            f"request.operation: expected one of {', '.join(_OPERATIONS)}, got {_show(operation)}"
+        )
+    group, kind = _resource_kind(_object(request, "kind", "request"))
+    obj = _object(request, "object", "request")
+    old = _object(request, "oldObject", "request")
+    # Of an Application admission reads the new object and the old one's annotations; of
+    # anything else only the name and namespace.
+    application = group == "argoproj.io" and kind == "Application"
+    meta: dict[str, Any] | None = None
+    if obj is not None:
+        meta = (
+            _application(obj, "request.object") if application else _metadata(obj, "request.object")
+        )
+    if old is not None:
+        old_meta = _metadata(old, "request.oldObject")
+        if application and old_meta is not None:
+            _labelled(old_meta, "request.oldObject.metadata")
+        meta = meta or old_meta
+    meta = meta or {}
+    namespace = _opt_text(request, "namespace", "request") or meta.get("namespace") or ""
+    name = _opt_text(request, "name", "request") or meta.get("name") or ""
+    dry_run = _field(request, "dryRun")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        _fail("request.dryRun", "a boolean", dry_run)
     return Request(
         api_version=api_version,
         uid=uid,
         operation=operation,
-        group=str(kind.get("group", "")) if isinstance(kind, dict) else "",
-        kind=str(kind.get("kind", "")) if isinstance(kind, dict) else "",
-        namespace=str(request.get("namespace") or metadata.get("namespace") or ""),
-        name=str(request.get("name") or metadata.get("name") or ""),
+        group=group,
+        kind=kind,
+        namespace=namespace,
+        name=name,
         object=obj,
         old_object=old,
-        dry_run=bool(request.get("dryRun", False)),
+        dry_run=bool(dry_run),
     )
+
+
+# -- shape checks: one small function per part of the review that admission reads -----------
+
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),  # before int: bool is an int
+    (str, "string"),
+    (int, "number"),
+    (float, "number"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+def _type(value: object) -> str:
+    if value is None:
+        return "null"
+    for cls, name in _JSON_TYPES:
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__
+
+
+def _show(value: object) -> str:
+    """A value for a message: strings quoted and cut, anything else by its JSON type."""
+    if value is None:
+        return "none"
+    return repr(_cut(value, 64)) if isinstance(value, str) else _type(value)
+
+
+def _key(key: str) -> str:
+    # JSON-quoted, so a lone surrogate in a key shows as its escape and the reason stays
+    # encodable for the answer and the log.
+    return json.dumps(_cut(key, 80))
+
+
+def _fail(path: str, expected: str, value: object) -> NoReturn:
+    raise MalformedReview(f"{path}: expected {expected}, got {_type(value)}")
+
+
+def _checked(text: str, path: str) -> str:
+    """``text``, refused when it holds a lone surrogate (``"\\ud800"`` in the JSON): such a
+    string cannot be encoded as UTF-8, so RE2, the log and the answer would all fail on it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedReview(
+            f"{path}: expected valid Unicode text, got a lone surrogate "
+            f"\\u{ord(text[exc.start]):04x} at character {exc.start}"
+        ) from None
+    return text
+
+
+def _text(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        _fail(path, "a string", value)
+    return _checked(value, path)
+
+
+def _field(parent: dict[str, Any], key: str) -> Any:
+    """``parent[key]``; a null is dropped, so it reads as absent here and downstream."""
+    value = parent.get(key)
+    if value is None and key in parent:
+        del parent[key]
+    return value
+
+
+def _object(parent: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+    value = _field(parent, key)
+    if value is not None and not isinstance(value, dict):
+        _fail(f"{path}.{key}", "an object", value)
+    return value
+
+
+def _array(parent: dict[str, Any], key: str, path: str) -> list[Any]:
+    value = _field(parent, key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        _fail(f"{path}.{key}", "an array", value)
+    return value
+
+
+def _opt_text(parent: dict[str, Any], key: str, path: str) -> str | None:
+    value = _field(parent, key)
+    return None if value is None else _text(value, f"{path}.{key}")
+
+
+def _opt_bool(parent: dict[str, Any], key: str, path: str) -> None:
+    value = _field(parent, key)
+    if value is not None and not isinstance(value, bool):
+        _fail(f"{path}.{key}", "a boolean", value)
+
+
+def _strings(parent: dict[str, Any], key: str, path: str) -> None:
+    for index, item in enumerate(_array(parent, key, path)):
+        if not (isinstance(item, str) and item.isascii()):
+            _text(item, f"{path}.{key}[{index}]")
+
+
+def _string_map(parent: dict[str, Any], key: str, path: str) -> None:
+    mapping = _object(parent, key, path)
+    for name, value in (mapping or {}).items():
+        if not (name.isascii() and isinstance(value, str) and value.isascii()):
+            _checked(name, f"{path}.{key}: key {_key(name)}")
+            _text(value, f"{path}.{key}[{_key(name)}]")
+
+
+def _objects(parent: dict[str, Any], key: str, path: str) -> list[tuple[dict[str, Any], str]]:
+    """The entries of an array of objects, each with its path."""
+    found = []
+    for index, item in enumerate(_array(parent, key, path)):
+        where = f"{path}.{key}[{index}]"
+        if not isinstance(item, dict):
+            _fail(where, "an object", item)
+        found.append((item, where))
+    return found
+
+
+def _resource_kind(kind: dict[str, Any] | None) -> tuple[str, str]:
+    if kind is None:
+        return "", ""
+    _opt_text(kind, "version", "request.kind")
+    group = _opt_text(kind, "group", "request.kind") or ""
+    return group, _opt_text(kind, "kind", "request.kind") or ""
+
+
+def _metadata(obj: dict[str, Any], path: str) -> dict[str, Any] | None:
+    meta = _object(obj, "metadata", path)
+    if meta is not None:
+        _opt_text(meta, "name", path + ".metadata")
+        _opt_text(meta, "namespace", path + ".metadata")
+    return meta
+
+
+def _labelled(meta: dict[str, Any], path: str) -> None:
+    _string_map(meta, "annotations", path)
+    _string_map(meta, "labels", path)
+    _opt_text(meta, "resourceVersion", path)
+
+
+_SOURCE_TEXTS = ("repoURL", "path", "chart", "targetRevision", "ref")
+
+
+def _source(source: dict[str, Any], path: str) -> None:
+    """What the planner reads and writes in a source (``imageupdater.plan``)."""
+    for key in _SOURCE_TEXTS:
+        _opt_text(source, key, path)
+    helm = _object(source, "helm", path)
+    if helm is not None:
+        for param, where in _objects(helm, "parameters", path + ".helm"):
+            _opt_text(param, "name", where)
+            _opt_text(param, "value", where)
+            _opt_bool(param, "forceString", where)
+    kustomize = _object(source, "kustomize", path)
+    if kustomize is not None:
+        _strings(kustomize, "images", path + ".kustomize")
+    plugin = _object(source, "plugin", path)
+    if plugin is not None:
+        _opt_text(plugin, "name", path + ".plugin")
+        for entry, where in _objects(plugin, "env", path + ".plugin"):
+            _opt_text(entry, "name", where)
+            _opt_text(entry, "value", where)
+
+
+def _application(obj: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """Check what admission reads of an Application (``imageupdater.application``); return
+    its metadata."""
+    meta = _metadata(obj, path)
+    if meta is not None:
+        _labelled(meta, path + ".metadata")
+    spec = _object(obj, "spec", path)
+    if spec is not None:
+        where = path + ".spec"
+        _opt_text(spec, "project", where)
+        source = _object(spec, "source", where)
+        if source is not None:
+            _source(source, where + ".source")
+        for item, item_path in _objects(spec, "sources", where):
+            _source(item, item_path)
+    status = _object(obj, "status", path)
+    if status is not None:
+        where = path + ".status"
+        summary = _object(status, "summary", where)
+        if summary is not None:
+            _strings(summary, "images", where + ".summary")
+        _opt_text(status, "sourceType", where)
+        _strings(status, "sourceTypes", where)
+    return meta
 
 
 def _cut(text: str, limit: int) -> str:

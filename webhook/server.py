@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from webhook import review
@@ -45,6 +45,38 @@ def _record(
             metrics.mutations.labels(outcome).inc(count)
 
 
+# The codings aiohttp's parser decodes (``br``/``zstd`` only with their libraries installed;
+# without them it answers 400 itself). It passes any other coding through undecoded, and
+# reading such bytes as JSON would answer a question nobody asked.
+_READABLE_CODINGS = frozenset({"", "identity", "gzip", "deflate", "br", "zstd"})
+
+
+class _Unreadable(review.MalformedReview):
+    """The body broke off or does not decode: the connection cannot carry another request."""
+
+
+async def _read_body(http: web.Request) -> bytes:
+    """The request body, decoded; ``MalformedReview`` when it cannot be read (413 stays)."""
+    # aiohttp's parser refuses a repeated Content-Encoding itself, so one value is all.
+    coding = http.headers.get(hdrs.CONTENT_ENCODING, "")
+    if not (coding.isascii() and coding.strip().lower() in _READABLE_CODINGS):
+        raise review.MalformedReview(
+            f"unsupported Content-Encoding {coding[:64]!r}: send identity, gzip or deflate"
+        )
+    try:
+        return await http.read()
+    except web.RequestPayloadError as exc:
+        # A body that does not decompress under its Content-Encoding; aiohttp's reason is
+        # on the cause ("Can not decode content-encoding: gzip").
+        reason = getattr(exc.__cause__, "message", None) or str(exc)
+        raise _Unreadable(f"body could not be read: {reason}") from exc
+    except web.HTTPBadRequest as exc:
+        raise _Unreadable(f"body could not be read: {exc.text or exc.reason}") from exc
+    except ConnectionResetError as exc:
+        # The client closed its side before the body was complete (a truncated body).
+        raise _Unreadable("body ended before its announced length") from exc
+
+
 def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(http: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -52,16 +84,20 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
         admission = http.app[ADMISSION]
         metrics = http.app[METRICS]
         try:
-            body = await http.read()
+            body = await _read_body(http)
+            request = review.decode(body)
         except web.HTTPRequestEntityTooLarge:
             metrics.malformed.inc()
             raise
-        try:
-            request = review.decode(body)
         except review.MalformedReview as exc:
             metrics.malformed.inc()
             log.warning("refused a malformed review on /%s: %s", endpoint, exc)
-            return web.json_response({"error": str(exc)}, status=400)
+            answer = web.json_response({"error": str(exc)}, status=400)
+            if isinstance(exc, _Unreadable):
+                # aiohttp drops the connection after such a body; say so, or a keep-alive
+                # client sends its next review down a dead connection.
+                answer.force_close()
+            return answer
         if endpoint == "validate":
             decision = admission.validate(request)
         else:
