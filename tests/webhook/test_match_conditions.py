@@ -54,6 +54,7 @@ def _conditions(kind: str) -> list[tuple[str, Program]]:
 
 
 VALIDATING = _conditions("ValidatingWebhookConfiguration")
+MUTATING = _conditions("MutatingWebhookConfiguration")
 STATUS_WRITES = dict(VALIDATING)["not-argocd-status-writes"]
 
 
@@ -69,6 +70,10 @@ def _env(
 ) -> dict[str, Any]:
     request = {"operation": operation, "userInfo": {"username": user}}
     return {"object": new, "oldObject": old, "request": request}
+
+
+def test_the_mutating_webhook_skips_the_controllers_status_writes_the_same_way() -> None:
+    assert dict(MUTATING)["not-argocd-status-writes"].expression == STATUS_WRITES.expression
 
 
 def _validated(env: dict[str, Any]) -> bool:
@@ -371,7 +376,7 @@ async def test_the_controllers_status_writes_never_reach_the_webhook(
     assert (await cluster.create(CONTROLLER, child("child", GOOD))).status == 201
     # Stored before these conditions shipped, with a mistake: status writes must still pass.
     cluster.seed(child("legacy", BOGUS))
-    before = cluster.reviews()
+    before, mutations = cluster.reviews(), cluster.reviews("mutate")
     for name in ("child", "legacy"):
         answer = await cluster.status_write(CONTROLLER, name, "Synced")
         assert answer.status == 200, answer
@@ -387,6 +392,7 @@ async def test_the_controllers_status_writes_never_reach_the_webhook(
     patch = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": None}}}
     assert (await cluster.merge_patch(CONTROLLER, "child", patch)).status == 200
     assert cluster.reviews() == before
+    assert cluster.reviews("mutate") == mutations, "status writes must not wait on mutation"
     legacy = cluster.stored("legacy")
     assert legacy is not None and legacy["status"]["sync"]["status"] == "Synced"
 
