@@ -91,11 +91,14 @@ without its objects); string, integer, ``true``/``false``/``null`` and list lite
 selection ``a.b`` and indexing ``a['k']``/``a[0]``; ``has(a.b)``; ``size(x)``/``x.size()``;
 ``startsWith``, ``endsWith``, ``contains``, ``matches`` (RE2); ``!``, ``==``, ``!=``, ``<``,
 ``<=``, ``>``, ``>=``, ``in`` (map keys, list elements), ``&&``, ``||`` and parentheses, with
-CEL's error absorption (``false && <error>`` is false). Anything else (``authorizer``,
-``params``, ``variables``, macros such as ``exists``/``all``/``map``, arithmetic, the
-ternary operator) is rejected when the configuration is written, with a 422 naming the
-webhook, the expression and this subset. A run-time error (e.g. a missing key) rejects
-the request under ``failurePolicy: Fail`` and skips the webhook under ``Ignore``.
+CEL's error absorption (``false && <error>`` is false); the macros ``exists(x, p)`` and
+``all(x, p)`` over a list's items or a map's keys (``devcluster/kubeapi/cel.py`` has the
+exact rules). Anything else (``authorizer``, ``params``, ``variables``, other macros such
+as ``map``/``filter``, arithmetic, the ternary operator) is rejected when the
+configuration is written, with a 422 naming the webhook, the expression and this subset.
+Every condition is evaluated: one that is false skips the webhook even when another
+raised a run-time error (e.g. a missing key); otherwise an error rejects the request under
+``failurePolicy: Fail`` and skips the webhook under ``Ignore``.
 """
 
 from __future__ import annotations
