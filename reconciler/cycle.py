@@ -91,7 +91,7 @@ def _failure_text(job: Job, exc: ImageUpdaterError) -> str:
     The one place that decides what a tenant sees of a registry error (the log keeps the
     full text).
     """
-    return f"{job.policy.image.full_name}: {exc}"
+    return f"{job.policy.image.full_name}: {exc.public_message}"
 
 
 class _Resolutions:
@@ -224,8 +224,12 @@ class Cycle:
             return None
         key = app_key(app)
         namespace = app.get("metadata", {}).get("namespace")
-        scope = None if self.settings.allow_cross_namespace_secrets else namespace
-        parsed = annotation_parser.parse(annotations, namespace=scope)
+        rules = self.settings.credentials
+        parsed = annotation_parser.parse(
+            annotations,
+            namespace=rules.secret_scope(namespace),
+            operator_credentials=rules.allows_operator_kinds(namespace),
+        )
         if parsed.config is None:
             result.errors += 1
             self.metrics.invalid_configs.labels(key).inc()

@@ -25,6 +25,7 @@ from typing import Any
 
 from imageupdater import annotations as annotation_parser
 from imageupdater.application import Application, SourceRef, find_live
+from imageupdater.credentials import CredentialRules
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.images import ImageRef
 from imageupdater.plan import ChosenImage
@@ -37,8 +38,9 @@ ResolutionKey = tuple[Any, ...]
 class CycleSettings:
     dry_run: bool = False
     max_concurrency: int = 10
-    # Like upstream v1, Secrets an Application names must live in its own namespace.
-    allow_cross_namespace_secrets: bool = False
+    # Like upstream v1, Secrets an Application names must live in its own namespace; env:
+    # and ext: are the operator's unless a namespace is opted in.
+    credentials: CredentialRules = field(default_factory=CredentialRules)
     # How long one resolution may wait on its registry within a cycle (seconds; 0 = no
     # bound). Past it the image fails for this cycle and its repository backs off, so a
     # registry that hangs holds back its own images only, and for this long at most.
