@@ -262,7 +262,7 @@ def json_patch(app: Application, plan: Plan) -> list[dict[str, Any]]:
     spec = app.get("spec")
     if spec is None:
         operations.append({"op": "add", "path": "/spec", "value": {}})
-    if plan.source.index is None and spec is not None and "source" not in spec:
+    if plan.source.index is None and (spec is None or "source" not in spec):
         operations.append({"op": "add", "path": _pointer(base), "value": {}})
     block = {"Helm": "helm", "Kustomize": "kustomize", "Plugin": "plugin"}[plan.source.kind]
     op = "replace" if block in plan.old_source else "add"

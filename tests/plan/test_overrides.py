@@ -171,6 +171,15 @@ def test_the_json_patch_applies_to_give_the_planned_object() -> None:
     assert patched["spec"]["source"]["kustomize"] == {"images": ["nginx:3"]}
 
 
+def test_the_json_patch_applies_to_an_application_without_spec_or_source() -> None:
+    for bare in ({"metadata": {"name": "a"}}, {"metadata": {"name": "a"}, "spec": {}}):
+        plan = plan_overrides(
+            bare, SourceRef("Kustomize", None), [ChosenImage(policy("nginx"), "3")]
+        )
+        patched = jsonpatch.apply_patch(bare, json_patch(bare, plan))
+        assert patched["spec"]["source"]["kustomize"] == {"images": ["nginx:3"]}
+
+
 @pytest.mark.parametrize(
     ("spec", "status", "write_back", "expected"),
     [
