@@ -99,6 +99,8 @@ class ReachabilityPolicy:
     allowed_registries: tuple[Glob, ...] = ()
     internal_networks: tuple[Network, ...] = DEFAULT_INTERNAL_NETWORKS
     trusted: frozenset[str] = field(default_factory=frozenset)  # host_port() of API URLs
+    # No flag sets this: it exists so tests on 127.0.0.1 can stand in for public hosts.
+    always_denied: tuple[tuple[str, Network], ...] = ALWAYS_DENIED
 
     @classmethod
     def from_flags(
@@ -162,7 +164,7 @@ class ReachabilityPolicy:
             if inner is not None:
                 candidates.append(inner)
         for candidate in candidates:
-            for what, net in ALWAYS_DENIED:
+            for what, net in self.always_denied:
                 if candidate.version == net.version and candidate in net:
                     return f"{what} ({net})"
             for net in self.internal_networks:

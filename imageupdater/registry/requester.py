@@ -64,6 +64,8 @@ def registry_label(endpoint: RegistryEndpoint) -> str:
     """``host[:port]`` of the endpoint's API: the name errors and counters use."""
     url = URL(endpoint.api_url)
     host = url.raw_host or endpoint.api_url
+    if ":" in host and url.raw_host:
+        host = f"[{host}]"  # an IPv6 literal, written as in a URL so the port stays apart
     return f"{host}:{url.explicit_port}" if url.explicit_port else host
 
 

@@ -235,11 +235,14 @@ class Transport:
                 continue
             if answer.status >= 500:
                 if last:
-                    raise RegistryUnavailable(
+                    message = (
                         f"registry {registry}: {where} answered {answer.status} "
-                        f"after {attempts} attempt(s)",
-                        registry=registry,
+                        f"after {attempts} attempt(s)"
                     )
+                    # Past the ping the host has shown it is a registry, so its outage may
+                    # be named; a 5xx to the ping is just "unreachable" (could be anything).
+                    public = message if kind != "ping" else None
+                    raise RegistryUnavailable(message, registry=registry, public=public)
                 delay = self._settings.backoff * 2**attempt
                 self._log.info(
                     "registry %s: %s answered %d, retrying in %.3gs",
@@ -314,28 +317,47 @@ class Transport:
                     registry=registry,
                 )
         except TimeoutError as exc:
-            raise RegistryUnavailable(
-                f"registry {registry}: {where} timed out "
-                f"(connect {self._settings.connect_timeout:g}s, "
-                f"total {self._settings.request_timeout:g}s)",
-                registry=registry,
+            raise self._failed(
+                RegistryUnavailable(
+                    f"registry {registry}: {where} timed out "
+                    f"(connect {self._settings.connect_timeout:g}s, "
+                    f"total {self._settings.request_timeout:g}s)",
+                    registry=registry,
+                )
             ) from exc
+        except RegistryRefused as exc:
+            raise self._failed(exc) from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, _Denied):
-                raise RegistryRefused(
-                    f"registry {registry}: {where} refused by the reachability policy: "
-                    f"{exc.os_error}",
-                    registry=registry,
+                raise self._failed(
+                    RegistryRefused(
+                        f"registry {registry}: {where} refused by the reachability policy: "
+                        f"{exc.os_error}",
+                        registry=registry,
+                    )
                 ) from exc
-            raise RegistryUnavailable(
-                f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
+            raise self._failed(
+                RegistryUnavailable(
+                    f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
+                )
             ) from exc
         except aiohttp.ClientError as exc:
-            raise RegistryUnavailable(
-                f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
+            raise self._failed(
+                RegistryUnavailable(
+                    f"registry {registry}: {where} failed: {_describe(exc)}", registry=registry
+                )
             ) from exc
         finally:
             self._counters.request(label, kind, status)
+
+    def _failed(self, exc: RegistryUnavailable | RegistryRefused) -> Exception:
+        """Log the detail a tenant is not shown (its ``public_message`` says only
+        "unreachable"), then hand the error back to be raised."""
+        if isinstance(exc, RegistryRefused):
+            self._log.warning("%s", exc)
+        else:
+            self._log.info("%s", exc)
+        return exc
 
     def _check_literal(self, url: URL, *, registry: str, where: str) -> None:
         """Refuse a denied IP literal: aiohttp connects to those without asking the resolver."""
