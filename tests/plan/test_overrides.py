@@ -172,7 +172,8 @@ def test_the_json_patch_applies_to_give_the_planned_object() -> None:
 
 
 def test_the_json_patch_applies_to_an_application_without_spec_or_source() -> None:
-    for bare in ({"metadata": {"name": "a"}}, {"metadata": {"name": "a"}, "spec": {}}):
+    bares: list[Any] = [{"metadata": {"name": "a"}}, {"metadata": {"name": "a"}, "spec": {}}]
+    for bare in bares:
         plan = plan_overrides(
             bare, SourceRef("Kustomize", None), [ChosenImage(policy("nginx"), "3")]
         )
