@@ -67,7 +67,9 @@ async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
     metrics = ReconcilerMetrics(registry)
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(await kube.KubeClient.connect(args.kubeconfig))
-        resolver = await stack.enter_async_context(ResolverService(conf, secrets=client))
+        resolver = await stack.enter_async_context(
+            ResolverService(conf, secrets=client, reachability=args.reachability)
+        )
         api = await _api(args, client, metrics)
         if hasattr(api, "close"):
             stack.push_async_callback(api.close)

@@ -83,6 +83,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="largest AdmissionReview accepted (default %(default)s)",
     )
     add(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="open connections at most; past it the oldest idle or slow one is dropped; "
+        "never above the open-file limit (default %(default)s)",
+    )
+    add(
+        "--max-in-flight-requests",
+        type=int,
+        default=128,
+        help="reviews handled at once; past it 503 with Retry-After (default %(default)s)",
+    )
+    add(
         "--cert-reload-interval",
         default="10s",
         help="how often the certificate files are checked for changes (default %(default)s)",
@@ -132,6 +145,13 @@ def run(args: argparse.Namespace) -> int:
         conf = RegistriesConf.from_flag(args.registries_conf_path)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.max_connections < 1 or args.max_in_flight_requests < 1:
+        print(
+            "image-updater webhook: --max-connections and --max-in-flight-requests must be "
+            "at least 1",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     if args.resolve_timeout_s <= 0:
         print("image-updater webhook: --resolve-timeout must be positive", file=sys.stderr)

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from certs import manager as cert_manager
@@ -25,6 +24,7 @@ from imageupdater.cli import EXIT_OK
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.service import ResolverService
+from imageupdater.serving import ServerLimits, serve_app
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
 from webhook.server import make_app
@@ -73,12 +73,20 @@ async def serve(args: argparse.Namespace, conf: RegistriesConf) -> int:
             resolver.resolve,
         )
         app = make_app(admission, metrics, max_body=args.max_body_bytes)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, args.address, args.port, ssl_context=context)
-        await site.start()
-        log.info("serving admission reviews on https://%s:%d", args.address, args.port)
+        limits = ServerLimits(
+            max_connections=args.max_connections, max_in_flight=args.max_in_flight_requests
+        )
+        server = await stack.enter_async_context(
+            serve_app(app, args.address, args.port, ssl_context=context, limits=limits)
+        )
+        log.info(
+            "serving admission reviews on https://%s:%d (at most %d connections, %d requests "
+            "in flight)",
+            args.address,
+            server.port,
+            server.max_connections,
+            limits.max_in_flight,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
