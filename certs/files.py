@@ -50,10 +50,19 @@ def write_files(bundle: Bundle, directory: Path) -> None:
     _write_atomically(directory / CA_CERT, bundle.ca_bundle, 0o644)
 
 
+# TLS 1.2 suites with forward secrecy and an AEAD cipher only; TLS 1.3 suites are all AEAD
+# and are not governed by this string.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
+
+
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """A server context with TLS >= 1.2 loaded from the given files."""
+    """A server context loaded from the given files: TLS >= 1.2, AEAD suites with ECDHE only."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    # Renegotiation and compression only ever served attacks (CRIME, renegotiation DoS).
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     context.load_cert_chain(cert_file, key_file)
     return context
 

@@ -2,18 +2,22 @@
 
 Upstream serves health on ``--health-port`` (8080) and metrics on ``--metrics-port``
 (8081); the same port may serve both. ``/readyz`` turns ready once the first list of
-Applications has been indexed.
+Applications has been indexed. Both are served hardened (``imageupdater.serving``): head,
+body and idle deadlines and connection and in-flight caps, so a slow client cannot starve
+the kubelet's probes.
 """
 
 from __future__ import annotations
 
-__all__ = ["serve_probes"]
+__all__ = ["PROBE_LIMITS", "serve_probes"]
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from imageupdater.serving import ServerLimits, serve_app
 
 
 def _app(
@@ -42,6 +46,11 @@ def _app(
     return app
 
 
+# Probes and scrapes are small and few: a tighter cap than the admission server's leaves
+# the reconciler's descriptors to its watches and registry clients.
+PROBE_LIMITS = ServerLimits(max_connections=256, max_in_flight=32)
+
+
 @contextlib.asynccontextmanager
 async def serve_probes(
     address: str,
@@ -50,10 +59,9 @@ async def serve_probes(
     metrics_port: int,
     registry: CollectorRegistry,
     ready: Callable[[], bool],
+    limits: ServerLimits = PROBE_LIMITS,
 ) -> AsyncIterator[list[int]]:
     """Serve while the context is open; yields the bound ports (0 ports bind ephemerally)."""
-    runners: list[web.AppRunner] = []
-    ports: list[int] = []
     plans: list[tuple[int, bool, bool]] = []
     if health_port >= 0 and metrics_port >= 0 and health_port == metrics_port and health_port:
         plans.append((health_port, True, True))
@@ -62,18 +70,10 @@ async def serve_probes(
             plans.append((health_port, True, False))
         if metrics_port:
             plans.append((metrics_port, False, True))
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        ports: list[int] = []
         for port, health, metrics in plans:
-            runner = web.AppRunner(
-                _app(health=health, metrics=metrics, registry=registry, ready=ready),
-                access_log=None,
-            )
-            await runner.setup()
-            runners.append(runner)
-            site = web.TCPSite(runner, address, port)
-            await site.start()
-            ports.append(runner.addresses[-1][1])
+            app = _app(health=health, metrics=metrics, registry=registry, ready=ready)
+            server = await stack.enter_async_context(serve_app(app, address, port, limits=limits))
+            ports.append(server.port)
         yield ports
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
