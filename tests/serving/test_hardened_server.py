@@ -8,6 +8,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 
+import pytest
 from aiohttp import web
 
 from imageupdater.serving import HardenedServer, ServerLimits, serve_app
@@ -248,3 +249,28 @@ async def test_a_body_delivered_in_time_is_read_whole() -> None:
         status, answer = await request(server.port, head + b"hello")
         assert status == 200
         assert answer.endswith(b"\r\n\r\nhello")
+
+
+async def test_a_keep_alive_connection_serves_one_request_after_another_and_pipelined() -> None:
+    async with serving(ServerLimits(header_timeout=1.0, idle_timeout=1.0)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        keep = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        async with asyncio.timeout(3):
+            for _ in range(3):
+                writer.write(keep)
+                assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+            writer.write(keep + keep + get("/readyz"))
+            answers = await reader.read()
+        assert answers.count(b"HTTP/1.1 200 OK") == 3
+        assert server.stats.header_timeouts == server.stats.idle_timeouts == 0
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"header_timeout": 0}, {"body_timeout": -1}, {"max_connections": 0}, {"max_in_flight": 0}],
+    ids=["zero-header-timeout", "negative-body-timeout", "no-connections", "no-requests"],
+)
+def test_limits_that_would_serve_nothing_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        ServerLimits(**bad)  # type: ignore[arg-type]
