@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.durations import parse_duration
@@ -24,6 +25,9 @@ from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
 from webhook.review import MAX_BODY
+
+if TYPE_CHECKING:
+    from imageupdater.registry.reachability import ReachabilityPolicy
 
 log = logging.getLogger("image_updater.webhook")
 # controller-runtime's conventional mount point for webhook certificates, so manifests fit.
@@ -60,6 +64,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--registries-conf-path",
         default=None,
         help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
+    )
+    add(
+        "--allowed-registries",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="registry hosts (host or host:port, Go filepath.Match globs, comma-separated; "
+        "repeatable) that image-list may name; registries.conf hosts are always allowed "
+        "(default: any host outside --internal-networks)",
+    )
+    add(
+        "--internal-networks",
+        default=None,
+        metavar="CIDRS",
+        help="comma-separated networks tenant-named registries may not resolve to, besides "
+        "loopback, link-local and unspecified, which are always refused; set the pod and "
+        "service CIDRs ('' = none; default 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,"
+        "100.64.0.0/10,fc00::/7)",
     )
     add(
         "--kubeconfig",
@@ -143,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         args.resolve_timeout_s = parse_duration(args.resolve_timeout)
         args.reload_interval_s = parse_duration(args.cert_reload_interval)
         conf = RegistriesConf.from_flag(args.registries_conf_path)
+        args.reachability = _reachability(args)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -171,3 +194,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return EXIT_FAILED
+
+
+def _reachability(args: argparse.Namespace) -> ReachabilityPolicy:
+    # Imported here: the registry package pulls in aiohttp, which `--help` should not wait for.
+    from imageupdater.registry.reachability import ReachabilityPolicy
+
+    return ReachabilityPolicy.from_flags(args.allowed_registries, args.internal_networks)

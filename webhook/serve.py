@@ -62,7 +62,9 @@ async def serve(args: argparse.Namespace, conf: RegistriesConf) -> int:
             context, args.tls_cert_file, args.tls_key_file, interval=args.reload_interval_s
         )
         await stack.enter_async_context(reloader.running())
-        resolver = await stack.enter_async_context(ResolverService(conf, secrets=client))
+        resolver = await stack.enter_async_context(
+            ResolverService(conf, secrets=client, reachability=args.reachability)
+        )
         registry = CollectorRegistry()
         metrics = WebhookMetrics(registry, registry_snapshot=resolver.client.snapshot)
         admission = Admission(
