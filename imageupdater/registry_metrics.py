@@ -5,6 +5,11 @@ this collector turns a snapshot into upstream's
 ``argocd_image_updater_registry_requests_total`` / ``…_failed_total`` (by registry) and our
 finer ``image_updater_registry_requests_total`` (by registry, kind, status class) and
 ``image_updater_registry_cache_lookups_total`` (by cache, result).
+
+The ``registry`` label takes the configured registries' hosts (registries.conf and the
+built-in Docker Hub) and ``other`` for every registry a tenant named without the operator
+configuring it: the client counts them that way, so the series stay bounded however many
+hosts Applications mention. Errors and logs keep the real host.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.registry.transport import GuardedResolver
 
 from .conftest import endpoint_for
-from .stubs import StubRegistry, make_tls
+from .stubs import StubRegistry, TokenService, make_tls
 
 AMD64 = (Platform("linux", "amd64"),)
 DEFAULT = ReachabilityPolicy()
@@ -301,6 +301,18 @@ async def test_a_redirect_to_a_name_resolving_to_a_denied_address_is_refused(
                 inferred_http(str(server.make_url(""))), "app", "1.0", platforms=AMD64
             )
     assert stub.seen == []
+
+
+async def test_a_token_realm_at_a_denied_address_is_refused(aiohttp_server: Any) -> None:
+    tokens = TokenService()
+    token_server = await aiohttp_server(tokens.app(), host="127.0.0.2")
+    registry = StubRegistry(auth="bearer", realm=str(token_server.make_url("/token")))
+    server = await aiohttp_server(registry.app())
+    policy = policy_treating_as_public("127.0.0.2/32")
+    async with RegistryClient(settings=dataclasses.replace(FAST, reachability=policy)) as client:
+        with pytest.raises(RegistryRefused, match=r"127\.0\.0\.2 is internal"):
+            await client.list_tags(inferred_http(str(server.make_url(""))), "app")
+    assert tokens.seen == []
 
 
 async def test_redirect_chains_are_bounded(aiohttp_server: Any) -> None:
