@@ -27,6 +27,7 @@ from imageupdater.errors import (
     RegistryAuthError,
     RegistryNotFound,
     RegistryProtocolError,
+    RegistryRefused,
 )
 from imageupdater.registries_conf import RegistryEndpoint
 from imageupdater.registry.auth import (
@@ -140,7 +141,11 @@ class Requester:
         policy = self._settings.reachability
         guarded = policy is not None and not policy.trusts(endpoint)
         if policy is not None and guarded:
-            policy.check_registry(endpoint, registry=registry)
+            try:
+                policy.check_registry(endpoint, registry=registry)
+            except RegistryRefused as exc:
+                self._log.warning("%s", exc)  # the tenant is told only "unreachable"
+                raise
         return await self._transport.send(
             method,
             url,
@@ -223,12 +228,13 @@ class Requester:
         if creds is not None:
             withheld = credentials_withheld(endpoint, url)
             if withheld is not None:
-                self._log.warning(
-                    "registry %s: credentials withheld from its token realm: %s",
-                    registry,
-                    withheld,
-                )
-                self._withheld.put(endpoint.api_url, withheld)
+                if self._withheld.get(endpoint.api_url) != withheld:  # once, not per request
+                    self._log.warning(
+                        "registry %s: credentials withheld from its token realm: %s",
+                        registry,
+                        withheld,
+                    )
+                    self._withheld.put(endpoint.api_url, withheld)
                 creds = None
         identity = credentials_identity(
             creds.username if creds else None, creds.password if creds else None
