@@ -5,11 +5,15 @@ reads manifest digests (``HEAD``) and per-tag metadata (manifests and config blo
 by digest), authenticates (Bearer tokens, Basic), paces requests per registry (token
 bucket, ``429 Retry-After`` pauses, bounded 5xx retries, a concurrency cap) and counts
 what it does. aiohttp stays inside this package.
+
+With a :class:`ReachabilityPolicy` in its settings it refuses, at connect time, registries a
+tenant named that resolve into denied networks or fall outside the allowed host globs.
 """
 
 from imageupdater.registry.client import RegistryClient
 from imageupdater.registry.clock import Clock, SystemClock
 from imageupdater.registry.counters import Counters, CountersSnapshot, RequestKind
+from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.registry.requester import CredentialProvider, registry_label
 from imageupdater.registry.settings import ClientSettings
 
@@ -19,6 +23,7 @@ __all__ = [
     "Counters",
     "CountersSnapshot",
     "CredentialProvider",
+    "ReachabilityPolicy",
     "RegistryClient",
     "RequestKind",
     "SystemClock",
