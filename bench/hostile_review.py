@@ -95,9 +95,7 @@ def many_globs(n: int) -> dict[str, str]:
     out = {P + "image-list": _image_list(limits.MAX_IMAGES, n)}
     per_alias = limits.MAX_GLOBS // limits.MAX_IMAGES
     for i in range(limits.MAX_IMAGES):
-        out[P + f"a{i}.ignore-tags"] = ",".join(
-            f"*-[a-z][0-9]?{j}*[!x]" for j in range(per_alias)
-        )
+        out[P + f"a{i}.ignore-tags"] = ",".join(f"*-[a-z][0-9]?{j}*[!x]" for j in range(per_alias))
     return out
 
 
@@ -197,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = {name: measure(builder, args.reviews) for name, builder in SCENARIOS.items()}
     print(f"{platform.python_version()} on {platform.machine()}, {args.reviews} reviews each")
-    print(f"{'scenario':<50} {'keys':>5} {'chars':>6} {'outcome':>9} {'median':>8} {'p99':>8} {'max':>8}")
+    header = ("keys", 5), ("chars", 6), ("outcome", 9), ("median", 8), ("p99", 8), ("max", 8)
+    print(f"{'scenario':<50} " + " ".join(f"{name:>{width}}" for name, width in header))
     for name, r in results.items():
         print(
             f"{name:<50} {r['keys']:>5} {r['characters']:>6} {r['outcome']:>9} "

@@ -93,7 +93,7 @@ async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
             settings=CycleSettings(
                 dry_run=args.dry_run,
                 max_concurrency=args.max_concurrency,
-                allow_cross_namespace_secrets=args.allow_cross_namespace_secrets,
+                credentials=args.credential_rules,
             ),
             is_leader=is_leader,
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
+from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
@@ -93,11 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="2s",
         help="longest wait for registries while mutating, Go duration (default %(default)s)",
     )
-    add(
-        "--allow-cross-namespace-secrets",
-        action="store_true",
-        help="accept pull-secret and git secret references outside the Application's namespace",
-    )
+    add_credential_rule_flags(add)
     add(
         "--max-body-bytes",
         type=int,
@@ -165,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         args.resolve_timeout_s = parse_duration(args.resolve_timeout)
         args.reload_interval_s = parse_duration(args.cert_reload_interval)
         conf = RegistriesConf.from_flag(args.registries_conf_path)
+        args.credential_rules = credential_rules(args)
         args.reachability = _reachability(args)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)

@@ -70,7 +70,7 @@ async def serve(args: argparse.Namespace, conf: RegistriesConf) -> int:
         admission = Admission(
             AdmissionSettings(
                 resolve_timeout=args.resolve_timeout_s,
-                allow_cross_namespace_secrets=args.allow_cross_namespace_secrets,
+                credentials=args.credential_rules,
             ),
             resolver.resolve,
         )

@@ -112,8 +112,6 @@ def suggest(
     # difflib's ratio is 2·matches / (len(a) + len(b)), at most 2·shorter / (sum): a
     # candidate whose length is too far off can never reach the cutoff, so it is not scored.
     floor = cutoff / (2 - cutoff)
-    near = [
-        c for c in candidates if min(len(c), len(suffix)) >= floor * max(len(c), len(suffix))
-    ]
+    near = [c for c in candidates if min(len(c), len(suffix)) >= floor * max(len(c), len(suffix))]
     matches = difflib.get_close_matches(suffix, near, n=1, cutoff=cutoff)
     return matches[0] if matches else None
