@@ -13,7 +13,8 @@ servers) goes through ``serve_app``. It owns what plain aiohttp leaves open:
 * TLS terminated per connection (``loop.start_tls``) under a handshake deadline, so a
   connection stuck in the handshake counts against the cap and can be shed like the others;
 * a loop exception handler that turns a storm of failed ``accept()`` calls (EMFILE and
-  friends) into one log line per interval with a count.
+  friends) into one log line per interval with a count, and a filter that keeps aiohttp
+  from logging a traceback for every undecodable request body (``unreadable_bodies``).
 
 Only public APIs: a delegating ``asyncio.Protocol`` around the runner's protocol factory, a
 ``web.BaseSite`` that listens with it, ``loop.start_tls``, and an aiohttp middleware that
@@ -45,6 +46,7 @@ from aiohttp import web
 from imageupdater.serving.accept_errors import AcceptErrorReporter
 from imageupdater.serving.connections import Guard
 from imageupdater.serving.limits import ServerLimits, ServerStats, connection_cap, raise_fd_limit
+from imageupdater.serving.unreadable_bodies import UnreadableBodyFilter
 
 
 class _Site(web.BaseSite):
@@ -124,6 +126,7 @@ async def serve_app(
     """
     limits = limits or ServerLimits()
     cap = connection_cap(limits, raise_fd_limit())
+    UnreadableBodyFilter.installed()
     loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
     reporter: AcceptErrorReporter | None = None

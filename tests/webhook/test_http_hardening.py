@@ -189,3 +189,31 @@ async def test_slow_request_heads_over_tls_are_closed_at_the_header_timeout(
         lifetimes = await asyncio.gather(*(slow_head() for _ in range(100)))
         assert max(lifetimes) <= limits.header_timeout + 1.0
         assert server.stats.header_timeouts == 100
+
+
+async def test_undecodable_bodies_are_answered_400_and_logged_once_each_without_tracebacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(Admission(AdmissionSettings()), WebhookMetrics(CollectorRegistry()))
+    with caplog.at_level("DEBUG"):
+        async with serve_app(app, "127.0.0.1", 0) as server:
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                payload = b"this is not gzip" * 8
+                writer.write(
+                    b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+                async with asyncio.timeout(3):
+                    status = await reader.readline()
+                    await reader.read()
+                assert status.startswith(b"HTTP/1.1 400"), status
+                writer.close()
+                await writer.wait_closed()
+            await asyncio.sleep(0.2)  # aiohttp drains and reports after answering
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert tracebacks == []
+    ours = [r for r in caplog.records if "malformed review" in r.getMessage()]
+    assert len(ours) == 20
