@@ -131,7 +131,19 @@ class InvalidAnnotations(InvalidInput):
 
 
 class CredentialError(ImageUpdaterError):
-    """A credential source could not deliver (missing secret, failing script, bad format)."""
+    """A credential source could not deliver (missing secret, failing script, bad format).
+
+    ``public`` overrides the tenant-facing message: the operator's registries.conf
+    credentials are the operator's business, not a tenant's to read about.
+    """
+
+    def __init__(self, message: str, *, public: str | None = None) -> None:
+        self._public = public
+        super().__init__(message)
+
+    @property
+    def public_message(self) -> str:
+        return self._public if self._public is not None else str(self)
 
 
 class RegistryError(ImageUpdaterError):

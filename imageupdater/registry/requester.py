@@ -24,6 +24,7 @@ from yarl import URL
 
 from imageupdater.credentials import CredentialRef, Credentials
 from imageupdater.errors import (
+    CredentialError,
     RegistryAuthError,
     RegistryNotFound,
     RegistryProtocolError,
@@ -202,12 +203,23 @@ class Requester:
             )
         if refresh:
             self._credentials.invalidate((endpoint.api_url, str(ref)))
-        return await self._credentials.get(
-            ref,
-            registry_host=endpoint.host,
-            api_url=endpoint.api_url,
-            expire_after=endpoint.credsexpire,
-        )
+        try:
+            return await self._credentials.get(
+                ref,
+                registry_host=endpoint.host,
+                api_url=endpoint.api_url,
+                expire_after=endpoint.credsexpire,
+            )
+        except CredentialError as exc:
+            if ref != endpoint.credentials or exc.public_message != str(exc):
+                raise
+            # registries.conf credentials: which Secret, field or key failed is for the
+            # operator's log, not for the tenant whose image happens to use the registry.
+            raise CredentialError(
+                str(exc),
+                public=f"registry {registry_label(endpoint)}: the credentials configured "
+                "for it by the operator cannot be used (see the image updater's log)",
+            ) from exc
 
     async def _token(
         self,

@@ -12,8 +12,9 @@ import pytest
 
 from devcluster.registry import LocalRegistry
 from devcluster.seeder import ImageSeeder
-from imageupdater.credentials import Credentials
-from imageupdater.errors import RegistryAuthError, RegistryUnavailable
+from imageupdater.credential_sources import CredentialCache, CredentialSource
+from imageupdater.credentials import CredentialRef, Credentials
+from imageupdater.errors import CredentialError, RegistryAuthError, RegistryUnavailable
 from imageupdater.platforms import Platform
 from imageupdater.registry import ClientSettings, RegistryClient
 from tests.conftest import AUTH_PASSWORD, AUTH_USER, TOKEN_PASSWORD, TOKEN_USER
@@ -222,3 +223,25 @@ async def test_a_ca_in_the_argocd_tls_directory_is_used_when_ca_file_is_unset(
     settings = ClientSettings(tls_cert_dir=str(cert_dir))
     async with RegistryClient(settings=settings) as client:
         assert await client.list_tags(endpoint_for(tls_registry.url), tls_repo) == ("1.0",)
+
+
+async def test_failing_operator_credentials_are_detailed_in_the_error_but_not_to_tenants(
+    auth_registry: LocalRegistry, unique_repo: str
+) -> None:
+    operators = CredentialRef.parse("pullsecret:argocd/registry-robot")
+    cache = CredentialCache(CredentialSource(secrets=None, environ={}))
+    async with RegistryClient(settings=NO_TLS_DIR, credentials=cache) as client:
+        with pytest.raises(CredentialError) as caught:
+            await client.list_tags(
+                endpoint_for(auth_registry.url, credentials=operators), unique_repo
+            )
+        assert "argocd/registry-robot" in str(caught.value)
+        assert "argocd/registry-robot" not in caught.value.public_message
+        assert "configured for it by the operator" in caught.value.public_message
+        # A tenant's own pull secret is the tenant's to read about.
+        tenants = CredentialRef.parse("pullsecret:team-a/regcred")
+        with pytest.raises(CredentialError) as own:
+            await client.list_tags(
+                endpoint_for(auth_registry.url), unique_repo, credentials=tenants
+            )
+        assert "team-a/regcred" in own.value.public_message
