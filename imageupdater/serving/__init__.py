@@ -154,8 +154,10 @@ async def serve_app(
         try:
             site = _Site(runner, guard, host, port, ssl_context)
             await site.start()
+            guard.start_sweeping()
             yield HardenedServer(site.port, cap, guard.stats, guard)
         finally:
+            await guard.stop_sweeping()
             await runner.cleanup()
     finally:
         if reporter is not None:

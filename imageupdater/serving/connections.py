@@ -45,7 +45,8 @@ class GuardedProtocol(asyncio.Protocol):
         self.lost = False
         self.pending = False  # bytes of a next request arrived while handling this one
         self._early: list[bytes] = []  # decrypted bytes that beat the end of start_tls
-        self._timer: asyncio.TimerHandle | None = None
+        # When the current phase is over (loop time); the guard's sweep enforces it.
+        self.deadline: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -138,17 +139,16 @@ class GuardedProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    # A deadline is a number the guard's sweep reads, not a loop timer: a timer per phase
+    # change is three heap pushes and cancels per request on the hot path.
     def _arm(self, delay: float) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+        self.deadline = self.guard.loop.time() + delay
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = None
 
-    def _expire(self) -> None:
-        self._timer = None
+    def expire(self) -> None:
+        self.deadline = None
         if self.phase is Phase.HANDLING:
             return
         if self.phase is Phase.IDLE:
@@ -179,6 +179,35 @@ class Guard:
         self.by_transport: dict[asyncio.BaseTransport, GuardedProtocol] = {}
         self.handshakes: set[asyncio.Task[None]] = set()
         self.in_flight = 0
+        self.loop = asyncio.get_running_loop()
+        # Deadlines are checked this often: a tenth of the shortest, so a phase lasts at
+        # most 10 % longer than its limit, and never more often than every 20 ms.
+        shortest = min(limits.header_timeout, limits.idle_timeout, limits.handshake_timeout)
+        self.tick = min(max(shortest / 10, 0.02), 0.5)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start_sweeping(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+
+    async def stop_sweeping(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            now = self.loop.time()
+            late = [
+                conn
+                for conn in self.connections
+                if conn.deadline is not None and conn.deadline <= now
+            ]
+            for conn in late:
+                conn.expire()
 
     def protocol(self) -> asyncio.Protocol:
         return GuardedProtocol(self, self.factory())
@@ -227,7 +256,9 @@ class Guard:
                 conn,
                 self.tls,
                 server_side=True,
-                ssl_handshake_timeout=self.limits.handshake_timeout,
+                # The sweep enforces the handshake deadline (and counts it); this one is
+                # only the backstop, a little later.
+                ssl_handshake_timeout=self.limits.handshake_timeout + 3 * self.tick,
                 # A peer that never answers our close_notify holds a descriptor meanwhile.
                 ssl_shutdown_timeout=self.limits.handshake_timeout,
             )
