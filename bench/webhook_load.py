@@ -295,6 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated connection counts (default 50,200; quick 4,16)",
     )
     parser.add_argument("--skip-cold", action="store_true", help="leave out cold mutation")
+    parser.add_argument(
+        "--validate-rate",
+        type=float,
+        help="paced validation rate, req/s (default 2000; lower it on a machine that "
+        "saturates near it, where p99 measures queueing)",
+    )
     args = parser.parse_args(argv)
     for tool, hint in (("wrk", WRK_INSTALL), (BINARY, f"apt-get install -y {BINARY}")):
         if shutil.which(tool) is None:
@@ -303,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = QUICK if args.quick else FULL
     if args.connections:
         p = replace(p, connections=args.connections)
+    if args.validate_rate:
+        p = replace(p, validate_rate=args.validate_rate)
     out = args.out or ROOT / "bench" / "out" / ("webhook-quick" if args.quick else "webhook")
     out.mkdir(parents=True, exist_ok=True)
     certs = issue_certs(out / "certs")

@@ -104,6 +104,22 @@ spec:
 """
 
 
+_TENANT_APP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: tenant
+  namespace: team-a
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: web={host}/demo/nginx:~1.26
+    argocd-image-updater.argoproj.io/web.pull-secret: env:REGISTRY_CREDS
+spec:
+  project: default
+  source: {{repoURL: "https://example.invalid/repo.git", path: tenant, kustomize: {{}}}}
+  destination: {{server: "https://kubernetes.default.svc", namespace: tenant}}
+"""
+
+
 _GOOD_APP = """\
 apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -206,10 +222,17 @@ def _cluster_flow(
                 return False
             _say(f"$ image-updater webhook --port {port} ...   (running; TLS from `certs`)")
             _say()
-            _say("== 4. kubectl apply: a mistake is denied, a good Application gets its override")
+            _say(
+                "== 4. kubectl apply: a mistake and a tenant's env: credentials are denied, "
+                "a good Application gets its override"
+            )
             bad = work / "bad.yaml"
             bad.write_text(_BAD_APP.format(host=registry.host))
             ok &= _run("kubectl", ["apply", "--validate=false", "-f", bad], kenv) != 0
+            # A tenant may not borrow the updater's own credentials (docs/security.md).
+            tenant = work / "tenant.yaml"
+            tenant.write_text(_TENANT_APP.format(host=registry.host))
+            ok &= _run("kubectl", ["apply", "--validate=false", "-f", tenant], kenv) != 0
             good = work / "shop.yaml"
             good.write_text(_GOOD_APP.format(host=registry.host))
             ok &= _run("kubectl", ["apply", "--validate=false", "-f", good], kenv) == 0

@@ -14,18 +14,19 @@ import asyncio
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
-from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
+from imageupdater.cli.tenant_flags import (
+    add_credential_rule_flags,
+    add_reachability_flags,
+    credential_rules,
+    reachability,
+)
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.tags import Glob
-
-if TYPE_CHECKING:
-    from imageupdater.registry.reachability import ReachabilityPolicy
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -136,24 +137,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
     )
-    add(
-        "--allowed-registries",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="registry hosts (host or host:port, Go filepath.Match globs, comma-separated; "
-        "repeatable) that image-list may name; registries.conf hosts are always allowed "
-        "(default: any host outside --internal-networks)",
-    )
-    add(
-        "--internal-networks",
-        default=None,
-        metavar="CIDRS",
-        help="comma-separated networks tenant-named registries may not resolve to, besides "
-        "loopback, link-local and unspecified, which are always refused; set the pod and "
-        "service CIDRs ('' = none; default 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,"
-        "100.64.0.0/10,fc00::/7)",
-    )
+    add_reachability_flags(add)
     add("--health-port", type=int, default=8080, help="port for /healthz and /readyz; 0 = off")
     add("--metrics-port", type=int, default=8081, help="port for /metrics; 0 = off")
     add(
@@ -250,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"image-updater run: --registries-conf-path: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        args.reachability = _reachability(args)
+        args.reachability = reachability(args)
     except ImageUpdaterError as exc:
         print(f"image-updater run: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -266,10 +250,3 @@ def run(args: argparse.Namespace) -> int:
     except ImageUpdaterError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
-
-
-def _reachability(args: argparse.Namespace) -> ReachabilityPolicy:
-    # Imported here: the registry package pulls in aiohttp, which `--help` should not wait for.
-    from imageupdater.registry.reachability import ReachabilityPolicy
-
-    return ReachabilityPolicy.from_flags(args.allowed_registries, args.internal_networks)

@@ -17,18 +17,19 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
-from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
+from imageupdater.cli.tenant_flags import (
+    add_credential_rule_flags,
+    add_reachability_flags,
+    credential_rules,
+    reachability,
+)
 from imageupdater.durations import parse_duration
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
 from webhook.review import MAX_BODY
-
-if TYPE_CHECKING:
-    from imageupdater.registry.reachability import ReachabilityPolicy
 
 log = logging.getLogger("image_updater.webhook")
 # controller-runtime's conventional mount point for webhook certificates, so manifests fit.
@@ -66,24 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
     )
-    add(
-        "--allowed-registries",
-        action="append",
-        default=[],
-        metavar="GLOBS",
-        help="registry hosts (host or host:port, Go filepath.Match globs, comma-separated; "
-        "repeatable) that image-list may name; registries.conf hosts are always allowed "
-        "(default: any host outside --internal-networks)",
-    )
-    add(
-        "--internal-networks",
-        default=None,
-        metavar="CIDRS",
-        help="comma-separated networks tenant-named registries may not resolve to, besides "
-        "loopback, link-local and unspecified, which are always refused; set the pod and "
-        "service CIDRs ('' = none; default 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,"
-        "100.64.0.0/10,fc00::/7)",
-    )
+    add_reachability_flags(add)
     add(
         "--kubeconfig",
         help="kubeconfig for pull secrets and certificates (default: in-cluster if "
@@ -163,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         args.reload_interval_s = parse_duration(args.cert_reload_interval)
         conf = RegistriesConf.from_flag(args.registries_conf_path)
         args.credential_rules = credential_rules(args)
-        args.reachability = _reachability(args)
+        args.reachability = reachability(args)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -192,10 +176,3 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return EXIT_FAILED
-
-
-def _reachability(args: argparse.Namespace) -> ReachabilityPolicy:
-    # Imported here: the registry package pulls in aiohttp, which `--help` should not wait for.
-    from imageupdater.registry.reachability import ReachabilityPolicy
-
-    return ReachabilityPolicy.from_flags(args.allowed_registries, args.internal_networks)

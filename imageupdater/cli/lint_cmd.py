@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
+from imageupdater.cli.tenant_flags import add_credential_rule_flags, credential_rules
 from imageupdater.errors import InvalidInput
 from imageupdater.lint import LintFinding, lint_documents
 

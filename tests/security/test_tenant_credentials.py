@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from imageupdater.annotations import parse
-from imageupdater.cli.credential_flags import add_credential_rule_flags, credential_rules
+from imageupdater.cli.tenant_flags import add_credential_rule_flags, credential_rules
 from imageupdater.credentials import CredentialRules
 from imageupdater.errors import InvalidInput
 from imageupdater.lint import lint_documents
