@@ -282,10 +282,17 @@ class Admission:
             exc = task.exception()
             if exc is not None:
                 counts["error"] += 1
-                # The Application's author reads this: no connection detail (the client logs it).
-                reason = (
-                    exc.public_message if isinstance(exc, ImageUpdaterError) else type(exc).__name__
-                )
+                # The Application's author reads this: no connection or credential detail.
+                # The operator's log gets what the warning leaves out.
+                if isinstance(exc, ImageUpdaterError):
+                    reason = exc.public_message
+                    if reason != str(exc):
+                        log.info("resolving %s: %s", policy.image.full_name, exc)
+                else:
+                    reason = type(exc).__name__
+                    log.warning(
+                        "resolving %s failed unexpectedly", policy.image.full_name, exc_info=exc
+                    )
                 warnings.append(
                     f"image {policy.image.full_name!r} could not be resolved ({reason}); "
                     "admitted without its override, the reconciler will retry"
