@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from devcluster.faultregistry.auth import AuthMode, FaultAuth
 from devcluster.faultregistry.wire import (
@@ -66,6 +67,7 @@ class FaultRegistry:
         self._endless: set[str | None] = set()
         self._log: list[LoggedRequest] = []
         self._runner: web.AppRunner | None = None
+        self._handling: set[asyncio.Task[object]] = set()  # handlers running under serve()
         self._thread: BackgroundServer | None = None
         self.url = ""
 
@@ -263,7 +265,9 @@ class FaultRegistry:
 
     async def serve(self) -> str:
         """Serve on 127.0.0.1:<ephemeral> in the running loop; returns and sets ``url``."""
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
+        app = self.make_app()
+        app.middlewares.append(self._tracked)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -276,6 +280,23 @@ class FaultRegistry:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # A client that gave up on a slow answer left its handler sleeping, and aiohttp's
+        # shutdown waits only on connections still open: end those handlers here, so none
+        # outlives the registry (or the test's event loop).
+        handling, self._handling = list(self._handling), set()
+        for task in handling:
+            task.cancel()
+        await asyncio.gather(*handling, return_exceptions=True)
+
+    @web.middleware
+    async def _tracked(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handling.add(task)
+        try:
+            return await handler(request)
+        finally:
+            self._handling.discard(task)
 
     def start(self) -> str:
         """Serve from a background thread with its own loop; returns and sets ``url``."""

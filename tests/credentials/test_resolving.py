@@ -14,6 +14,7 @@ from imageupdater.credential_sources import CredentialSource, redact, resolve
 from imageupdater.credentials import CredentialRef, Credentials
 from imageupdater.errors import CredentialError
 from tests.credentials.fakes import InMemorySecrets
+from tests.waiting import async_wait_until
 
 SECRET = "s3cr3t-p4ss"
 
@@ -227,13 +228,27 @@ def test_redaction_hides_token_like_runs_and_user_secret_pairs() -> None:
 async def test_an_ext_script_past_its_timeout_is_killed_with_what_it_started(
     tmp_path: Path,
 ) -> None:
-    marker = tmp_path / "survived"
-    script = _script(tmp_path, f"(sleep 2; touch {marker}) &\nsleep 30\n")
+    pid_file = tmp_path / "grandchild"
+    script = _script(tmp_path, f"sleep 30 &\necho $! > {pid_file}\nsleep 30\n")
     with pytest.raises(CredentialError, match=r"did not finish within 0\.3s and was killed"):
         await _resolve(f"ext:{script}", ext_timeout=0.3)
-    # The grandchild shared the script's process group, so it died with it.
-    await asyncio.sleep(2.5)
-    assert not marker.exists()
+    # The grandchild shared the script's process group, so it dies with it (the kernel
+    # delivers the signal to it a moment after the script itself was reaped).
+    grandchild = int(pid_file.read_text())
+    await async_wait_until(
+        lambda: not _alive(grandchild),
+        within=5,
+        what=f"the script's background child (pid {grandchild}) to be killed",
+    )
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (killed, not reaped by its new parent) does not."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat_line.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.mark.parametrize(
@@ -280,10 +295,11 @@ async def test_cancelling_a_resolution_kills_the_running_script(tmp_path: Path) 
     pid_file = tmp_path / "pid"
     script = _script(tmp_path, f"echo $$ > {pid_file}\nsleep 30\n")
     task = asyncio.create_task(_resolve(f"ext:{script}"))
-    for _ in range(100):  # bounded: the script writes its pid within milliseconds
-        if pid_file.exists() and pid_file.read_text().strip():
-            break
-        await asyncio.sleep(0.02)
+    await async_wait_until(
+        lambda: pid_file.exists() and pid_file.read_text().strip(),
+        within=5,
+        what="the credential script to write its pid",
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -111,8 +111,9 @@ async def test_a_watch_streams_changes_and_an_expired_version_is_gone(
             if len(seen) == 2:
                 return
 
+    # The watch resumes from ``version``: it sees both patches whether it is open before them
+    # or replays them, so nothing here waits for it to open.
     task = asyncio.create_task(watch())
-    await asyncio.sleep(0.1)
     await cluster.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "one"}})
     await cluster.patch(kube.APPLICATIONS, "argocd", "w", {"spec": {"project": "two"}})
     await asyncio.wait_for(task, 5)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devcluster.kubeapi import KubeAPI, RunningKubeAPI, run_in_thread
+from tests.waiting import wait_until
 
 from .conftest import (
     APP_GROUP,
@@ -234,9 +234,13 @@ def test_kubectl_watch_prints_objects_as_they_arrive(
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        deadline = time.monotonic() + 10
-        while running.api.store.watchers <= before and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # kubectl lists (that printed watched-1), then opens its watch: a change made before
+        # the watch is open would only show up in the next list.
+        wait_until(
+            lambda: running.api.store.watchers > before,
+            within=10,
+            what="kubectl to open its watch",
+        )
         running.api.store.put(application("watched-2", labels={"watched": "yes"}))
         second = proc.stdout.readline()
     finally:

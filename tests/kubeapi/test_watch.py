@@ -4,8 +4,10 @@ bookmarks, and clean ends on shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,25 +20,39 @@ from kubernetes_asyncio.watch import Watch
 from devcluster.kubeapi import KubeAPI
 from devcluster.kubeapi.selectors import parse_field_selector, parse_label_selector
 from devcluster.kubeapi.watch import WatchRequest, translate
+from tests.waiting import async_wait_until
 
 from .conftest import APP_GROUP, APP_VERSION, APPS, application
 
 LIST_URL = f"/apis/{APP_GROUP}/{APP_VERSION}/namespaces/argocd/applications"
 
 
-async def raw_watch(base_url: str, query: str, *, until: int = 100) -> list[dict[str, Any]]:
-    """Events of one raw watch request, read until the server ends it (or `until` events)."""
-    events: list[dict[str, Any]] = []
+@contextlib.asynccontextmanager
+async def open_watch(base_url: str, query: str) -> AsyncIterator[aiohttp.ClientResponse]:
+    """One raw watch request, once its answer has started: the emulator subscribes the watch
+    before it answers, so from here on every store change reaches this stream."""
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"{base_url}{LIST_URL}?{query}") as resp,
     ):
         assert resp.status == 200
-        async for line in resp.content:
-            events.append(json.loads(line))
-            if len(events) >= until:
-                break
+        yield resp
+
+
+async def read_events(resp: aiohttp.ClientResponse, until: int = 100) -> list[dict[str, Any]]:
+    """Events of a watch, read until the server ends it (or `until` events)."""
+    events: list[dict[str, Any]] = []
+    async for line in resp.content:
+        events.append(json.loads(line))
+        if len(events) >= until:
+            break
     return events
+
+
+async def raw_watch(base_url: str, query: str, *, until: int = 100) -> list[dict[str, Any]]:
+    """Events of one raw watch request, read until the server ends it (or `until` events)."""
+    async with open_watch(base_url, query) as resp:
+        return await read_events(resp, until)
 
 
 def summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -64,15 +80,10 @@ async def test_a_watch_without_a_version_starts_with_the_current_objects(
 async def test_a_watch_streams_live_changes_as_they_happen(base_url: str, api: KubeAPI) -> None:
     api.store.put(application("a"))
     rv = api.store.resource_version
-
-    async def change() -> None:
-        await asyncio.sleep(0.1)
+    async with open_watch(base_url, f"watch=1&resourceVersion={rv}") as resp:
         api.store.put(application("a", labels={"x": "y"}))
         api.store.delete(APP_GROUP, None, APPS, "argocd", "a")
-
-    task = asyncio.create_task(change())
-    events = await raw_watch(base_url, f"watch=1&resourceVersion={rv}", until=2)
-    await task
+        events = await read_events(resp, until=2)
     assert summary(events) == [("MODIFIED", "a"), ("DELETED", "a")]
 
 
@@ -180,33 +191,27 @@ async def test_shutting_the_server_down_ends_open_watches_promptly(aiohttp_serve
     api = KubeAPI()
     server = await aiohttp_server(api.app())
     base = str(server.make_url("")).rstrip("/")
-    reader = asyncio.create_task(raw_watch(base, "watch=true"))
-    for _ in range(100):
-        if api.store.watchers:
-            break
-        await asyncio.sleep(0.02)
-    assert api.store.watchers == 1
-    started = time.monotonic()
-    await server.close()
-    assert await asyncio.wait_for(reader, 5) == []
-    assert time.monotonic() - started < 5
+    async with open_watch(base, "watch=true") as resp:
+        assert api.store.watchers == 1
+        reader = asyncio.create_task(read_events(resp))
+        started = time.monotonic()
+        await server.close()
+        assert await asyncio.wait_for(reader, 5) == []
+        assert time.monotonic() - started < 5
     assert api.store.watchers == 0
 
 
 async def test_a_watcher_whose_client_left_is_dropped(base_url: str, api: KubeAPI) -> None:
-    async with aiohttp.ClientSession() as http:
-        resp = await http.get(f"{base_url}{LIST_URL}?watch=true")
-        for _ in range(100):
-            if api.store.watchers:
-                break
-            await asyncio.sleep(0.02)
+    async with open_watch(base_url, "watch=true") as resp:
         assert api.store.watchers == 1
         resp.close()
-    for _ in range(100):
-        if not api.store.watchers:
-            break
-        await asyncio.sleep(0.05)
-    assert api.store.watchers == 0
+    # An idle watcher notices its client left at its next liveness check, a server-side timer
+    # that announces nothing the test could wait on.
+    await async_wait_until(
+        lambda: api.store.watchers == 0,
+        within=5,
+        what="the emulator to drop the watch whose client left",
+    )
 
 
 _ops = st.lists(

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.registry import LocalRegistry, free_port
 from devcluster.seeder import ImageSeeder
 from tests.reconciler.conftest import application
+from tests.waiting import wait_until
 
 BINARY = Path(sys.executable).with_name("image-updater")
 
@@ -143,24 +143,20 @@ def test_a_running_reconciler_serves_probes_and_metrics_and_stops_cleanly(
             text=True,
         )
         try:
-            deadline = time.monotonic() + 30
-            scraped = ""
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz") as r:
-                        assert r.read() == b"ok"
-                    with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics") as r:
-                        scraped = r.read().decode()
-                    if (
-                        'argocd_image_updater_images_updated_total{application="argocd/app"} 1.0'
-                        in scraped
-                    ):
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.2)
-            assert (
-                'argocd_image_updater_images_updated_total{application="argocd/app"} 1.0' in scraped
+            updated = 'argocd_image_updater_images_updated_total{application="argocd/app"} 1.0'
+
+            def scrape_once_updated() -> str | None:
+                with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz") as r:
+                    assert r.read() == b"ok"
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics") as r:
+                    scraped = str(r.read().decode())
+                return scraped if updated in scraped else None
+
+            scraped = wait_until(
+                scrape_once_updated,
+                within=30,
+                what="the reconciler process to be ready and count the update in /metrics",
+                ignoring=(OSError,),
             )
             assert "argocd_image_updater_applications_watched_total 1.0" in scraped
             assert "image_updater_leader 1.0" in scraped

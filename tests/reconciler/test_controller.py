@@ -12,19 +12,45 @@ from devcluster.registry import LocalRegistry
 from imageupdater import kube
 from reconciler.apps_api import KubeApplications
 from reconciler.controller import Controller, ControllerSettings
-from reconciler.cycle import Cycle
+from reconciler.cycle import Cycle, CycleResult
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
+from tests.kube_activity import KubeActivity
 from tests.reconciler.conftest import PREFIX, application, stored
 
 
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+class ObservedController(Controller):
+    """A Controller that announces every finished cycle, so a test waits for the cycle (or for
+    what a cycle writes) instead of polling for it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cycle_done = asyncio.Condition()
+
+    async def run_once(self, *args: Any, **kwargs: Any) -> CycleResult:
+        result = await super().run_once(*args, **kwargs)
+        async with self._cycle_done:
+            self._cycle_done.notify_all()
+        return result
+
+    async def after_a_cycle(self, check: Callable[[], bool], what: str, within: float = 5) -> None:
+        """Return once ``check`` holds, looking again each time a cycle finishes."""
+        try:
+            async with asyncio.timeout(within), self._cycle_done:
+                await self._cycle_done.wait_for(check)
+        except TimeoutError:
+            raise AssertionError(f"no cycle within {within}s made true: {what}") from None
+
+
+async def leading(elector: LeaderElector, within: float = 5) -> None:
+    """Return once ``elector`` leads, woken by its ``changed`` event."""
+    try:
+        async with asyncio.timeout(within):
+            while not elector.is_leader():
+                elector.changed.clear()
+                await elector.changed.wait()
+    except TimeoutError:
+        raise AssertionError(f"{elector.identity} did not become the leader in {within}s") from None
 
 
 def images_of(api: KubeAPI, name: str) -> list[str]:
@@ -44,7 +70,7 @@ async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
         application("watched", {"image-list": f"{image}:~1.0"}, images=[f"{image}:1.0.0"])
     )
     api = KubeApplications(cluster, metrics)
-    controller = Controller(
+    controller = ObservedController(
         api=api,
         cycle=make_cycle(api=api),
         metrics=metrics,
@@ -52,7 +78,7 @@ async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
     )
     task = asyncio.create_task(controller.run())
     try:
-        await eventually(lambda: len(controller.cycles) == 1)
+        await controller.after_a_cycle(lambda: len(controller.cycles) == 1, "the first resync")
         assert images_of(kube_api, "watched") == []  # ~1.0 allows only 1.0.0, which runs
         await cluster.patch(
             kube.APPLICATIONS,
@@ -60,7 +86,10 @@ async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
             "watched",
             {"metadata": {"annotations": {PREFIX + "image-list": f"{image}:1.x"}}},
         )
-        await eventually(lambda: images_of(kube_api, "watched") == [f"{image}:1.1.0"])
+        await controller.after_a_cycle(
+            lambda: images_of(kube_api, "watched") == [f"{image}:1.1.0"],
+            "the changed annotation's update to 1.1.0",
+        )
         assert controller.cycles[-1].images_updated == 1
         assert (
             metrics.registry.get_sample_value("argocd_image_updater_applications_watched_total")
@@ -110,15 +139,16 @@ async def test_only_the_leader_writes_and_a_follower_takes_over(
 
     first, second = elector("replica-a"), elector("replica-b")
     run_first = asyncio.create_task(first.run())
-    await eventually(first.is_leader)
-    run_second = asyncio.create_task(second.run())
-    await asyncio.sleep(0.5)
+    await leading(first)
+    # The lease is held and renewed: not the follower's to take.
+    assert not await second.try_acquire_or_renew()
     assert first.is_leader() and not second.is_leader()
+    run_second = asyncio.create_task(second.run())
     run_first.cancel()  # the leader goes away (and releases the lease)
     with contextlib.suppress(asyncio.CancelledError):
         await run_first
     assert not first.is_leader()
-    await eventually(second.is_leader, within=3)
+    await leading(second, within=3)
     lease: dict[str, Any] = await cluster.get(kube.LEASES, "argocd", "image-updater-leader")
     assert lease["spec"]["holderIdentity"] == "replica-b"
     run_second.cancel()
@@ -152,6 +182,7 @@ async def test_a_leader_that_cannot_renew_stops_writing_before_the_lease_expires
 
 async def test_an_expired_watch_relists_and_keeps_reacting(
     kube_api: KubeAPI,
+    kube_activity: KubeActivity,
     seeded: Callable[[list[str]], Awaitable[str]],
     cluster: kube.KubeClient,
     make_cycle: Callable[..., Cycle],
@@ -163,7 +194,7 @@ async def test_an_expired_watch_relists_and_keeps_reacting(
     )
     kube_api.faults.inject(verb="watch", resource="applications", status=410, times=1)
     api = KubeApplications(cluster, metrics)
-    controller = Controller(
+    controller = ObservedController(
         api=api,
         cycle=make_cycle(api=api),
         metrics=metrics,
@@ -171,15 +202,26 @@ async def test_an_expired_watch_relists_and_keeps_reacting(
     )
     task = asyncio.create_task(controller.run())
     try:
-        await eventually(lambda: kube_api.requests.count(verb="list", resource="applications") >= 2)
-        await eventually(lambda: len(controller.cycles) >= 1)
+        # Listed, watched (410), relisted, and watching again: a change now must come through
+        # the new watch.
+        await kube_activity.until(
+            lambda: (
+                kube_api.requests.count(verb="list", resource="applications") >= 2
+                and kube_api.store.watchers >= 1
+            ),
+            "relist and new watch after the 410",
+        )
+        await controller.after_a_cycle(lambda: len(controller.cycles) >= 1, "the first resync")
         await cluster.patch(
             kube.APPLICATIONS,
             "argocd",
             "relisted",
             {"metadata": {"annotations": {PREFIX + "image-list": image}}},
         )
-        await eventually(lambda: images_of(kube_api, "relisted") == [f"{image}:1.1.0"])
+        await controller.after_a_cycle(
+            lambda: images_of(kube_api, "relisted") == [f"{image}:1.1.0"],
+            "the update to 1.1.0 seen through the new watch",
+        )
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

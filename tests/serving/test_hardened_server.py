@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -21,13 +21,49 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE
 
 
-def make_app(release: asyncio.Event | None = None) -> web.Application:
+class Tally:
+    """A count a test can wait on: ``reached(n)`` returns once it is at least ``n``."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def add(self, delta: int = 1) -> None:
+        self.value += delta
+        for n, waiter in self._waiters:
+            if self.value >= n and not waiter.done():
+                waiter.set_result(None)
+
+    async def reached(self, n: int, what: str, within: float = 3.0) -> None:
+        if self.value >= n:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, waiter))
+        try:
+            async with asyncio.timeout(within):
+                await waiter
+        except TimeoutError:
+            raise AssertionError(f"{what}: {self.value} of {n} within {within}s") from None
+        finally:
+            self._waiters.remove((n, waiter))
+
+
+class Gate:
+    """Holds ``/slow`` requests until ``release`` is set, counting those it holds."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.held = Tally()
+
+
+def make_app(gate: Gate | None = None) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def slow(_: web.Request) -> web.Response:
-        assert release is not None
-        await release.wait()
+        assert gate is not None
+        gate.held.add()
+        await gate.release.wait()
         return web.Response(text="done")
 
     async def echo(request: web.Request) -> web.Response:
@@ -48,20 +84,9 @@ def make_app(release: asyncio.Event | None = None) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def serving(
-    limits: ServerLimits, release: asyncio.Event | None = None
-) -> AsyncIterator[HardenedServer]:
-    async with serve_app(make_app(release), "127.0.0.1", 0, limits=limits) as server:
+async def serving(limits: ServerLimits, gate: Gate | None = None) -> AsyncIterator[HardenedServer]:
+    async with serve_app(make_app(gate), "127.0.0.1", 0, limits=limits) as server:
         yield server
-
-
-async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def request(port: int, head: bytes, *, within: float = 3.0) -> tuple[int, bytes]:
@@ -90,11 +115,23 @@ async def wait_closed_by_peer(reader: asyncio.StreamReader, limit: float) -> Non
                 pass
 
 
-async def slowloris(port: int, limit: float) -> float:
-    """Open a connection, drip a request head one byte at a time; seconds until closed."""
+async def all_closed_by_peer(readers: list[asyncio.StreamReader], what: str, limit: float) -> None:
+    """Return once the server closed every one of ``readers``; fail naming ``what``."""
+    try:
+        await asyncio.gather(*(wait_closed_by_peer(reader, limit) for reader in readers))
+    except TimeoutError:
+        open_ = sum(1 for reader in readers if not reader.at_eof())
+        raise AssertionError(f"{what}: {open_} of {len(readers)} still open") from None
+
+
+async def slowloris(port: int, limit: float, open_now: Tally | None = None) -> float:
+    """Open a connection, drip a request head one byte at a time; seconds until closed.
+    ``open_now`` counts the connections open at the moment."""
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     opened = loop.time()
+    if open_now is not None:
+        open_now.add()
     try:
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Drip: ")
         async with asyncio.timeout(limit):
@@ -110,6 +147,8 @@ async def slowloris(port: int, limit: float) -> float:
                     break
         return loop.time() - opened
     finally:
+        if open_now is not None:
+            open_now.add(-1)
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
@@ -120,16 +159,17 @@ async def test_2000_slowloris_connections_close_at_the_header_timeout_in_bounded
     async with serving(limits) as server:
         before = rss_bytes()
         sem = asyncio.Semaphore(250)
+        open_now = Tally()
 
         async def one() -> float:
             async with sem:
-                opening = asyncio.create_task(slowloris(server.port, 6.0))
+                opening = asyncio.create_task(slowloris(server.port, 6.0, open_now))
                 await asyncio.sleep(0)
             return await opening
 
         tasks = [asyncio.create_task(one()) for _ in range(2000)]
         # While they are held, the probe answers.
-        await eventually(lambda: server.connections >= 1500)
+        await open_now.reached(1500, "slowloris connections open at once")
         status, _ = await request(server.port, get("/healthz"))
         assert status == 200
         held_rss = rss_bytes()
@@ -151,13 +191,13 @@ async def test_the_probe_answers_when_slow_connections_fill_the_connection_cap()
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
             held.append((reader, writer))
-        await eventually(lambda: server.stats.shed_connections >= 100)
+        # The oldest are dropped to make room, the newest still held.
+        await all_closed_by_peer([r for r, _ in held[:100]], "the 100 oldest shed", 3.0)
+        assert server.stats.shed_connections >= 100
         for path in ("/healthz", "/readyz"):
             status, _ = await request(server.port, get(path))
             assert status == 200
         assert server.connections <= 50
-        # The oldest were dropped, the newest still held.
-        await wait_closed_by_peer(held[0][0], 1.0)
         assert not held[-1][0].at_eof()
         for _, writer in held:
             writer.close()
@@ -189,32 +229,34 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() 
 
 
 async def test_beyond_the_in_flight_cap_requests_get_503_with_retry_after() -> None:
-    release = asyncio.Event()
+    gate = Gate()
     limits = ServerLimits(max_in_flight=2, retry_after=3)
-    async with serving(limits, release) as server:
+    async with serving(limits, gate) as server:
         slow = [asyncio.create_task(request(server.port, get("/slow"))) for _ in range(2)]
-        await eventually(lambda: server.in_flight == 2)
+        await gate.held.reached(2, "requests held in /slow")
+        assert server.in_flight == 2
         status, answer = await request(server.port, get("/slow"), within=1.0)
         assert status == 503
         assert b"\r\nRetry-After: 3\r\n" in answer
         # Probes are not counted against the cap.
         assert (await request(server.port, get("/healthz")))[0] == 200
-        release.set()
+        gate.release.set()
         assert [status for status, _ in await asyncio.gather(*slow)] == [200, 200]
         assert server.stats.shed_requests == 1
 
 
 async def test_a_new_connection_is_refused_when_every_connection_is_being_handled() -> None:
-    release = asyncio.Event()
+    gate = Gate()
     limits = ServerLimits(max_connections=2)
-    async with serving(limits, release) as server:
+    async with serving(limits, gate) as server:
         slow = [asyncio.create_task(request(server.port, get("/slow"))) for _ in range(2)]
-        await eventually(lambda: server.in_flight == 2)
+        await gate.held.reached(2, "requests held in /slow")
+        assert server.in_flight == 2
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         await wait_closed_by_peer(reader, 1.0)
         writer.close()
         assert server.stats.refused_connections == 1
-        release.set()
+        gate.release.set()
         await asyncio.gather(*slow)
 
 

@@ -7,7 +7,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.registry import free_port
+from tests.waiting import wait_until
 
 BINARY = Path(sys.executable).with_name("image-updater")
 MANIFESTS = Path(__file__).parents[2] / "manifests" / "base" / "webhook-configurations.yaml"
@@ -65,21 +65,26 @@ def test_self_signed_mode_issues_certificates_injects_the_ca_and_serves(tmp_path
             text=True,
         )
         try:
-            deadline = time.monotonic() + 20
-            while not (certs / "ca.crt").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(
+                (certs / "ca.crt").exists,
+                within=20,
+                what="the webhook process to write its CA certificate",
+            )
             context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
             context.check_hostname = False  # the certificate names the Service, we dial 127.0.0.1
-            body = ""
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(
-                        f"https://127.0.0.1:{port}/healthz", context=context
-                    ) as r:
-                        body = r.read().decode()
-                        break
-                except OSError:
-                    time.sleep(0.1)
+
+            def healthz() -> str:
+                with urllib.request.urlopen(
+                    f"https://127.0.0.1:{port}/healthz", context=context
+                ) as r:
+                    return str(r.read().decode())
+
+            body = wait_until(
+                healthz,
+                within=20,
+                what="the webhook process to answer /healthz over TLS",
+                ignoring=(OSError,),
+            )
             assert body == "ok"
             secret = api.store.get("", "v1", "secrets", "argocd", "image-updater-webhook-tls")
             assert secret is not None and secret["type"] == "kubernetes.io/tls"

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from certs.authority import Bundle, renew
 from certs.files import server_context, write_files
 from imageupdater.serving import HardenedServer, ServerLimits, serve_app
-from tests.serving.test_hardened_server import eventually
+from tests.serving.test_hardened_server import all_closed_by_peer
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
 from webhook.server import make_app
@@ -139,13 +139,15 @@ async def test_connections_stuck_in_the_handshake_count_against_the_cap_and_yiel
     async with admission_server(tls, limits) as server:
         held = []
         for _ in range(200):
-            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            held.append(writer)
-        await eventually(lambda: server.stats.shed_connections >= 150)
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            held.append((reader, writer))
+        # The oldest are shed to make room for the newest.
+        await all_closed_by_peer([r for r, _ in held[:150]], "the 150 oldest shed", 3.0)
+        assert server.stats.shed_connections >= 150
         assert server.connections <= 50
         status, _ = await healthz(server.port, trusting(bundle))
         assert status == 200
-        for writer in held:
+        for _, writer in held:
             writer.transport.abort()
 
 
@@ -157,13 +159,14 @@ async def test_the_probe_answers_over_tls_while_slow_connections_fill_the_cap(
     async with admission_server(tls, limits) as server:
         held = []
         for _ in range(60):
-            _, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=client)
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=client)
             writer.write(b"POST /validate HTTP/1.1\r\nHost: t\r\n")
-            held.append(writer)
-        await eventually(lambda: server.stats.shed_connections >= 40)
+            held.append((reader, writer))
+        await all_closed_by_peer([r for r, _ in held[:40]], "the 40 oldest shed", 3.0)
+        assert server.stats.shed_connections >= 40
         status, _ = await healthz(server.port, client)
         assert status == 200
-        for writer in held:
+        for _, writer in held:
             writer.transport.abort()
 
 
