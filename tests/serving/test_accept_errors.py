@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,38 @@ async def test_a_storm_of_emfile_accept_errors_logs_one_line_per_interval_with_a
     assert sum(counts) + reporter.suppressed == 10_000
 
 
+class ManualTimers:
+    """The one loop method the reporter schedules with, fired when the test says so."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self._due: list[Callable[[], object]] = []
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        self.delays.append(delay)
+        self._due.append(callback)
+        return asyncio.TimerHandle(delay, callback, (), asyncio.get_running_loop())
+
+    def fire(self) -> None:
+        due, self._due = self._due, []
+        for callback in due:
+            callback()
+
+
 async def test_the_tail_of_a_burst_is_reported_once_its_interval_is_over(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    now = [0.0]
     logger = logging.getLogger("test.accept.tail")
-    reporter = AcceptErrorReporter(interval=0.1, logger=logger)
-    loop = asyncio.get_running_loop()
+    reporter = AcceptErrorReporter(interval=10.0, logger=logger, clock=lambda: now[0])
+    timers = ManualTimers()
     with caplog.at_level(logging.ERROR, logger="test.accept.tail"):
-        for _ in range(5):
-            reporter(loop, accept_failed(errno.ENFILE))
-        await asyncio.sleep(0.25)
+        for i in range(5):
+            now[0] = i * 0.5
+            reporter(timers, accept_failed(errno.ENFILE))  # type: ignore[arg-type]
+        assert timers.delays == [10.0 - 0.5]  # the first was reported, the flush is due
+        now[0] = 10.0
+        timers.fire()
     reporter.close()
     counts = [count_of(r) for r in caplog.records if r.name == "test.accept.tail"]
     assert counts == [1, 4]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
 from imageupdater.policy import ImagePolicy
@@ -445,7 +446,18 @@ async def test_a_body_cut_short_is_counted_as_malformed() -> None:
     # A runner as production builds it: aiohttp's test server cancels the handler of a lost
     # connection instead, so the handler would never see the short body.
     metrics = WebhookMetrics(CollectorRegistry())
-    runner = web.AppRunner(make_app(Admission(AdmissionSettings(), resolve), metrics))
+    app = make_app(Admission(AdmissionSettings(), resolve), metrics)
+    handled = asyncio.Event()
+
+    @web.middleware
+    async def announce(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            handled.set()
+
+    app.middlewares.insert(0, announce)  # outermost: set once the handler has counted
+    runner = web.AppRunner(app)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -463,10 +475,8 @@ async def test_a_body_cut_short_is_counted_as_malformed() -> None:
         writer.close()
         await writer.wait_closed()
         assert b" 500 " not in answer.split(b"\r\n", 1)[0]
-        for _ in range(200):  # the handler meets the short body after the socket closed
-            if metrics.registry.get_sample_value(MALFORMED) == 1.0:
-                break
-            await asyncio.sleep(0.01)
+        # The handler meets the short body after the socket closed.
+        await asyncio.wait_for(handled.wait(), 5)
         assert metrics.registry.get_sample_value(MALFORMED) == 1.0
     finally:
         await runner.cleanup()
