@@ -19,13 +19,17 @@ __all__ = ["MAX_PATTERN_LENGTH", "AllowTags", "Glob", "TagFilter", "TagInfo"]
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import re2
 
 from imageupdater.errors import InvalidTagFilter
+from imageupdater.patterns import (
+    MAX_PATTERN_LENGTH,
+    Program,
+    compile_re2,
+    searches,
+    shown,
+    too_long,
+)
 
-MAX_PATTERN_LENGTH = 1000
 _REGEXP_PREFIX = "regexp:"
 _ALLOW_FORMS = "accepted: '' or 'any' (every tag), or 'regexp:<RE2 expression>'"
 _GLOB_FORMS = (
@@ -33,21 +37,12 @@ _GLOB_FORMS = (
 )
 
 
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # the error goes to the user in our exception, not to stderr
-    return options
-
-
-_OPTIONS = _re2_options()
-
-
 @dataclass(frozen=True, slots=True)
 class AllowTags:
     """Which tags may be considered at all; every tag when ``pattern`` is None."""
 
     pattern: str | None
-    _compiled: Any = field(init=False, repr=False, compare=False)
+    _compiled: Program | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -69,31 +64,28 @@ class AllowTags:
 
     def matches(self, tag: str) -> bool:
         """Whether ``tag`` is allowed: an unanchored search, so use ``^...$`` to pin it."""
-        return self._compiled is None or self._compiled.search(tag) is not None
+        return self._compiled is None or searches(self._compiled, tag)
 
     def __str__(self) -> str:
         return "any" if self.pattern is None else f"{_REGEXP_PREFIX}{self.pattern}"
 
 
-def _compile(pattern: str) -> Any:
+def _compile(pattern: str) -> Program:
     if not pattern:
         raise InvalidTagFilter(
             "invalid allow-tags 'regexp:': the expression is empty; "
             "use 'any' to allow every tag, or give an RE2 expression after 'regexp:'"
         )
-    if len(pattern) > MAX_PATTERN_LENGTH:
+    length = too_long(pattern)
+    if length:
         raise InvalidTagFilter(
-            f"invalid allow-tags 'regexp:{pattern[:30]}...': the expression has "
-            f"{len(pattern)} characters, more than the {MAX_PATTERN_LENGTH} accepted"
+            f"invalid allow-tags 'regexp:{shown(pattern)}': the expression has {length}"
         )
     try:
-        return re2.compile(pattern, _OPTIONS)
-    except re2.error as err:
-        reason = err.args[0] if err.args else "unknown reason"
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
+        return compile_re2(pattern)
+    except ValueError as err:
         raise InvalidTagFilter(
-            f"invalid allow-tags 'regexp:{pattern}': not an RE2 expression ({reason}); "
+            f"invalid allow-tags 'regexp:{pattern}': not an RE2 expression ({err}); "
             "RE2 has no backreferences (\\1) or lookaround ((?=, (?!, (?<=, (?<!)"
         ) from err
 
@@ -113,8 +105,8 @@ def _glob_error(pattern: str, reason: str) -> InvalidTagFilter:
 # review and cycle (and twice within one parse); results are immutable, so remember them.
 @functools.lru_cache(maxsize=4096)
 def _compile_glob(pattern: str) -> tuple[_Chunk, ...]:
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise _glob_error(pattern[:30] + "...", f"longer than {MAX_PATTERN_LENGTH} characters")
+    if too_long(pattern):
+        raise _glob_error(shown(pattern), f"longer than {MAX_PATTERN_LENGTH} characters")
     chunks: list[_Chunk] = []
     atoms: list[_Atom] = []
     star = False

@@ -10,8 +10,15 @@ or with a field admission reads of the wrong type or holding a lone surrogate â€
 from __future__ import annotations
 
 __all__ = [
+    "AdmissionRequest",
+    "AdmissionResponse",
+    "AdmissionReview",
+    "GroupVersionKind",
+    "GroupVersionResource",
     "MalformedReview",
     "Request",
+    "ResponseStatus",
+    "UserInfo",
     "Verdict",
     "decode",
     "encode",
@@ -21,7 +28,9 @@ import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, Required, TypedDict, cast
+
+from imageupdater.errors import InvalidInput
 
 VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
@@ -32,8 +41,84 @@ MAX_BODY = 4 * 1024 * 1024
 MAX_WARNING = 256
 
 
-class MalformedReview(ValueError):
+# A malformed review is bad input that sending it again will not fix: the core's
+# InvalidInput (permanent), answered 400. It is still a ValueError, which it was before it
+# joined the tree, for any caller that catches it as one.
+class MalformedReview(InvalidInput, ValueError):
     """The body is not an AdmissionReview we can answer."""
+
+
+# -- the wire shapes (admission.k8s.io/v1; v1beta1 has the same fields) ---------------------
+#
+# A review that ``decode`` accepts has been checked wherever admission reads it (uid,
+# operation, kind, name, namespace, dryRun, and the parts of object/oldObject the shape
+# checks below name); the fields admission never reads (resource, userInfo, options...) are
+# typed as the API server sends them, but nothing checks them.
+
+
+class GroupVersionKind(TypedDict, total=False):
+    group: str
+    version: str
+    kind: str
+
+
+class GroupVersionResource(TypedDict, total=False):
+    group: str
+    version: str
+    resource: str
+
+
+class UserInfo(TypedDict, total=False):
+    username: str
+    uid: str
+    groups: list[str]
+    extra: dict[str, list[str]]
+
+
+class AdmissionRequest(TypedDict, total=False):
+    uid: Required[str]
+    kind: GroupVersionKind
+    resource: GroupVersionResource
+    subResource: str
+    requestKind: GroupVersionKind
+    requestResource: GroupVersionResource
+    requestSubResource: str
+    name: str
+    namespace: str
+    operation: Required[Operation]
+    userInfo: UserInfo
+    object: dict[str, Any]  # any kind of object: an Application is checked as one
+    oldObject: dict[str, Any]
+    dryRun: bool
+    options: dict[str, Any]
+
+
+class ResponseStatus(TypedDict, total=False):
+    """The part of a ``metav1.Status`` a denial carries."""
+
+    code: int
+    message: str
+    status: Literal["Success", "Failure"]
+    reason: str
+
+
+class AdmissionResponse(TypedDict, total=False):
+    uid: Required[str]
+    allowed: Required[bool]
+    status: ResponseStatus
+    warnings: list[str]
+    patch: str  # base64 of the JSONPatch document
+    patchType: Literal["JSONPatch"]
+    auditAnnotations: dict[str, str]
+
+
+class AdmissionReview(TypedDict, total=False):
+    """A review as sent (``request``) or answered (``response``)."""
+
+    apiVersion: Required[str]
+    kind: Required[Literal["AdmissionReview"]]
+    request: AdmissionRequest
+    response: AdmissionResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +155,29 @@ def decode(body: bytes) -> Request:
     absent, as the API server prunes nulls from custom resources, and is dropped from the
     decoded object so the readers downstream never meet one.
     """
+    review = _checked_review(body)
+    request = review["request"]
+    kind = request.get("kind", {})
+    obj = request.get("object")
+    old = request.get("oldObject")
+    meta: Mapping[str, Any] = (obj or {}).get("metadata") or (old or {}).get("metadata") or {}
+    return Request(
+        api_version=review["apiVersion"],
+        uid=request["uid"],
+        operation=request["operation"],
+        group=kind.get("group", ""),
+        kind=kind.get("kind", ""),
+        namespace=request.get("namespace") or meta.get("namespace") or "",
+        name=request.get("name") or meta.get("name") or "",
+        object=obj,
+        old_object=old,
+        dry_run=request.get("dryRun", False),
+    )
+
+
+def _checked_review(body: bytes) -> AdmissionReview:
+    """``body`` parsed, with every field ``decode`` and admission read checked (nulls
+    dropped): from here on the ``AdmissionReview`` type holds."""
     try:
         review = json.loads(body)
     except RecursionError as exc:
@@ -102,34 +210,21 @@ def decode(body: bytes) -> Request:
     # Of an Application admission reads the new object and the old one's annotations; of
     # anything else only the name and namespace.
     application = group == "argoproj.io" and kind == "Application"
-    meta: dict[str, Any] | None = None
     if obj is not None:
-        meta = (
-            _application(obj, "request.object") if application else _metadata(obj, "request.object")
-        )
+        if application:
+            _application(obj, "request.object")
+        else:
+            _metadata(obj, "request.object")
     if old is not None:
         old_meta = _metadata(old, "request.oldObject")
         if application and old_meta is not None:
             _labelled(old_meta, "request.oldObject.metadata")
-        meta = meta or old_meta
-    meta = meta or {}
-    namespace = _opt_text(request, "namespace", "request") or meta.get("namespace") or ""
-    name = _opt_text(request, "name", "request") or meta.get("name") or ""
+    _opt_text(request, "namespace", "request")
+    _opt_text(request, "name", "request")
     dry_run = _field(request, "dryRun")
     if dry_run is not None and not isinstance(dry_run, bool):
         _fail("request.dryRun", "a boolean", dry_run)
-    return Request(
-        api_version=api_version,
-        uid=uid,
-        operation=operation,
-        group=group,
-        kind=kind,
-        namespace=namespace,
-        name=name,
-        object=obj,
-        old_object=old,
-        dry_run=bool(dry_run),
-    )
+    return cast(AdmissionReview, review)
 
 
 # -- shape checks: one small function per part of the review that admission reads -----------
@@ -361,11 +456,12 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "â€¦"
 
 
-def encode(request: Request, verdict: Verdict) -> dict[str, Any]:
-    response: dict[str, Any] = {"uid": request.uid, "allowed": verdict.allowed}
+def encode(request: Request, verdict: Verdict) -> AdmissionReview:
+    """The answer to ``request``, in the version it was asked in."""
+    response: AdmissionResponse = {"uid": request.uid, "allowed": verdict.allowed}
     if not verdict.allowed:
         code = verdict.code if verdict.code >= 400 else 400
-        status: dict[str, Any] = {"code": code, "message": verdict.message, "status": "Failure"}
+        status: ResponseStatus = {"code": code, "message": verdict.message, "status": "Failure"}
         if verdict.reason:
             status["reason"] = verdict.reason
         response["status"] = status

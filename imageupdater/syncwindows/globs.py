@@ -10,49 +10,36 @@ from __future__ import annotations
 
 __all__ = ["GLOB_FORMS", "MAX_PATTERN_LENGTH", "compile_glob", "glob_matches"]
 
-from typing import Any
+from imageupdater.patterns import (
+    MAX_PATTERN_LENGTH,
+    Program,
+    compile_re2,
+    fullmatches,
+    literal,
+    too_long,
+)
 
-import re2
-
-MAX_PATTERN_LENGTH = 1000
 GLOB_FORMS = (
     "accepted: a glob of literal characters, '*', '?', '[abc]', '[!abc]', '[a-z]', '[!a-z]', "
     "'{a,b}' alternatives and '\\' escapes"
 )
 
 
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # the reason goes into our error, not to stderr
-    return options
-
-
-_RE2_OPTIONS = _re2_options()
-
-
-def compile_glob(pattern: str) -> Any:
+def compile_glob(pattern: str) -> Program:
     """The anchored RE2 program for ``pattern``; ValueError says what is wrong with it."""
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise ValueError(
-            f"it has {len(pattern)} characters, more than the {MAX_PATTERN_LENGTH} accepted"
-        )
+    length = too_long(pattern)
+    if length:
+        raise ValueError(f"it has {length}")
+    regex = "(?s)" + _glob_to_regex(pattern)
     try:
-        return re2.compile("(?s)" + _glob_to_regex(pattern), _RE2_OPTIONS)
-    except re2.error as err:
-        reason = err.args[0] if err.args else "unknown reason"
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(f"RE2 refuses it ({reason})") from None
+        return compile_re2(regex)
+    except ValueError as err:
+        raise ValueError(f"RE2 refuses it ({err})") from None
 
 
-def glob_matches(glob: Any, text: str) -> bool:
+def glob_matches(glob: Program, text: str) -> bool:
     """Whether the whole of ``text`` matches a program from ``compile_glob``."""
-    try:
-        return glob.fullmatch(text) is not None
-    except UnicodeEncodeError:
-        # RE2 takes UTF-8; a lone surrogate (possible after JSON decoding) cannot be one.
-        cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
-        return glob.fullmatch(cleaned) is not None
+    return fullmatches(glob, text)
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -65,7 +52,7 @@ def _glob_to_regex(pattern: str) -> str:
         if char == "\\":
             if i == len(pattern):
                 raise ValueError("it ends with a lone '\\'")
-            out.append(_literal(pattern[i]))
+            out.append(literal(pattern[i]))
             i += 1
         elif char == "*":
             out.append(".*")
@@ -83,7 +70,7 @@ def _glob_to_regex(pattern: str) -> str:
             depth -= 1
             out.append(")")
         else:
-            out.append(_literal(char))
+            out.append(literal(char))
     if depth:
         raise ValueError("a '{' is never closed")
     return "".join(out)
@@ -99,7 +86,7 @@ def _glob_class(pattern: str, i: int) -> tuple[str, int]:
             raise ValueError("a range class holds one range and must close after it")
         if low > high:
             raise ValueError(f"the range {low}-{high} is reversed")
-        body = f"{_literal(low)}-{_literal(high)}"
+        body = f"{literal(low)}-{literal(high)}"
         i += 4
     else:
         chars: list[str] = []
@@ -112,10 +99,6 @@ def _glob_class(pattern: str, i: int) -> tuple[str, int]:
             raise ValueError("a '[' is never closed")
         if not chars:
             raise ValueError("a character class is empty")
-        body = "".join(_literal(c) for c in chars)
+        body = "".join(literal(c) for c in chars)
         i += 1
     return f"[{'^' if negate else ''}{body}]", i
-
-
-def _literal(char: str) -> str:
-    return char if char.isascii() and char.isalnum() else f"\\x{{{ord(char):x}}}"

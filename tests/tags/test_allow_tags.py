@@ -95,3 +95,15 @@ def test_allow_tags_format_back_to_their_annotation_form() -> None:
 def test_equal_filters_compare_and_hash_equal() -> None:
     assert AllowTags.parse("regexp:^v") == AllowTags("^v")
     assert len({AllowTags.parse("regexp:^v"), AllowTags("^v"), AllowTags(None)}) == 2
+
+
+def test_an_expression_holding_a_lone_surrogate_is_an_error_not_a_crash() -> None:
+    # JSON can carry "\ud800"; RE2 reads UTF-8, which has no form for it.
+    with pytest.raises(InvalidTagFilter, match=r"not an RE2 expression .*lone surrogate"):
+        AllowTags.parse("regexp:^v\ud800")
+
+
+def test_a_tag_holding_a_lone_surrogate_is_matched_not_a_crash() -> None:
+    allow = AllowTags.parse("regexp:^v1")
+    assert allow.matches("v1\ud800")
+    assert not AllowTags.parse("regexp:^v1$").matches("v1\ud800")
