@@ -3,7 +3,8 @@
 Owns ``ArgoCDClient``: one aiohttp session to argocd-server, the four calls Image Updater
 needs (list, get and merge-patch Applications; get an AppProject), TLS choices, bounded
 answers and timeouts, and turning argocd-server's errors into the ``Kube*`` errors of
-:mod:`imageupdater.errors` so the reconciler handles both APIs alike.
+:mod:`imageupdater.errors`, by the same status table as the Kubernetes adapter
+(:func:`imageupdater.errors.kube_error`), so the reconciler handles both APIs alike.
 
 Upstream v0 spoke gRPC to argocd-server; we speak the JSON that argocd-server's grpc-gateway
 serves on the same port (``/api/v1/...``), so ``--argocd-grpc-web`` has nothing to switch:
@@ -32,10 +33,9 @@ from imageupdater.errors import (
     InvalidInput,
     KubeConflict,
     KubeError,
-    KubeForbidden,
     KubeInvalid,
-    KubeNotFound,
     KubeUnavailable,
+    kube_error,
 )
 
 JSON = dict[str, Any]
@@ -331,22 +331,13 @@ class ArgoCDClient:
         grpc = f", gRPC code {code}" if code is not None else ""
         detail = f": {reason}" if reason else ""
         text = self._redact(f"{where}: {_status_words(status)} ({status}{grpc}){detail}")
-        if status == 404:
-            return KubeNotFound(text, status=status)
-        if status == 409:
-            return KubeConflict(text, status=status)
         if status == 500 and "too many conflicts" in reason.lower():
             # argocd-server retries resourceVersion conflicts itself and gives up with a 500;
             # for us that is a conflict: re-read and try again later.
             return KubeConflict(text, status=status)
         if status in (401, 403):
-            return KubeForbidden(
-                text + "; check --argocd-token and the account's RBAC (applications get/update)",
-                status=status,
-            )
-        if status == 429 or status >= 500:
-            return KubeUnavailable(text, status=status)
-        return KubeInvalid(text, status=status)
+            text += "; check --argocd-token and the account's RBAC (applications get/update)"
+        return kube_error(status, text)
 
 
 def _segment(value: str) -> str:

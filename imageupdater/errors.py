@@ -17,20 +17,28 @@
     └── RegistryError                 talking to a registry failed
         ├── RegistryUnavailable       transient: connection refused, timeout, 5xx
         ├── RegistryRefused           the reachability policy forbids the address or host
+        │   └── (transport._Denied)   also an OSError: how the resolver tells aiohttp
         ├── RateLimited               transient: 429, with the advised pause
         ├── RegistryAuthError         401/403 after the one permitted retry
+        │   └── (requester._Refused)  a token refusal that one fresh-credential retry may cure
         ├── RegistryNotFound          404: unknown repository or tag
         └── RegistryProtocolError     a malformed or oversized answer
-    └── KubeError                     talking to the Kubernetes API failed
-        ├── KubeUnavailable           transient: connection, timeout, 429, 5xx
-        ├── KubeConflict              409: stale resourceVersion or already exists
+    └── KubeError                     the Kubernetes API or argocd-server failed
+        ├── KubeUnavailable           transient: connection, timeout, 408, 429, 5xx
+        ├── KubeConflict              transient: 409, a stale resourceVersion or already exists
         ├── KubeNotFound              404
-        ├── KubeGone                  410: a watch resourceVersion is too old; relist
-        ├── KubeForbidden             401/403: RBAC
-        └── KubeInvalid               400/415/422: the request itself is wrong
+        ├── KubeGone                  transient: 410, a watch resourceVersion is too old; relist
+        ├── KubeForbidden             401/403: authentication or RBAC
+        └── KubeInvalid               400, 415, 422 and any other 4xx: the request itself is wrong
 
-``transient`` tells a caller whether retrying later can help. Messages never contain
+``transient`` tells a caller whether retrying later can help: the reconciler's
+``RepositoryBackoff.failed(..., permanent=not exc.transient)`` pauses a repository for its
+longest pause after a permanent registry error (401/403, 404, a refused or malformed answer)
+and exponentially longer after each transient one. Messages never contain
 credentials: adapters build them from URLs stripped of userinfo and from status codes.
+The two names in parentheses are private to their registry module: signals that module
+turns into (or re-raises as) their public parent; catch the parent.
+:func:`kube_error` is the one status-to-error table of the Kubernetes and Argo CD adapters.
 ``public_message`` is what may be shown to whoever wrote the input (admission warnings,
 Events): for registry errors it hides how a connection failed, so a tenant-named host
 cannot be used to scan ports; ``str(exc)`` keeps the detail for the operator's log.
@@ -65,6 +73,7 @@ __all__ = [
     "RegistryProtocolError",
     "RegistryRefused",
     "RegistryUnavailable",
+    "kube_error",
 ]
 
 from collections.abc import Sequence
@@ -241,3 +250,30 @@ class KubeForbidden(KubeError):
 
 class KubeInvalid(KubeError):
     pass
+
+
+# The status-to-error table that the Kubernetes adapter (kube.py) and the Argo CD adapter
+# (argocd.py, whose grpc-gateway speaks the same HTTP statuses) share; each words its own
+# message and may special-case an answer first (argocd-server's "too many conflicts" 500).
+_KUBE_STATUS: dict[int, type[KubeError]] = {
+    401: KubeForbidden,
+    403: KubeForbidden,
+    404: KubeNotFound,
+    408: KubeUnavailable,
+    409: KubeConflict,
+    410: KubeGone,
+    429: KubeUnavailable,
+}
+
+
+def kube_error(status: int, message: str) -> KubeError:
+    """The error for an API server's answer with HTTP ``status`` (0: none, a transport failure).
+
+    Listed 4xx as in the table above; any other 4xx is :class:`KubeInvalid` (the request
+    itself is wrong, so retrying it unchanged cannot help); 5xx, 3xx and no status at all
+    are :class:`KubeUnavailable`.
+    """
+    kind = _KUBE_STATUS.get(status)
+    if kind is None:
+        kind = KubeInvalid if 400 <= status < 500 else KubeUnavailable
+    return kind(message, status=status)

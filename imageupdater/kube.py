@@ -4,8 +4,9 @@ The only module that imports ``kubernetes_asyncio`` (an import contract says so)
 travel as plain dicts (``TypedDict`` at the call sites), never as generated models: Argo CD
 Applications are custom objects anyway, and plain dicts keep the webhook, the reconciler
 and the emulator-driven tests speaking the same JSON. Every ``ApiException`` and transport
-error becomes one of ``KubeError``'s subclasses with a message that names the object, never
-a token or a Secret's data.
+error becomes one of ``KubeError``'s subclasses (statuses by the table in
+:func:`imageupdater.errors.kube_error`, shared with the Argo CD adapter) with a message that
+names the object, never a token or a Secret's data.
 
 The client is built on an explicit ``Configuration`` (never the process-wide default), from
 a kubeconfig file or, when none is given and the process runs in a pod, the in-cluster
@@ -45,13 +46,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from imageupdater.errors import (
     CredentialError,
     InvalidKubeconfig,
-    KubeConflict,
     KubeError,
-    KubeForbidden,
-    KubeGone,
-    KubeInvalid,
     KubeNotFound,
     KubeUnavailable,
+    kube_error,
 )
 
 JSON = dict[str, Any]
@@ -96,18 +94,7 @@ def _status_error(status: int, body: bytes | str | None, fallback: str, what: st
             reason = str(decoded.get("message", ""))[:300]
     except (TypeError, ValueError):
         reason = ""
-    message = f"{what}: {reason or fallback or 'HTTP ' + str(status)}"
-    if status == 404:
-        return KubeNotFound(message, status=status)
-    if status == 409:
-        return KubeConflict(message, status=status)
-    if status == 410:
-        return KubeGone(message, status=status)
-    if status in (401, 403):
-        return KubeForbidden(message, status=status)
-    if status in (400, 415, 422):
-        return KubeInvalid(message, status=status)
-    return KubeUnavailable(message, status=status)
+    return kube_error(status, f"{what}: {reason or fallback or 'HTTP ' + str(status)}")
 
 
 def _error(exc: ApiException, what: str) -> KubeError:
@@ -292,9 +279,7 @@ class KubeClient:
                     if kind == "ERROR":
                         code = int(obj.get("code", 0)) if isinstance(obj, dict) else 0
                         message = obj.get("message", "") if isinstance(obj, dict) else ""
-                        if code == 410:
-                            raise KubeGone(f"{what}: {message}", status=410)
-                        raise KubeUnavailable(f"{what}: {message}", status=code)
+                        raise kube_error(code, f"{what}: {message}")  # 410: KubeGone
                     if kind in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK") and isinstance(
                         obj, dict
                     ):

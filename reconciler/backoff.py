@@ -7,6 +7,15 @@ shorter than a registry's ``Retry-After``. Nothing, jitter or ``Retry-After`` in
 pauses longer than ``ceiling``: a registry answering ``Retry-After: 86400`` must not switch
 its images off for a day. One success clears it. The clock and the random
 source are parameters, so tests decide time and chance.
+
+A permanent failure (``failed(..., permanent=True)``: the caller passes ``not exc.transient``,
+so a 401/403, a 404, a reachability refusal or a malformed answer) skips the ramp and pauses
+for ``ceiling`` at once, jitter still spreading it below. Asking again after 30 s, 60 s,
+2 min… cannot help: what cures it is a person (fixing credentials, pushing the image,
+correcting the name), and until then every attempt spends registry quota, the scarce thing
+with rate-limited registries, and logs the same error. The ceiling, not a longer schedule,
+bounds how long a fix waits (30 min by default). Permanent failures count like any other:
+a transient one that follows pauses by the count of consecutive failures, as usual.
 """
 
 from __future__ import annotations
@@ -51,11 +60,17 @@ class RepositoryBackoff:
         state = self._states.get(repository)
         return state.failures if state else 0
 
-    def failed(self, repository: Hashable, *, retry_after: float = 0.0) -> float:
-        """Record a failure; returns the pause before the next attempt."""
+    def failed(
+        self, repository: Hashable, *, retry_after: float = 0.0, permanent: bool = False
+    ) -> float:
+        """Record a failure; returns the pause before the next attempt.
+
+        ``permanent`` (retrying cannot help until someone acts) pauses for ``ceiling``
+        whatever the count; otherwise the pause doubles with each consecutive failure.
+        """
         state = self._states.get(repository)
         failures = (state.failures if state else 0) + 1
-        pause = min(self.ceiling, self.base * 2.0 ** (failures - 1))
+        pause = self.ceiling if permanent else min(self.ceiling, self.base * 2.0 ** (failures - 1))
         pause *= 1 - self.jitter / 2 + self.jitter * self._rng()
         pause = min(self.ceiling, max(pause, retry_after))
         self._states[repository] = _State(failures, self._clock() + pause)

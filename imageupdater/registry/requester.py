@@ -78,7 +78,12 @@ def metric_label(endpoint: RegistryEndpoint) -> str:
 
 
 class _Refused(RegistryAuthError):
-    """A 401/403 that one retry with fresh credentials may cure."""
+    """A 401/403 that one retry with fresh credentials may cure.
+
+    Private on purpose: :meth:`Requester._request` catches it to decide on that one retry,
+    and only after the retry failed too does it escape, as the :class:`RegistryAuthError` it
+    is; callers catch that, never this.
+    """
 
 
 class Requester:

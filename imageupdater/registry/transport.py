@@ -83,8 +83,14 @@ def _origin(url: URL) -> tuple[str, str]:
     return url.scheme, host_port(url)
 
 
-class _Denied(OSError):
-    """Raised by :class:`GuardedResolver`; aiohttp wraps it, :meth:`Transport._once` unwraps it."""
+class _Denied(RegistryRefused, OSError):
+    """Raised by :class:`GuardedResolver`; aiohttp wraps it, :meth:`Transport._once` unwraps it.
+
+    Private on purpose: it only carries a refusal through aiohttp, which turns an ``OSError``
+    from a resolver (and nothing else) into ``ClientConnectorError``; ``_once`` re-raises it as
+    a plain :class:`RegistryRefused` naming the request. Being a ``RegistryRefused`` too, it
+    still reads as the policy refusal it is should aiohttp ever let it through unwrapped.
+    """
 
 
 class GuardedResolver(AbstractResolver):
@@ -105,7 +111,9 @@ class GuardedResolver(AbstractResolver):
         kept = [r for r in found if self._policy.denied(r["host"]) is None]
         if not kept:
             reasons = "; ".join(f"{r['host']} is {self._policy.denied(r['host'])}" for r in found)
-            raise _Denied(f"{host} resolves only to denied addresses ({reasons or 'none'})")
+            raise _Denied(
+                f"{host} resolves only to denied addresses ({reasons or 'none'})", registry=host
+            )
         return kept
 
     async def close(self) -> None:

@@ -211,8 +211,14 @@ async def test_the_resolver_keeps_only_allowed_addresses() -> None:
 
 async def test_the_resolver_refuses_a_name_with_only_denied_addresses() -> None:
     guard = GuardedResolver(DEFAULT, Answers("169.254.169.254", "fd00::1"))
-    with pytest.raises(OSError, match=r"rebind\.example resolves only to denied addresses"):
+    # An OSError, the only thing aiohttp carries out of a resolver, and a RegistryRefused of
+    # the one error tree, hiding the addresses from a tenant.
+    with pytest.raises(
+        OSError, match=r"rebind\.example resolves only to denied addresses"
+    ) as caught:
         await guard.resolve("rebind.example", 443)
+    assert isinstance(caught.value, RegistryRefused)
+    assert caught.value.public_message == "registry rebind.example unreachable"
 
 
 # -- enforcement against real sockets -----------------------------------------------------------
