@@ -1,9 +1,11 @@
 """Where Applications come from and where patches go: the Kubernetes API or Argo CD's API.
 
-``ApplicationsAPI`` is the one interface the controller uses; ``KubeApplications`` talks to
-the Kubernetes API (list + watch, merge patches guarded by ``resourceVersion``) and
-``imageupdater.argocd.ArgoCDClient`` to Argo CD's REST API (list + periodic relist; no watch).
-Both count requests into the metrics the way upstream's dashboards expect.
+``ApplicationsAPI`` is the one interface the controller and the cycle use, capabilities
+included (``watchable``, ``scopes``, ``close``), so neither asks which adapter it holds.
+``KubeApplications`` talks to the Kubernetes API (list + watch, merge patches guarded by
+``resourceVersion``) and ``reconciler.argocd_api.ArgoCDApplications`` to Argo CD's REST API
+(list + periodic relist; no watch). Both count requests into the metrics the way upstream's
+dashboards expect.
 """
 
 from __future__ import annotations
@@ -24,9 +26,24 @@ API_RETRIES = 3
 
 
 class ApplicationsAPI(Protocol):
-    watchable: bool
+    @property
+    def watchable(self) -> bool:
+        """True when ``watch`` reports changes; False: the controller relists each interval."""
+        ...
+
+    @property
+    def scopes(self) -> tuple[str | None, ...]:
+        """The namespaces listed (and, when watchable, watched) one at a time; None = all.
+
+        Never empty: ``(None,)`` when every namespace is selected.
+        """
+        ...
 
     async def list_all(self) -> tuple[list[Application], str | None]: ...
+
+    async def list_namespace(self, namespace: str | None) -> tuple[list[Application], str | None]:
+        """The selected Applications in one of ``scopes`` and the version to watch from."""
+        ...
 
     def watch(
         self, namespace: str | None, resource_version: str | None
@@ -37,6 +54,10 @@ class ApplicationsAPI(Protocol):
     async def patch(self, namespace: str, name: str, patch: dict[str, Any]) -> Application: ...
 
     async def get_project(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def close(self) -> None:
+        """Release what the adapter owns (Argo CD's HTTP session); a shared client stays open."""
+        ...
 
 
 class KubeApplications:
@@ -89,6 +110,10 @@ class KubeApplications:
         # for a single list, which is the common case (all namespaces or one).
         return items, version if len(self.namespaces) == 1 else None
 
+    @property
+    def scopes(self) -> tuple[str | None, ...]:
+        return self.namespaces
+
     async def list_namespace(self, namespace: str | None) -> tuple[list[Application], str | None]:
         listed = await self._counted(
             "list",
@@ -133,3 +158,6 @@ class KubeApplications:
         except KubeNotFound:
             return None
         return project
+
+    async def close(self) -> None:
+        """Nothing to release: the Kubernetes client belongs to whoever passed it in."""

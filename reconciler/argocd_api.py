@@ -2,10 +2,11 @@
 
 ``ArgoCDApplications`` implements ``reconciler.apps_api.ApplicationsAPI`` over
 ``imageupdater.argocd.ArgoCDClient``. Argo CD's API has no watch the controller could resume,
-so ``watchable`` is False and the controller relists every interval. Patches are JSON merge
-patches and keep the ``metadata.resourceVersion`` the caller put in them, so a server that
-honours it turns a concurrent edit into a conflict (``KubeConflict``); argocd-server itself
-re-reads and retries, and when it gives up that is a ``KubeConflict`` too.
+so ``watchable`` is False and the controller relists every interval (one list per namespace
+in ``scopes``). Patches are JSON merge patches and keep the ``metadata.resourceVersion`` the
+caller put in them, so a server that honours it turns a concurrent edit into a conflict
+(``KubeConflict``); argocd-server itself re-reads and retries, and when it gives up that is a
+``KubeConflict`` too.
 
 Every request counts into upstream's ``argocd_image_updater_argocd_api_requests`` /
 ``..._errors`` (labelled with the server address) and into ``image_updater_api_requests``
@@ -63,28 +64,35 @@ class ArgoCDApplications:
         self._metrics.api_requests.labels(verb, "ok").inc()
         return result
 
+    @property
+    def scopes(self) -> tuple[str | None, ...]:
+        return self.namespaces or (None,)
+
     async def list_all(self) -> tuple[list[Application], str | None]:
         """Every selected Application; no resourceVersion, since nothing can watch from it."""
-        if not self.namespaces:
+        apps: list[Application] = []
+        for namespace in self.scopes:
+            listed, _ = await self.list_namespace(namespace)
+            apps.extend(listed)
+        return apps, None
+
+    async def list_namespace(self, namespace: str | None) -> tuple[list[Application], str | None]:
+        """The selected Applications in ``namespace`` (None = all), in one request."""
+        if namespace is None:
             items = await self._counted(
                 "list", self._client.list_applications(selector=self.label_selector)
             )
             return cast(list[Application], items), None
-        apps: list[Application] = []
-        for namespace in self.namespaces:
-            items = await self._counted(
-                "list",
-                self._client.list_applications(
-                    selector=self.label_selector, app_namespace=namespace
-                ),
-            )
-            # Argo CD before 2.5 knows no appNamespace and answers every namespace.
-            apps.extend(
-                cast(Application, item)
-                for item in items
-                if (item.get("metadata") or {}).get("namespace") == namespace
-            )
-        return apps, None
+        items = await self._counted(
+            "list",
+            self._client.list_applications(selector=self.label_selector, app_namespace=namespace),
+        )
+        # Argo CD before 2.5 knows no appNamespace and answers every namespace.
+        return [
+            cast(Application, item)
+            for item in items
+            if (item.get("metadata") or {}).get("namespace") == namespace
+        ], None
 
     async def watch(
         self, namespace: str | None, resource_version: str | None
@@ -111,4 +119,5 @@ class ArgoCDApplications:
             return None
 
     async def close(self) -> None:
+        """End the client's HTTP session: the adapter owns the client it is given."""
         await self._client.close()

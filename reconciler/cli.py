@@ -12,38 +12,16 @@ __all__ = ["register", "run"]
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
-from imageupdater.cli.tenant_flags import (
-    add_credential_rule_flags,
-    add_reachability_flags,
-    credential_rules,
-    reachability,
-)
-from imageupdater.durations import parse_duration
+from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
-from imageupdater.tags import Glob
+from reconciler.options import RunOptions
 
 log = logging.getLogger("image_updater.reconciler")
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"environment variable {name}={value!r}: expected true or false")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -178,72 +156,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _settings(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill unset flags from the environment (upstream's ConfigMap-backed variables)."""
-    interval = args.interval or _env("IMAGE_UPDATER_INTERVAL", "2m")
-    args.interval_seconds = 0.0 if args.once else parse_duration(interval)
-    if args.interval_seconds < 0:
-        raise InvalidInput(f"--interval {interval!r}: must not be negative")
-    if args.max_concurrency is None:
-        raw = _env("MAX_CONCURRENCY", "10")
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            raise InvalidInput(f"MAX_CONCURRENCY={raw!r}: expected a number from 1 to 100")
-        args.max_concurrency = int(raw)
-    if args.max_concurrency < 1:
-        raise InvalidInput(f"--max-concurrency {args.max_concurrency}: must be at least 1")
-    args.applications_api = args.applications_api or _env("APPLICATIONS_API", "kubernetes")
-    if args.applications_api not in ("kubernetes", "argocd"):
-        raise InvalidInput(
-            f"APPLICATIONS_API={args.applications_api!r}: expected kubernetes or argocd"
-        )
-    args.argocd_server_addr = args.argocd_server_addr or _env("ARGOCD_SERVER", "")
-    for flag, env in (
-        ("argocd_grpc_web", "ARGOCD_GRPC_WEB"),
-        ("argocd_insecure", "ARGOCD_INSECURE"),
-        ("argocd_plaintext", "ARGOCD_PLAINTEXT"),
-    ):
-        if getattr(args, flag) is None:
-            setattr(args, flag, _env_bool(env, False))
-    args.argocd_token = args.argocd_token or os.environ.get("ARGOCD_TOKEN", "")
-    args.argocd_namespace = args.argocd_namespace or os.environ.get("ARGOCD_NAMESPACE")
-    args.loglevel = args.loglevel or _env("IMAGE_UPDATER_LOGLEVEL", "info")
-    args.logformat = args.logformat or _env("IMAGE_UPDATER_LOGFORMAT", "text")
-    if args.disable_kube_events is None:
-        args.disable_kube_events = not _env_bool("IMAGE_UPDATER_KUBE_EVENTS", True)
-    args.lease_namespace = args.leader_election_namespace or _env("POD_NAMESPACE", "argocd")
-    args.credential_rules = credential_rules(args)
-    for pattern in args.match_application_name:
-        Glob(pattern, what="--match-application-name glob")  # fail at start, not per Application
-    if args.applications_api == "argocd" and not args.argocd_server_addr:
-        raise InvalidInput(
-            "--applications-api argocd needs --argocd-server-addr (or ARGOCD_SERVER)"
-        )
-    return args
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        args = _settings(args)
-    except (InvalidInput, ValueError) as exc:
+        options = RunOptions.from_args(args)
+    except (ImageUpdaterError, ValueError) as exc:
         print(f"image-updater run: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    configure_logging(args.loglevel, args.logformat)
+    configure_logging(options.loglevel, options.logformat)
     try:
-        conf = RegistriesConf.from_flag(args.registries_conf_path)
+        conf = RegistriesConf.from_flag(options.registries_conf_path)
     except ImageUpdaterError as exc:
         print(f"image-updater run: --registries-conf-path: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        args.reachability = reachability(args)
-    except ImageUpdaterError as exc:
-        print(f"image-updater run: {exc}", file=sys.stderr)
         return EXIT_INVALID
     # Imported here: the process wiring pulls in the Kubernetes and HTTP clients, which
     # `--help` and flag errors should not wait for.
     from reconciler import runner
 
     try:
-        return asyncio.run(runner.main(args, conf))
+        return asyncio.run(runner.main(options, conf))
     except InvalidInput as exc:
         log.error("%s", exc)
         return EXIT_INVALID

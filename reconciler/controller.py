@@ -24,7 +24,7 @@ from typing import Any
 from imageupdater.application import Application, app_key
 from imageupdater.errors import ImageUpdaterError, KubeGone
 from imageupdater.tags import Glob
-from reconciler.apps_api import ApplicationsAPI, KubeApplications
+from reconciler.apps_api import ApplicationsAPI
 from reconciler.cycle import Cycle, CycleResult
 from reconciler.metrics import ReconcilerMetrics
 
@@ -110,17 +110,13 @@ class Controller:
         """Replace the index with a fresh list; returns each namespace's resourceVersion."""
         versions: dict[str | None, str | None] = {}
         fresh: dict[str, Application] = {}
-        if isinstance(self.api, KubeApplications):
-            for namespace in self.api.namespaces:
-                items, version = await self.api.list_namespace(namespace)
-                versions[namespace] = version
-                for app in items:
-                    if self._selected(app):
-                        fresh[app_key(app)] = app
-        else:
-            items, version = await self.api.list_all()
-            versions[None] = version
-            fresh = {app_key(app): app for app in items if self._selected(app)}
+        # One list per scope, so each watch resumes from its own list's version.
+        for namespace in self.api.scopes:
+            items, version = await self.api.list_namespace(namespace)
+            versions[namespace] = version
+            for app in items:
+                if self._selected(app):
+                    fresh[app_key(app)] = app
         self.index = fresh
         self._update_gauges()
         self.synced.set()
@@ -155,7 +151,6 @@ class Controller:
                 backoff = min(backoff * 2, _BACKOFF_MAX)
 
     async def _relist_namespace(self, namespace: str | None) -> str | None:
-        assert isinstance(self.api, KubeApplications)
         while True:
             try:
                 items, version = await self.api.list_namespace(namespace)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 __all__ = ["main"]
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -32,57 +31,57 @@ from reconciler.events import EventRecorder
 from reconciler.health import serve_probes
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.options import RunOptions
 
 log = logging.getLogger("image_updater.reconciler")
 
 
-async def _api(
-    args: argparse.Namespace, client: kube.KubeClient, metrics: ReconcilerMetrics
+def _api(
+    options: RunOptions, client: kube.KubeClient, metrics: ReconcilerMetrics
 ) -> ApplicationsAPI:
-    if args.applications_api == "argocd":
+    if options.applications_api == "argocd":
         argocd = ArgoCDClient(
-            args.argocd_server_addr,
-            token=args.argocd_token,
-            plaintext=args.argocd_plaintext,
-            insecure=args.argocd_insecure,
-            grpc_web=args.argocd_grpc_web,
+            options.argocd_server_addr,
+            token=options.argocd_token,
+            plaintext=options.argocd_plaintext,
+            insecure=options.argocd_insecure,
+            grpc_web=options.argocd_grpc_web,
         )
         return ArgoCDApplications(
             argocd,
             metrics,
-            namespaces=args.application_namespace,
-            label_selector=args.match_application_label,
+            namespaces=options.namespaces,
+            label_selector=options.label_selector,
         )
     return KubeApplications(
         client,
         metrics,
-        namespaces=args.application_namespace,
-        label_selector=args.match_application_label,
-        project_namespace=args.argocd_namespace,
+        namespaces=options.namespaces,
+        label_selector=options.label_selector,
+        project_namespace=options.argocd_namespace,
     )
 
 
-async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
+async def main(options: RunOptions, conf: RegistriesConf) -> int:
     registry = CollectorRegistry()
     metrics = ReconcilerMetrics(registry)
     async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(await kube.KubeClient.connect(args.kubeconfig))
+        client = await stack.enter_async_context(await kube.KubeClient.connect(options.kubeconfig))
         resolver = await stack.enter_async_context(
-            ResolverService(conf, secrets=client, reachability=args.reachability)
+            ResolverService(conf, secrets=client, reachability=options.reachability)
         )
-        api = await _api(args, client, metrics)
-        if hasattr(api, "close"):
-            stack.push_async_callback(api.close)
+        api = _api(options, client, metrics)
+        stack.push_async_callback(api.close)
         elector: LeaderElector | None = None
-        if args.leader_election:
+        if options.leader_election:
             identity = f"{socket.gethostname()}_{os.getpid()}"
             elector = LeaderElector(
                 client,
-                namespace=args.lease_namespace,
-                name=args.leader_election_name,
+                namespace=options.lease_namespace,
+                name=options.lease_name,
                 identity=identity,
             )
-        events = EventRecorder(client, enabled=not args.disable_kube_events)
+        events = EventRecorder(client, enabled=options.kube_events)
         is_leader = elector.is_leader if elector is not None else (lambda: True)
         cycle = Cycle(
             api=api,
@@ -91,9 +90,9 @@ async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
             metrics=metrics,
             events=events,
             settings=CycleSettings(
-                dry_run=args.dry_run,
-                max_concurrency=args.max_concurrency,
-                credentials=args.credential_rules,
+                dry_run=options.dry_run,
+                max_concurrency=options.max_concurrency,
+                credentials=options.credentials,
             ),
             is_leader=is_leader,
         )
@@ -102,19 +101,19 @@ async def main(args: argparse.Namespace, conf: RegistriesConf) -> int:
             cycle=cycle,
             metrics=metrics,
             settings=ControllerSettings(
-                interval=args.interval_seconds, name_patterns=args.match_application_name
+                interval=options.interval, name_patterns=options.name_patterns
             ),
             is_leader=is_leader,
             leader_changed=elector.changed if elector is not None else None,
         )
         metrics.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
         _watch_registry_counters(resolver, metrics)
-        if not args.once:
+        if not options.once:
             await stack.enter_async_context(
                 serve_probes(
-                    args.listen_address,
-                    health_port=args.health_port,
-                    metrics_port=args.metrics_port,
+                    options.listen_address,
+                    health_port=options.health_port,
+                    metrics_port=options.metrics_port,
                     registry=registry,
                     ready=controller.synced.is_set,
                 )

@@ -19,16 +19,11 @@ import sys
 from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
-from imageupdater.cli.tenant_flags import (
-    add_credential_rule_flags,
-    add_reachability_flags,
-    credential_rules,
-    reachability,
-)
-from imageupdater.durations import parse_duration
+from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.registries_conf import RegistriesConf
+from webhook.options import WebhookOptions
 from webhook.review import MAX_BODY
 
 log = logging.getLogger("image_updater.webhook")
@@ -141,32 +136,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    configure_logging(args.loglevel, args.logformat)
     try:
-        args.resolve_timeout_s = parse_duration(args.resolve_timeout)
-        args.reload_interval_s = parse_duration(args.cert_reload_interval)
-        conf = RegistriesConf.from_flag(args.registries_conf_path)
-        args.credential_rules = credential_rules(args)
-        args.reachability = reachability(args)
+        options = WebhookOptions.from_args(args)
+        conf = RegistriesConf.from_flag(options.registries_conf_path)
     except (ValueError, ImageUpdaterError) as exc:
         print(f"image-updater webhook: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if args.max_connections < 1 or args.max_in_flight_requests < 1:
-        print(
-            "image-updater webhook: --max-connections and --max-in-flight-requests must be "
-            "at least 1",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID
-    if args.resolve_timeout_s <= 0:
-        print("image-updater webhook: --resolve-timeout must be positive", file=sys.stderr)
-        return EXIT_INVALID
+    configure_logging(options.loglevel, options.logformat)
     # Imported here: serving pulls in aiohttp, TLS and the Kubernetes client, which `--help`
     # and flag errors should not wait for.
     from webhook.serve import serve
 
     try:
-        return asyncio.run(serve(args, conf))
+        return asyncio.run(serve(options, conf))
     except InvalidInput as exc:
         log.error("%s", exc)
         return EXIT_INVALID

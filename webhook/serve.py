@@ -8,7 +8,6 @@ from __future__ import annotations
 
 __all__ = ["serve"]
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -27,64 +26,69 @@ from imageupdater.service import ResolverService
 from imageupdater.serving import ServerLimits, serve_app
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
+from webhook.options import WebhookOptions
 from webhook.server import make_app
 
 log = logging.getLogger("image_updater.webhook")
 
 
-async def _connect(args: argparse.Namespace) -> kube.KubeClient | None:
-    if args.kubeconfig or "KUBERNETES_SERVICE_HOST" in os.environ:
-        return await kube.KubeClient.connect(args.kubeconfig)
+async def _connect(kubeconfig: str | None) -> kube.KubeClient | None:
+    if kubeconfig or "KUBERNETES_SERVICE_HOST" in os.environ:
+        return await kube.KubeClient.connect(kubeconfig)
     return None
 
 
-async def serve(args: argparse.Namespace, conf: RegistriesConf) -> int:
+async def serve(options: WebhookOptions, conf: RegistriesConf) -> int:
     async with contextlib.AsyncExitStack() as stack:
-        client = await _connect(args)
+        client = await _connect(options.kubeconfig)
         if client is not None:
             stack.push_async_callback(client.close)
         background: list[asyncio.Task[None]] = []
-        if args.self_signed_certs:
+        if options.self_signed_certs:
             if client is None:
                 raise ImageUpdaterError("--self-signed-certs needs cluster access (--kubeconfig)")
             settings = cert_manager.CertSettings(
-                namespace=args.certs_namespace,
-                service=args.certs_service,
-                secret_name=args.certs_secret,
-                webhook_configurations=args.certs_webhook_configuration or ["image-updater"],
-                cert_dir=args.tls_cert_file.parent,
+                namespace=options.certs_namespace,
+                service=options.certs_service,
+                secret_name=options.certs_secret,
+                webhook_configurations=options.certs_webhook_configurations,
+                cert_dir=options.tls_cert_file.parent,
             )
             # The first pass writes the files the TLS context needs before we listen.
             await cert_manager.ensure(client, settings)
             background.append(asyncio.create_task(cert_manager.run(client, settings)))
-        context = server_context(args.tls_cert_file, args.tls_key_file)
+        context = server_context(options.tls_cert_file, options.tls_key_file)
         reloader = CertReloader(
-            context, args.tls_cert_file, args.tls_key_file, interval=args.reload_interval_s
+            context,
+            options.tls_cert_file,
+            options.tls_key_file,
+            interval=options.cert_reload_interval,
         )
         await stack.enter_async_context(reloader.running())
         resolver = await stack.enter_async_context(
-            ResolverService(conf, secrets=client, reachability=args.reachability)
+            ResolverService(conf, secrets=client, reachability=options.reachability)
         )
         registry = CollectorRegistry()
         metrics = WebhookMetrics(registry, registry_snapshot=resolver.client.snapshot)
         admission = Admission(
             AdmissionSettings(
-                resolve_timeout=args.resolve_timeout_s,
-                credentials=args.credential_rules,
+                resolve_timeout=options.resolve_timeout,
+                credentials=options.credentials,
             ),
             resolver.resolve,
         )
-        app = make_app(admission, metrics, max_body=args.max_body_bytes)
+        app = make_app(admission, metrics, max_body=options.max_body_bytes)
         limits = ServerLimits(
-            max_connections=args.max_connections, max_in_flight=args.max_in_flight_requests
+            max_connections=options.max_connections,
+            max_in_flight=options.max_in_flight_requests,
         )
         server = await stack.enter_async_context(
-            serve_app(app, args.address, args.port, ssl_context=context, limits=limits)
+            serve_app(app, options.address, options.port, ssl_context=context, limits=limits)
         )
         log.info(
             "serving admission reviews on https://%s:%d (at most %d connections, %d requests "
             "in flight)",
-            args.address,
+            options.address,
             server.port,
             server.max_connections,
             limits.max_in_flight,

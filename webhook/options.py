@@ -1,0 +1,94 @@
+"""``WebhookOptions``: every setting of ``image-updater webhook``, typed and frozen, built once.
+
+``WebhookOptions.from_args`` turns the parsed flags into checked values (durations in
+seconds, credential rules, the reachability policy, the certificate settings) and raises
+``InvalidInput`` (or ``ValueError`` from a duration) naming the flag; ``webhook.serve`` then
+reads typed fields, never the ``argparse.Namespace``.
+
+Cheap to import: ``image-updater --help`` and flag errors load this module.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_WEBHOOK_CONFIGURATION", "WebhookOptions"]
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imageupdater.cli.tenant_flags import credential_rules, reachability
+from imageupdater.credentials import CredentialRules
+from imageupdater.durations import parse_duration
+from imageupdater.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from imageupdater.registry.reachability import ReachabilityPolicy
+
+# The webhook configurations the base manifests install, when no --certs-webhook-configuration.
+DEFAULT_WEBHOOK_CONFIGURATION = "image-updater"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    """What the webhook process serves with (flag names in the comments)."""
+
+    # Listening
+    address: str
+    port: int
+    tls_cert_file: Path
+    tls_key_file: Path
+    cert_reload_interval: float  # --cert-reload-interval, seconds
+    max_body_bytes: int
+    max_connections: int  # at least 1
+    max_in_flight_requests: int  # at least 1
+    # Reviewing and mutating
+    resolve_timeout: float  # --resolve-timeout, seconds, positive
+    credentials: CredentialRules  # --allow-cross-namespace-secrets, --allow-env-ext-credentials
+    reachability: ReachabilityPolicy  # --allowed-registries, --internal-networks
+    registries_conf_path: str | None  # None = upstream's default path if present
+    kubeconfig: str | None  # None: in-cluster when available, else no cluster access
+    # --self-signed-certs: in-process CA and serving certificate
+    self_signed_certs: bool
+    certs_namespace: str
+    certs_service: str
+    certs_secret: str
+    certs_webhook_configurations: tuple[str, ...]  # never empty
+    # Logging
+    loglevel: str
+    logformat: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> WebhookOptions:
+        """The options the parsed flags ask for; the first invalid value raises."""
+        resolve_timeout = parse_duration(args.resolve_timeout)
+        reload_interval = parse_duration(args.cert_reload_interval)
+        credentials = credential_rules(args)
+        policy = reachability(args)
+        if args.max_connections < 1 or args.max_in_flight_requests < 1:
+            raise InvalidInput("--max-connections and --max-in-flight-requests must be at least 1")
+        if resolve_timeout <= 0:
+            raise InvalidInput("--resolve-timeout must be positive")
+        return cls(
+            address=args.address,
+            port=args.port,
+            tls_cert_file=args.tls_cert_file,
+            tls_key_file=args.tls_key_file,
+            cert_reload_interval=reload_interval,
+            max_body_bytes=args.max_body_bytes,
+            max_connections=args.max_connections,
+            max_in_flight_requests=args.max_in_flight_requests,
+            resolve_timeout=resolve_timeout,
+            credentials=credentials,
+            reachability=policy,
+            registries_conf_path=args.registries_conf_path,
+            kubeconfig=args.kubeconfig,
+            self_signed_certs=args.self_signed_certs,
+            certs_namespace=args.certs_namespace,
+            certs_service=args.certs_service,
+            certs_secret=args.certs_secret,
+            certs_webhook_configurations=tuple(args.certs_webhook_configuration)
+            or (DEFAULT_WEBHOOK_CONFIGURATION,),
+            loglevel=args.loglevel,
+            logformat=args.logformat,
+        )
