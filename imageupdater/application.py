@@ -131,15 +131,9 @@ _BLOCK_OF: dict[SourceKind, str] = {"Helm": "helm", "Kustomize": "kustomize", "P
 
 def _forced_kind(write_back: WriteBackConfig | None) -> SourceKind | None:
     """A git write-back target decides the kind before anything the cluster reports (§9)."""
-    if write_back is None or write_back.method != "git" or not write_back.target:
+    if write_back is None or write_back.method != "git":
         return None
-    target = write_back.target
-    if target == "kustomization" or target.startswith("kustomization:"):
-        return "Kustomize"
-    base = target.rsplit("/", 1)[-1]
-    if target.endswith((".yaml", ".yml")) and not base.startswith(".argocd-source-"):
-        return "Helm"
-    return None
+    return write_back.target.source_kind
 
 
 def _declared_kind(source: ApplicationSource) -> SourceKind | None:

@@ -1,8 +1,9 @@
 """Checking Argo CD Application manifests in YAML text, as ``image-updater lint`` does.
 
 Every ``argoproj.io/v1alpha1`` ``Application`` (also inside ``kind: List`` and
-``ApplicationList`` items) is run through the same ``annotations.parse`` the admission
-webhook uses, so lint reports exactly what ``kubectl apply`` would be told. Other kinds are
+``ApplicationList`` items) gets the same review (``imageupdater.review``: parse and checks)
+the admission webhook gives it, so lint reports exactly what ``kubectl apply`` would be told,
+warnings included. Other kinds are
 ignored. YAML that cannot be read is one finding with its line, never a traceback, and a
 duplicated mapping key (which YAML readers silently resolve to the last value) is one too.
 """
@@ -13,16 +14,18 @@ __all__ = ["LintFinding", "lint_documents"]
 
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 from yaml.reader import ReaderError
 
-from imageupdater.annotations import PREFIX, parse
+from imageupdater.annotations import PREFIX
+from imageupdater.application import Application, live_images
 from imageupdater.credentials import CredentialRules
 from imageupdater.problems import Severity
+from imageupdater.review import configuration_checks, parse_configuration
 
 _API_VERSION = "argoproj.io/v1alpha1"
 _DEFAULT_NAMESPACE = "default"
@@ -154,13 +157,12 @@ def _lint_application(
             )
         texts[key_text] = shown
     known = namespace if isinstance(namespace, str) and namespace else None
-    result = parse(
-        texts,
-        namespace=rules.secret_scope(known),
-        operator_credentials=rules.allows_operator_kinds(known),
-    )
+    result = parse_configuration(texts, known, rules)
+    problems = result.problems
+    if result.config is not None:
+        problems += configuration_checks(result.config, live_images(cast(Application, app)))
     findings.extend(
-        LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in result.problems
+        LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in problems
     )
     return findings
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 __all__ = [
     "Change",
-    "ChosenImage",
     "Plan",
     "current_override",
     "json_patch",
@@ -39,28 +38,11 @@ from imageupdater.application import (
     PluginEnvEntry,
     SourceRef,
 )
+from imageupdater.choice import ChosenImage, RunningVersion
 from imageupdater.policy import ImagePolicy
 
 DEFAULT_HELM_NAME = "image.name"
 DEFAULT_HELM_TAG = "image.tag"
-
-
-@dataclass(frozen=True, slots=True)
-class ChosenImage:
-    """The version picked for one policy: ``tag``, plus ``digest`` for the digest strategy."""
-
-    policy: ImagePolicy
-    tag: str
-    digest: str | None = None
-
-    @property
-    def version(self) -> str:
-        """The tag as written into a tag parameter: ``tag`` or ``tag@digest``."""
-        return f"{self.tag}@{self.digest}" if self.digest else self.tag
-
-    @property
-    def reference(self) -> str:
-        return f"{self.policy.image.full_name}:{self.version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +51,8 @@ class Change:
 
     alias: str | None
     image: str
-    old: str | None
-    new: str
+    old: RunningVersion | None
+    new: RunningVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +77,7 @@ def _kustomize_key(entry: str) -> str:
     return name[:colon] if colon > slash else name
 
 
-def _kustomize_version(entry: str) -> str | None:
+def _kustomize_version(entry: str) -> RunningVersion | None:
     target = entry.split("=", 1)[1] if "=" in entry else entry
     at = target.find("@")
     digest = target[at:] if at >= 0 else ""
@@ -103,8 +85,7 @@ def _kustomize_version(entry: str) -> str | None:
     slash = name.rfind("/")
     colon = name.rfind(":")
     tag = name[colon + 1 :] if colon > slash else ""
-    version = tag + digest
-    return version or None
+    return RunningVersion.parse(tag + digest)
 
 
 def _helm_names(policy: ImagePolicy) -> tuple[str | None, str | None, str | None]:
@@ -131,8 +112,10 @@ def _kustomize_name(policy: ImagePolicy) -> str:
     return target.name if target is not None and target.name else policy.image.full_name
 
 
-def current_override(source: ApplicationSource, kind: str, policy: ImagePolicy) -> str | None:
-    """The version this source already overrides the image with (``tag[@digest]``), if any."""
+def current_override(
+    source: ApplicationSource, kind: str, policy: ImagePolicy
+) -> RunningVersion | None:
+    """The version this source already overrides the image with, if any."""
     if kind == "Helm":
         spec_param, _, tag_param = _helm_names(policy)
         params = {
@@ -141,7 +124,7 @@ def current_override(source: ApplicationSource, kind: str, policy: ImagePolicy) 
         if spec_param is not None:
             value = params.get(spec_param)
             return _kustomize_version(value) if value else None
-        return params.get(tag_param) if tag_param else None
+        return RunningVersion.parse(params.get(tag_param)) if tag_param else None
     if kind == "Kustomize":
         key = _kustomize_name(policy)
         for entry in source.get("kustomize", {}).get("images", []):
@@ -153,7 +136,7 @@ def current_override(source: ApplicationSource, kind: str, policy: ImagePolicy) 
     if spec_env is not None:
         value = env.get(spec_env)
         return _kustomize_version(value) if value else None
-    return env.get(tag_env) if tag_env else None
+    return RunningVersion.parse(env.get(tag_env)) if tag_env else None
 
 
 def _set_helm(source: ApplicationSource, chosen: ChosenImage) -> None:
@@ -164,7 +147,7 @@ def _set_helm(source: ApplicationSource, chosen: ChosenImage) -> None:
     else:
         assert name_param is not None and tag_param is not None
         wanted.append((name_param, chosen.policy.image.full_name))
-        wanted.append((tag_param, chosen.version))
+        wanted.append((tag_param, str(chosen.version)))
     params: list[HelmParameter] = source.setdefault("helm", {}).setdefault("parameters", [])
     for name, value in wanted:
         for param in params:
@@ -197,7 +180,7 @@ def _set_plugin(source: ApplicationSource, chosen: ChosenImage) -> None:
     if name_env is not None:
         wanted.append((name_env, chosen.policy.image.full_name))
     if tag_env is not None:
-        wanted.append((tag_env, chosen.version))
+        wanted.append((tag_env, str(chosen.version)))
     env: list[PluginEnvEntry] = source.setdefault("plugin", {}).setdefault("env", [])
     for name, value in wanted:
         for item in env:
@@ -220,7 +203,9 @@ def plan_overrides(app: Application, source: SourceRef, chosen: Sequence[ChosenI
     for item in chosen:
         old = current_override(old_source, source.kind, item.policy)
         setter(new_source, item)
-        if old != item.version:
+        # Spelled differently is a change even where upstream's equality calls the two the
+        # same (``1.0@sha256:…`` for ``1.0``): the plan compares what is written.
+        if old is None or str(old) != str(item.version):
             changes.append(
                 Change(item.policy.image.alias, item.policy.image.full_name, old, item.version)
             )

@@ -17,9 +17,9 @@ __all__ = [
     "TargetKind",
     "WriteBackConfig",
     "WriteBackMethod",
+    "WriteBackTarget",
     "colons_outside_templates",
     "split_branch",
-    "split_target",
     "template_spans",
 ]
 
@@ -87,6 +87,48 @@ class ImagePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteBackTarget:
+    """``write-back-target``, read once: what kind of file is written, and where.
+
+    ``kind`` is ``override`` (a parameter override file, the default), ``kustomization``
+    or ``helmvalues``; ``path`` is the directory (kustomization) or file (the others), None
+    when the default applies; ``text`` is the value as written (None when unset). Whether
+    the value is acceptable is the annotation parser's to say; any text reads as a target.
+    """
+
+    kind: TargetKind
+    path: str | None
+    text: str | None
+
+    @classmethod
+    def parse(cls, text: str | None) -> WriteBackTarget:
+        if not text:
+            return cls("override", None, None)
+        kinds: tuple[TargetKind, ...] = ("kustomization", "helmvalues")
+        for kind in kinds:
+            if text == kind:
+                return cls(kind, None, text)
+            if text.startswith(kind + ":"):
+                return cls(kind, text[len(kind) + 1 :] or None, text)
+        return cls("override", text, text)
+
+    @property
+    def source_kind(self) -> Literal["Helm", "Kustomize"] | None:
+        """The source kind this target forces before anything the cluster reports (§9).
+
+        Upstream's rule, kept exactly: a kustomization target is Kustomize; a target whose
+        text ends in ``.yaml``/``.yml`` and does not name an override file is Helm.
+        """
+        if self.kind == "kustomization":
+            return "Kustomize"
+        text = self.text or ""
+        base = text.rsplit("/", 1)[-1]
+        if text.endswith((".yaml", ".yml")) and not base.startswith(".argocd-source-"):
+            return "Helm"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class WriteBackConfig:
     """Where and how chosen versions are recorded.
 
@@ -99,7 +141,7 @@ class WriteBackConfig:
     git_credentials: str | None = None
     branch: str | None = None
     repository: str | None = None
-    target: str | None = None
+    target: WriteBackTarget = field(default_factory=lambda: WriteBackTarget.parse(None))
 
     @property
     def git_secret(self) -> tuple[str | None, str] | None:
@@ -124,15 +166,6 @@ class WriteBackConfig:
         if self.branch is None:
             return None
         return split_branch(self.branch)[1]
-
-    @property
-    def target_kind(self) -> TargetKind:
-        return split_target(self.target)[0]
-
-    @property
-    def target_path(self) -> str | None:
-        """The directory (kustomization), file (helmvalues, override); ``None`` = default."""
-        return split_target(self.target)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +208,3 @@ def split_branch(text: str) -> tuple[str, str | None]:
     if not colons:
         return text, None
     return text[: colons[0]], text[colons[0] + 1 :]
-
-
-def split_target(text: str | None) -> tuple[TargetKind, str | None]:
-    """``write-back-target`` → kind and its path part (``None`` when the default applies)."""
-    if not text:
-        return "override", None
-    kinds: tuple[TargetKind, ...] = ("kustomization", "helmvalues")
-    for kind in kinds:
-        if text == kind:
-            return kind, None
-        if text.startswith(kind + ":"):
-            return kind, text[len(kind) + 1 :] or None
-    return "override", text

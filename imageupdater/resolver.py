@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from imageupdater.credentials import CredentialRef
-from imageupdater.errors import InvalidConstraint, RegistryError, RegistryNotFound
+from imageupdater.errors import RegistryError, RegistryNotFound
 from imageupdater.platforms import Platform, current_platform
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf, RegistryEndpoint, TagSortMode
 from imageupdater.registry import RegistryClient
-from imageupdater.strategies import Strategy, select
+from imageupdater.strategies import Strategy, missing_followed_tag, select
 from imageupdater.tags import TagInfo
 from imageupdater.versions import Constraint, Version
 
@@ -114,7 +114,7 @@ async def resolve(
     def done(candidates: Sequence[TagInfo], *, listed: Sequence[str]) -> Resolution:
         return _finish(policy, candidates, listed, current_tag)
 
-    if policy.strategy is Strategy.DIGEST:
+    if not policy.strategy.lists_tags:
         infos, listed = await _digest_candidates(
             policy, client, endpoint, repository, platforms, credentials, log
         )
@@ -123,21 +123,18 @@ async def resolve(
     constraint = Constraint.parse(policy.constraint or "")
     tags = await client.list_tags(endpoint, repository, credentials=credentials)
     memo_key = None
-    if memo is not None and policy.strategy in (Strategy.SEMVER, Strategy.ALPHABETICAL):
+    if memo is not None and policy.strategy.choice_depends_on_tags_only:
         memo_key = _memo_key(policy, endpoint, repository, current_tag)
         remembered = memo.get(memo_key, tags)
         if remembered is not None:
             return remembered
     kept = [tag for tag in tags if policy.tag_filter.keeps(tag)]
     log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
-    if policy.strategy is Strategy.SEMVER:
-        allowed = [tag for tag in kept if _allowed(constraint, tag)]
-        resolution = done([TagInfo(tag) for tag in allowed], listed=allowed)
-    elif policy.strategy is Strategy.ALPHABETICAL:
+    if not policy.strategy.needs_metadata:
+        if policy.strategy.constraint_is_semver:
+            # Candidates are what the constraint allows: that is what ``test`` lists.
+            kept = [tag for tag in kept if _allowed(constraint, tag)]
         resolution = done([TagInfo(tag) for tag in kept], listed=kept)
-    else:
-        resolution = None
-    if resolution is not None:
         if memo is not None and memo_key is not None:
             memo.put(memo_key, tags, resolution)
         return resolution
@@ -236,10 +233,7 @@ async def _digest_candidates(
     at, and the platform check reads metadata cached by that digest."""
     followed = policy.constraint
     if not followed:
-        raise InvalidConstraint(
-            f"cannot use update strategy 'digest' for image {str(policy.image)!r} without a "
-            "version constraint: give the tag to follow, e.g. 'nginx:latest'"
-        )
+        raise missing_followed_tag(repr(str(policy.image)), name=policy.image.full_name)
     if not policy.tag_filter.keeps(followed):
         log.info("%s: the followed tag %s is excluded by the tag filter", policy.image, followed)
         return [], []

@@ -1,16 +1,17 @@
 """Update strategies and choosing the tag an image should move to.
 
 This module owns the strategy vocabulary (``semver``, ``newest-build``, ``alphabetical``,
-``digest`` and the deprecated aliases ``latest`` and ``name``), :func:`select`, which picks
-one tag out of the candidates the registry listed and the filters kept, and
-:func:`is_current`, upstream's "already up to date" test.
+``digest`` and the deprecated aliases ``latest`` and ``name``), what each strategy needs and
+does (the capability properties of :class:`Strategy`: callers ask these, never
+``strategy is Strategy.X``), and :func:`select`, which picks one tag out of the candidates
+the registry listed and the filters kept.
 
 Upstream silently treats an unknown strategy as ``semver``; :func:`parse_strategy` raises.
 """
 
 from __future__ import annotations
 
-__all__ = ["Strategy", "is_current", "parse_strategy", "select"]
+__all__ = ["Strategy", "missing_followed_tag", "parse_strategy", "select"]
 
 from collections.abc import Sequence
 from enum import StrEnum
@@ -30,6 +31,49 @@ class Strategy(StrEnum):
     def needs_metadata(self) -> bool:
         """Whether choosing needs manifests (creation dates, digests), not just tag names."""
         return self in (Strategy.NEWEST_BUILD, Strategy.DIGEST)
+
+    @property
+    def follows_digest(self) -> bool:
+        """Whether the chosen digest is written and compared (``tag@digest``).
+
+        Only ``digest``: upstream keeps a tag's digest for it alone, so any other strategy
+        writes the bare tag even when the resolver fetched a digest on the way.
+        """
+        return self is Strategy.DIGEST
+
+    @property
+    def follows_one_tag(self) -> bool:
+        """Whether the constraint names the one tag to follow (required), not a range."""
+        return self is Strategy.DIGEST
+
+    @property
+    def uses_constraint(self) -> bool:
+        """Whether the image's ``:constraint`` part means anything to this strategy."""
+        return self in (Strategy.SEMVER, Strategy.DIGEST)
+
+    @property
+    def constraint_is_semver(self) -> bool:
+        """Whether the constraint is a semver range (checked when the annotation is read)."""
+        return self is Strategy.SEMVER
+
+    @property
+    def lists_tags(self) -> bool:
+        """Whether choosing reads the repository's tag list (``digest`` asks one tag only)."""
+        return self is not Strategy.DIGEST
+
+    @property
+    def choice_depends_on_tags_only(self) -> bool:
+        """Whether the choice is a function of the tag list, the policy and the current tag.
+
+        Such choices can be remembered while the repository's tag list stays the same;
+        the others depend on manifests that may change under an unchanged tag list.
+        """
+        return self in (Strategy.SEMVER, Strategy.ALPHABETICAL)
+
+    @property
+    def never_downgrades(self) -> bool:
+        """Whether the running version is a floor the choice never goes below."""
+        return self is Strategy.SEMVER
 
 
 _ALIASES = {"latest": Strategy.NEWEST_BUILD, "name": Strategy.ALPHABETICAL}
@@ -87,10 +131,7 @@ def select(
             return max(candidates, key=lambda tag: tag.name, default=None)
         case Strategy.DIGEST:
             if not constraint:
-                raise InvalidConstraint(
-                    "cannot use update strategy 'digest' without a version constraint; "
-                    "give the tag to follow, for example 'nginx:latest'"
-                )
+                raise missing_followed_tag(None)
             return next((tag for tag in candidates if tag.name == constraint), None)
 
 
@@ -110,14 +151,21 @@ def _select_semver(
     return next((tag for tag in candidates if tag.name == current), None)
 
 
-def is_current(current_tag: str | None, current_digest: str | None, chosen: TagInfo) -> bool:
-    """Whether the running image already is ``chosen`` (upstream ``ImageTag.Equals``).
+def missing_followed_tag(
+    image: str | None = None, *, name: str | None = None, source: str = "", alternative: str = ""
+) -> InvalidConstraint:
+    """The error for a ``digest`` policy without the tag it follows (one wording everywhere).
 
-    When either side carries a digest only digests count, tag names are ignored; otherwise
-    the names must match. A running image without a tag is never current. Pass a
-    ``chosen`` without digest for strategies that do not follow digests, or a running
-    image known only by tag will look out of date.
+    ``image`` is the image as the user wrote it, already quoted for display; ``name`` its
+    name without tag (for the example); ``source`` where the strategy was set
+    (`` (set by 'x.update-strategy')``); ``alternative`` another way to give the tag, in the
+    caller's own terms.
     """
-    if current_digest or chosen.digest:
-        return current_digest == chosen.digest
-    return bool(current_tag) and current_tag == chosen.name
+    subject = f" for image {image}" if image else ""
+    example = f"{name or 'nginx'}:latest"
+    return InvalidConstraint(
+        # Upstream's words first, for those who search for them; then how to fix it.
+        f"cannot use update strategy 'digest'{source}{subject} without a version constraint "
+        "(the tag to follow); "
+        f"write the image as <image>:<tag>, e.g. {example!r}{alternative}"
+    )

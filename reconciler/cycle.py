@@ -6,11 +6,13 @@
    the registry client's caches then make that one tag list per repository. Each distinct
    resolution is a task of its own, started as soon as an Application names it and bounded
    by ``CycleSettings.resolve_deadline``; registries get their own concurrency slots.
-3. As soon as its own resolutions are done, an Application is planned and written back with
-   one JSON merge patch carrying ``metadata.resourceVersion`` (at most ``max_concurrency``
-   writes at a time); on 409 re-read and re-plan (bounded), on a sync window that forbids
-   syncing, defer and say when it may be retried. So a registry that hangs holds back only
-   the Applications that use it, and those only until the deadline.
+3. As soon as its own resolutions are done, an Application's choices are made
+   (``imageupdater.choice``), planned (``imageupdater.plan``) and decided
+   (``reconciler.writeback.decide``: sync windows, dry run, leadership), then handed to the
+   writer of its write-back method (at most ``max_concurrency`` at a time). A streaming
+   writer (``argocd``: one guarded merge patch, re-planned on 409) writes it at once, so a
+   registry that hangs holds back only the Applications that use it, and those only until
+   the deadline; a batch writer receives the whole cycle's planned changes at the end.
 
 Nothing is written when nothing changes, a version is never lowered, and an image whose
 registry failed is reported (a WARNING log line and an Event) while the rest of the
@@ -34,32 +36,35 @@ from collections.abc import (
     Coroutine,
     Hashable,
     Iterable,
+    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
 from typing import Any
 
-from imageupdater import annotations as annotation_parser
-from imageupdater import syncwindows
+from imageupdater import review, syncwindows
 from imageupdater.application import (
     Application,
     app_key,
     live_images,
     select_source,
 )
+from imageupdater.choice import (
+    ChosenImage,
+    chosen_image,
+    live_entry,
+    outdated_choices,
+    running_version,
+)
 from imageupdater.errors import (
     ImageUpdaterError,
-    KubeConflict,
-    KubeError,
-    KubeNotFound,
     RateLimited,
     RegistryError,
     RegistryUnavailable,
 )
-from imageupdater.plan import ChosenImage, current_override, merge_patch, plan_overrides
+from imageupdater.plan import current_override, plan_overrides
 from imageupdater.policy import ImagePolicy
 from imageupdater.resolver import Resolution
-from imageupdater.strategies import Strategy
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
 from reconciler.events import EventRecorder
@@ -70,19 +75,29 @@ from reconciler.work import (
     CycleSettings,
     Job,
     ResolutionKey,
-    live_entry,
-    managed_annotations,
     resolution_key,
-    runs,
+)
+from reconciler.writeback import (
+    ArgoCDWriter,
+    Blocked,
+    Decision,
+    Deferred,
+    Outcome,
+    Planned,
+    Skipped,
+    WriteContext,
+    WriteFailed,
+    Writer,
+    Written,
+    decide,
 )
 
 log = logging.getLogger("image_updater.reconciler")
 
 _Windows = tuple[syncwindows.SyncWindow, ...] | str
 _ProjectCache = dict[tuple[str, str], "asyncio.Future[_Windows]"]
-Outcome = Resolution | ImageUpdaterError
+Lookup = Resolution | ImageUpdaterError
 ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
-CONFLICT_RETRIES = 3
 
 
 def _failure_text(job: Job, exc: ImageUpdaterError) -> str:
@@ -98,16 +113,16 @@ class _Resolutions:
     """This cycle's lookups: one task per distinct key, started when an Application first
     names it and awaited only by the Applications that need it."""
 
-    def __init__(self, lookup: Callable[[Job], Coroutine[Any, Any, Outcome]]) -> None:
+    def __init__(self, lookup: Callable[[Job], Coroutine[Any, Any, Lookup]]) -> None:
         self._lookup = lookup
-        self._tasks: dict[ResolutionKey, asyncio.Task[Outcome]] = {}
+        self._tasks: dict[ResolutionKey, asyncio.Task[Lookup]] = {}
 
     def start(self, jobs: Iterable[Job]) -> None:
         for job in jobs:
             if job.key not in self._tasks:
                 self._tasks[job.key] = asyncio.create_task(self._lookup(job))
 
-    async def outcomes(self, jobs: Collection[Job]) -> dict[ResolutionKey, Outcome]:
+    async def outcomes(self, jobs: Collection[Job]) -> dict[ResolutionKey, Lookup]:
         self.start(jobs)
         tasks = {self._tasks[job.key] for job in jobs}
         if tasks:
@@ -117,7 +132,7 @@ class _Resolutions:
         return {job.key: self._tasks[job.key].result() for job in jobs}
 
     @property
-    def tasks(self) -> list[asyncio.Task[Outcome]]:
+    def tasks(self) -> list[asyncio.Task[Lookup]]:
         return list(self._tasks.values())
 
 
@@ -148,6 +163,17 @@ class _Report:
     deferred: str | None = None
 
 
+@dataclass(slots=True)
+class _CycleState:
+    """What one cycle shares between its Applications."""
+
+    result: CycleResult
+    table: _Resolutions
+    projects: _ProjectCache = field(default_factory=dict)
+    # Changes for batch writers, with each Application's report, written at the cycle's end.
+    batches: dict[str, list[tuple[Planned, _Report]]] = field(default_factory=dict)
+
+
 class Cycle:
     """Runs cycles; owns nothing long-lived but repository back-off and last failures."""
 
@@ -163,11 +189,16 @@ class Cycle:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         backoff: RepositoryBackoff | None = None,
         scope: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+        writers: Mapping[str, Writer] | None = None,
     ) -> None:
         # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
         # cycle, however long the cycle takes).
         self.scope = scope
         self.api = api
+        # One writer per write-back method; an Application whose method has none is skipped.
+        self.writers: Mapping[str, Writer] = (
+            writers if writers is not None else {"argocd": ArgoCDWriter(api)}
+        )
         # Lives across cycles: that is what lets a repository that keeps failing back off.
         self.backoff = backoff or RepositoryBackoff()
         # The error a backing-off repository last gave: reported again while it rests, so
@@ -186,28 +217,28 @@ class Cycle:
         loop = asyncio.get_running_loop()
         started = loop.time()
         registries = _Registries(max(self.settings.max_concurrency, 1) * 5)
-        table = _Resolutions(lambda job: self._lookup(job, registries))
-        projects: _ProjectCache = {}
+        state = _CycleState(result, _Resolutions(lambda job: self._lookup(job, registries)))
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
         async def one(item: AppWork) -> None:
-            outcomes = await table.outcomes(item.jobs)
+            outcomes = await state.table.outcomes(item.jobs)
             async with limit:
-                await self._write(item, outcomes, table, projects, result)
+                await self._write(item, outcomes, state)
 
-        writers: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[None]] = []
         with self.scope():
             try:
                 for app in apps:
                     prepared = await self._prepare(app, result)
                     if prepared is not None:
-                        table.start(prepared.jobs)
-                        writers.append(asyncio.create_task(one(prepared)))
-                await asyncio.gather(*writers)
+                        state.table.start(prepared.jobs)
+                        tasks.append(asyncio.create_task(one(prepared)))
+                await asyncio.gather(*tasks)
+                await self._write_batches(state)
             finally:
                 # Only reached with work still running when the cycle failed or was
                 # cancelled: leave no lookup or write behind it.
-                pending = [t for t in [*writers, *table.tasks] if not t.done()]
+                pending = [t for t in [*tasks, *state.table.tasks] if not t.done()]
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -216,33 +247,37 @@ class Cycle:
         log.info("%s (%s, %.2fs)", result.summary(), trigger, elapsed)
         return result
 
-    # -- 1. parse and select -------------------------------------------------------------------
+    # -- 1. review and select ------------------------------------------------------------------
 
     async def _prepare(self, app: Application, result: CycleResult) -> AppWork | None:
-        annotations = managed_annotations(app)
-        if not annotations:
+        found = review.review(app, self.settings.credentials)
+        if found is None:
             return None
         key = app_key(app)
-        namespace = app.get("metadata", {}).get("namespace")
-        rules = self.settings.credentials
-        parsed = annotation_parser.parse(
-            annotations,
-            namespace=rules.secret_scope(namespace),
-            operator_credentials=rules.allows_operator_kinds(namespace),
-        )
-        if parsed.config is None:
+        config = found.config
+        if config is None:
             result.errors += 1
             self.metrics.invalid_configs.labels(key).inc()
-            message = "; ".join(str(p) for p in parsed.errors)
+            message = "; ".join(str(p) for p in found.errors)
             log.warning("skipping %s: invalid image-updater annotations: %s", key, message)
             await self.events.record(
                 app, "Warning", "InvalidConfiguration", message or "invalid annotations"
             )
             return None
         await self.events.forget(key, "InvalidConfiguration")
-        config = parsed.config
-        if config.write_back.method != "argocd":
-            log.info("skipping %s: write-back-method git is not supported yet", key)
+        # What ``kubectl apply`` warned about, said again where the owner looks later.
+        if found.warnings:
+            await self.events.record(
+                app, "Warning", "ConfigurationWarning", "; ".join(str(p) for p in found.warnings)
+            )
+        else:
+            await self.events.forget(key, "ConfigurationWarning")
+        if config.write_back.method not in self.writers:
+            log.info(
+                "skipping %s: write-back-method %s is not supported yet",
+                key,
+                config.write_back.method,
+            )
             result.images_skipped += len(config.images)
             return None
         source = select_source(app, config.write_back)
@@ -266,20 +301,15 @@ class Cycle:
                 continue
             result.images_considered += 1
             override = current_override(current_source, source.kind, policy)
-            if override:
-                version: str | None = override
-            elif entry is not None and entry.tag:
-                version = f"{entry.tag}@{entry.digest}" if entry.digest else entry.tag
-            else:
-                version = None
-            current = version.split("@", 1)[0] if version else None
-            jobs.append(Job(policy, resolution_key(policy, current), current or None, version))
+            running = running_version(policy, override, entry)
+            current = running.tag if running is not None else None
+            jobs.append(Job(policy, resolution_key(policy, current), running))
         self.metrics.images_watched.labels(key).set(len(jobs))
         return AppWork(app, config, source, jobs) if jobs else None
 
     # -- 2. resolve each distinct key once -----------------------------------------------------
 
-    async def _lookup(self, job: Job, registries: _Registries) -> Outcome:
+    async def _lookup(self, job: Job, registries: _Registries) -> Lookup:
         repository = job.policy.image.identity()
         host = repository[0]
         waiting = self.backoff.remaining(repository)
@@ -337,40 +367,31 @@ class Cycle:
 
     def _failed(self, repository: tuple[str, str], exc: RegistryError) -> None:
         after = exc.retry_after if isinstance(exc, RateLimited) else 0.0
-        pause = self.backoff.failed(repository, retry_after=after)
+        # Retrying cannot mend a refused login or a missing repository until someone acts,
+        # so those rest for the longest pause at once; outages back off step by step.
+        pause = self.backoff.failed(repository, retry_after=after, permanent=not exc.transient)
         self._last_failure[repository] = exc
         log.debug("%s/%s backs off for %.0fs: %s", *repository, pause, exc)
 
-    # -- 3. plan and write ---------------------------------------------------------------------
+    # -- 3. choose, plan, decide and write ---------------------------------------------------
 
     def _chosen(
         self,
         item: AppWork,
-        outcomes: dict[ResolutionKey, Outcome],
+        outcomes: dict[ResolutionKey, Lookup],
         failures: list[tuple[Job, ImageUpdaterError]],
     ) -> list[ChosenImage]:
-        """The chosen version of every image, or [] when every image already runs its choice.
-
-        Like upstream, once one image needs an update all managed images are (re)set, so the
-        overrides always name every image; when none does, nothing is written at all.
-        """
-        chosen = []
-        outdated = False
+        """Every image's choice, or [] when each already runs its own (``outdated_choices``)."""
+        pairs = []
         for job in item.jobs:
             outcome = outcomes.get(job.key)
             if isinstance(outcome, ImageUpdaterError):
                 failures.append((job, outcome))
                 continue
-            if outcome is None or outcome.tag is None:
-                continue
-            # Only the digest strategy follows digests (upstream keeps a tag's digest for it
-            # alone); a newest-build choice with one would make a tag-only live image look
-            # outdated and write ``tag@digest``.
-            digest = outcome.digest if job.policy.strategy is Strategy.DIGEST else None
-            choice = ChosenImage(job.policy, outcome.tag, digest)
-            outdated = outdated or not runs(job.version, choice)
-            chosen.append(choice)
-        return chosen if outdated else []
+            choice = chosen_image(job.policy, outcome.tag, outcome.digest) if outcome else None
+            if choice is not None:
+                pairs.append((job.running, choice))
+        return outdated_choices(pairs)
 
     async def _windows(self, app: Application, cache: _ProjectCache) -> _Windows:
         """The AppProject's sync windows, or the reason they cannot be read (then nothing is
@@ -390,13 +411,40 @@ class Cycle:
         except ImageUpdaterError as exc:
             return f"the sync windows of AppProject {project!r} cannot be read: {exc}"
 
+    async def _decide(
+        self, item: AppWork, chosen: Sequence[ChosenImage], state: _CycleState
+    ) -> Decision:
+        plan = plan_overrides(item.app, item.source, chosen)
+        if not plan.changed:
+            return Skipped(item, "unchanged", plan)
+        windows = await self._windows(item.app, state.projects)
+        return decide(
+            item,
+            plan,
+            windows,
+            self.clock(),
+            dry_run=self.settings.dry_run,
+            leader=self.is_leader(),
+        )
+
+    async def _replan(self, app: Application, state: _CycleState) -> Decision | None:
+        """Decide again for a fresh copy of ``app`` (after a conflicting write)."""
+        refreshed = await self._prepare(app, CycleResult())
+        if refreshed is None:
+            return None
+        # Keys the re-read brings in are resolved now, inside this cycle's scope.
+        chosen = self._chosen(refreshed, await state.table.outcomes(refreshed.jobs), [])
+        return await self._decide(refreshed, chosen, state)
+
+    def _context(self, state: _CycleState) -> WriteContext:
+        def conflict() -> None:
+            state.result.conflicts += 1
+            self.metrics.patches.labels("conflict").inc()
+
+        return WriteContext(replan=lambda app: self._replan(app, state), conflict=conflict)
+
     async def _write(
-        self,
-        item: AppWork,
-        outcomes: dict[ResolutionKey, Outcome],
-        table: _Resolutions,
-        projects: _ProjectCache,
-        result: CycleResult,
+        self, item: AppWork, outcomes: dict[ResolutionKey, Lookup], state: _CycleState
     ) -> None:
         key = app_key(item.app)
         failures: list[tuple[Job, ImageUpdaterError]] = []
@@ -411,10 +459,34 @@ class Cycle:
                 extra={"application": key},
             )
         if failures:
-            result.errors += len(failures)
+            state.result.errors += len(failures)
             self.metrics.images_errors.labels(key).inc(len(failures))
-        await self._update(item, chosen, table, projects, result, report)
+        decision = await self._decide(item, chosen, state)
+        method = item.config.write_back.method
+        writer = self.writers[method]
+        if isinstance(decision, Planned) and not writer.streaming:
+            state.batches.setdefault(method, []).append((decision, report))
+            return
+        if isinstance(decision, Planned):
+            (outcome,) = await writer.write([decision], self._context(state))
+        else:
+            outcome = decision
+        await self._settle(outcome, state.result, report)
+        await self._report(item, report)
+
+    async def _write_batches(self, state: _CycleState) -> None:
+        """Hand each batch writer the cycle's planned changes, all at once."""
+        for method, queued in state.batches.items():
+            changes = [change for change, _ in queued]
+            outcomes = await self.writers[method].write(changes, self._context(state))
+            for (change, report), outcome in zip(queued, outcomes, strict=True):
+                await self._settle(outcome, state.result, report)
+                await self._report(change.work, report)
+        state.batches.clear()
+
+    async def _report(self, item: AppWork, report: _Report) -> None:
         # One Event per reason per cycle, so that what a cycle found is one stable message.
+        key = app_key(item.app)
         if report.problems:
             await self.events.record(
                 item.app, "Warning", "ImageUpdateFailed", "; ".join(report.problems)
@@ -426,91 +498,48 @@ class Cycle:
         else:
             await self.events.forget(key, "UpdateDeferred")
 
-    async def _update(
-        self,
-        item: AppWork,
-        chosen: list[ChosenImage],
-        table: _Resolutions,
-        projects: _ProjectCache,
-        result: CycleResult,
-        report: _Report,
-    ) -> None:
-        key = app_key(item.app)
-        app = item.app
-        for attempt in range(CONFLICT_RETRIES + 1):
-            plan = plan_overrides(app, item.source, chosen)
-            if not plan.changed:
-                return
-            windows = await self._windows(app, projects)
-            if isinstance(windows, str):
+    async def _settle(self, outcome: Outcome, result: CycleResult, report: _Report) -> None:
+        """The accounting for where one Application's change ended, whichever writer ran."""
+        key = app_key(outcome.work.app)
+        match outcome:
+            case Written(work, plan):
+                result.patches += 1
+                result.images_updated += len(plan.changes)
+                self.metrics.patches.labels("ok").inc()
+                self.metrics.images_updated.labels(key).inc(len(plan.changes))
+                for change in plan.changes:
+                    log.info(
+                        "Successfully updated image '%s' to '%s'",
+                        change.image,
+                        str(change.new),
+                        extra={"application": key, "old_tag": str(change.old or "")},
+                    )
+                await self.events.images_updated(work.app, plan.changes)
+            case WriteFailed(_, reason, rejected):
                 result.errors += 1
-                log.warning("not updating %s: %s", key, windows, extra={"application": key})
-                report.problems.append(windows)
-                return
-            now = self.clock()
-            decision = syncwindows.can_update(windows, app, now)
-            if not decision.allowed:
+                if rejected:
+                    self.metrics.patches.labels("error").inc()
+                    self.metrics.images_errors.labels(key).inc()
+                log.warning("not updating %s: %s", key, reason, extra={"application": key})
+            case Blocked(_, reason):
+                result.errors += 1
+                log.warning("not updating %s: %s", key, reason, extra={"application": key})
+                report.problems.append(reason)
+            case Deferred(work, _, decision, windows, now):
                 result.deferred += 1
                 result.deferred_apps.add(key)
                 result.defer_until(decision.retry_at)
                 self.metrics.deferred.labels(key).inc()
                 log.info("update of %s deferred: %s", key, decision.reason)
-                report.deferred = _deferral_text(windows, app, decision, now)
-                return
-            if self.settings.dry_run:
+                report.deferred = _deferral_text(windows, work.app, decision, now)
+            case Skipped(_, "dry-run", plan):
                 self.metrics.patches.labels("dry_run").inc()
-                for change in plan.changes:
+                for change in plan.changes if plan is not None else ():
                     log.info("dry run: would set %s to %s in %s", change.image, change.new, key)
-                return
-            if not self.is_leader():
+            case Skipped(_, "not-leader", _):
                 log.warning("not the leader any more; not writing %s", key)
-                return
-            meta = app.get("metadata", {})
-            try:
-                await self.api.patch(
-                    meta.get("namespace", ""), meta.get("name", ""), merge_patch(app, plan)
-                )
-            except KubeConflict:
-                result.conflicts += 1
-                self.metrics.patches.labels("conflict").inc()
-                if attempt == CONFLICT_RETRIES:
-                    break
-                try:
-                    app = await self.api.get(meta.get("namespace", ""), meta.get("name", ""))
-                except KubeNotFound:
-                    return
-                except KubeError as exc:
-                    result.errors += 1
-                    log.warning("cannot re-read %s after a conflict: %s", key, exc)
-                    return
-                refreshed = await self._prepare(app, CycleResult())
-                if refreshed is None:
-                    return
-                item = refreshed
-                # Keys the re-read brings in are resolved now, inside this cycle's scope.
-                chosen = self._chosen(item, await table.outcomes(item.jobs), [])
-                continue
-            except KubeError as exc:
-                result.errors += 1
-                self.metrics.patches.labels("error").inc()
-                self.metrics.images_errors.labels(key).inc()
-                log.warning("patching %s failed: %s", key, exc)
-                return
-            result.patches += 1
-            result.images_updated += len(plan.changes)
-            self.metrics.patches.labels("ok").inc()
-            self.metrics.images_updated.labels(key).inc(len(plan.changes))
-            for change in plan.changes:
-                log.info(
-                    "Successfully updated image '%s' to '%s'",
-                    change.image,
-                    change.new,
-                    extra={"application": key, "old_tag": change.old or ""},
-                )
-            await self.events.images_updated(app, plan.changes)
-            return
-        result.errors += 1
-        log.warning("giving up on %s after %d conflicting writes", key, CONFLICT_RETRIES + 1)
+            case Skipped():
+                pass
 
 
 def _deferral_text(

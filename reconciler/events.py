@@ -224,8 +224,8 @@ class EventRecorder:
             prefix = f"argocd-image-updater.image-{index}"
             annotations[f"{prefix}/full-image-name"] = f"{change.image}:{change.new}"
             annotations[f"{prefix}/image-name"] = change.image
-            annotations[f"{prefix}/old-tag"] = change.old or ""
-            annotations[f"{prefix}/new-tag"] = change.new
+            annotations[f"{prefix}/old-tag"] = str(change.old or "")
+            annotations[f"{prefix}/new-tag"] = str(change.new)
         name = app.get("metadata", {}).get("name", "")
         await self.record(
             app,

@@ -12,23 +12,16 @@ __all__ = [
     "CycleSettings",
     "Job",
     "ResolutionKey",
-    "live_entry",
-    "managed_annotations",
     "resolution_key",
-    "runs",
 ]
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imageupdater import annotations as annotation_parser
-from imageupdater.application import Application, SourceRef, find_live
+from imageupdater.application import Application, SourceRef
+from imageupdater.choice import RunningVersion
 from imageupdater.credentials import CredentialRules
-from imageupdater.errors import ImageUpdaterError
-from imageupdater.images import ImageRef
-from imageupdater.plan import ChosenImage
 from imageupdater.policy import AppConfig, ImagePolicy
 
 ResolutionKey = tuple[Any, ...]
@@ -77,8 +70,12 @@ class CycleResult:
 class Job:
     policy: ImagePolicy
     key: ResolutionKey
-    current: str | None  # the tag in use: the override set in the spec, else the live tag
-    version: str | None  # what is in use as ``tag[@digest]``, to compare with the choice
+    running: RunningVersion | None  # the override set in the spec, else the live image
+
+    @property
+    def current(self) -> str | None:
+        """The tag in use, which a strategy that never downgrades treats as its floor."""
+        return self.running.tag if self.running is not None else None
 
 
 @dataclass(slots=True)
@@ -87,11 +84,6 @@ class AppWork:
     config: AppConfig
     source: SourceRef
     jobs: list[Job]
-
-
-def managed_annotations(app: Application) -> dict[str, str]:
-    raw = app.get("metadata", {}).get("annotations") or {}
-    return {k: v for k, v in raw.items() if k.startswith(annotation_parser.PREFIX)}
 
 
 def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
@@ -106,24 +98,3 @@ def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
         str(policy.pull_secret) if policy.pull_secret else None,
         current,
     )
-
-
-def runs(version: str | None, choice: ChosenImage) -> bool:
-    """Whether ``version`` (``tag[@digest]``) already is the choice (upstream §5.4)."""
-    if version is None:
-        return False
-    tag, _, digest = version.partition("@")
-    if digest or choice.digest:
-        return digest == (choice.digest or "")
-    return tag == choice.tag
-
-
-def live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:
-    if policy.kustomize is not None and policy.kustomize.name:
-        try:
-            renamed = find_live(ImageRef.parse(policy.kustomize.name), live)
-        except ImageUpdaterError:
-            renamed = None
-        if renamed is not None:
-            return renamed
-    return find_live(policy.image, live)

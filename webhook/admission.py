@@ -1,8 +1,10 @@
 """The admission decision for Argo CD Applications: validate, warn, and plan overrides.
 
 Independent of HTTP: ``Admission.validate`` and ``Admission.mutate`` take a decoded
-``Request`` and return a ``Verdict``. Both run the core annotation parser, so a denial says
-exactly what ``image-updater lint`` and the reconciler's Events say.
+``Request`` and return a ``Verdict``. Validation is the core review (``imageupdater.review``:
+the parse and every check), so a denial or warning says exactly what ``image-updater lint``
+and the reconciler's Events say; mutation makes the reconciler's choices
+(``imageupdater.choice``), so what it sets is what the next cycle finds current.
 
 Two rules keep the webhook from getting in anyone's way:
 
@@ -22,24 +24,30 @@ __all__ = ["Admission", "AdmissionSettings", "ResolveFn"]
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from imageupdater import annotations as annotation_parser
-from imageupdater.application import Application, SourceRef, find_live, live_images, select_source
+from imageupdater import review
+from imageupdater.application import Application, SourceRef, live_images, select_source
+from imageupdater.choice import (
+    ChosenImage,
+    chosen_image,
+    live_entry,
+    outdated_choices,
+    running_version,
+)
 from imageupdater.credentials import CredentialRules
 from imageupdater.errors import ImageUpdaterError
-from imageupdater.plan import ChosenImage, current_override, json_patch, plan_overrides
+from imageupdater.plan import current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
-from imageupdater.strategies import Strategy
 from webhook.review import Request, Verdict
 
 log = logging.getLogger("image_updater.webhook")
 
-PREFIX = annotation_parser.PREFIX
 ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
 # Argo CD rewrites every Application's status through the main resource, so the same
 # annotation sets come back over and over; parsing them is most of a review's CPU
@@ -73,38 +81,8 @@ class Decision:
     mutations: dict[str, int] = field(default_factory=dict)
 
 
-def _annotations(obj: Mapping[str, Any] | None) -> dict[str, str]:
-    raw = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _ours(annotations: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in annotations.items() if k.startswith(PREFIX)}
-
-
 def _is_application(request: Request) -> bool:
     return request.group == "argoproj.io" and request.kind == "Application"
-
-
-def _risk_warnings(config: AppConfig, app: Application) -> list[str]:
-    warnings = []
-    live = live_images(app)
-    for policy in config.images:
-        image = policy.image
-        label = f"image {image.alias or image.full_name!r}"
-        if policy.strategy is Strategy.NEWEST_BUILD and image.registry_host == "docker.io":
-            warnings.append(
-                f"{label}: newest-build reads a manifest per tag, which counts against "
-                "Docker Hub's pull rate limit; prefer semver or alphabetical there"
-            )
-        if live and not policy.force_update and find_live(image, live) is None:
-            warnings.append(
-                f"{label} is not among the images Argo CD reports for this Application, so it "
-                "will not be updated; check the name or set force-update"
-            )
-        if "*" in policy.tag_filter.ignore:
-            warnings.append(f"{label}: ignore-tags '*' ignores every tag, updates are paused")
-    return warnings
 
 
 def _recall(cache: OrderedDict[_K, _V], key: _K) -> _V | None:
@@ -152,22 +130,22 @@ class Admission:
         key: _ParseKey = (scope, operator_kinds, tuple(sorted(annotations.items())))
         result = _recall(self._parsed, key)
         if result is None:
-            result = annotation_parser.parse(
-                annotations, namespace=scope, operator_credentials=operator_kinds
-            )
+            result = review.parse_configuration(annotations, request.namespace, rules)
             _remember(self._parsed, key, result)
         return key, result
 
-    def _risk_warnings(self, key: _ParseKey, config: AppConfig, app: Application) -> list[str]:
+    def _checks(self, key: _ParseKey, config: AppConfig, app: Application) -> list[str]:
+        """The review's checks of a valid configuration, kept per live-image list."""
         status: Any = app.get("status")
         summary = status.get("summary") if isinstance(status, dict) else None
         live = (summary.get("images") if isinstance(summary, dict) else None) or []
         if not isinstance(live, list) or not all(isinstance(i, str) for i in live):
-            return _risk_warnings(config, app)
+            return [str(p) for p in review.configuration_checks(config, live_images(app))]
         risk_key: _RiskKey = (key, tuple(live))
         warnings = _recall(self._risks, risk_key)
         if warnings is None:
-            warnings = tuple(_risk_warnings(config, app))
+            checks = review.configuration_checks(config, live_images(app))
+            warnings = tuple(str(p) for p in checks)
             _remember(self._risks, risk_key, warnings)
         return list(warnings)
 
@@ -176,7 +154,7 @@ class Admission:
     def validate(self, request: Request) -> Decision:
         if not _is_application(request) or request.operation not in ("CREATE", "UPDATE"):
             return Decision(Verdict())
-        new = _ours(_annotations(request.object))
+        new = review.our_annotations(request.object)
         if not new:
             return Decision(Verdict())
         key, result = self._parse(new, request)
@@ -184,8 +162,10 @@ class Admission:
         config = result.config
         warnings = [str(p) for p in result.warnings]
         if config is not None:
-            warnings += self._risk_warnings(key, config, cast(Application, request.object))
-        unchanged = request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new
+            warnings += self._checks(key, config, cast(Application, request.object))
+        unchanged = (
+            request.operation == "UPDATE" and review.our_annotations(request.old_object) == new
+        )
         if problems and unchanged:
             # Never block writes (Argo CD's own status updates included) over a mistake
             # that is already stored: report it, let the write through.
@@ -217,10 +197,10 @@ class Admission:
             or request.object is None
         ):
             return Decision(Verdict())
-        new = _ours(_annotations(request.object))
+        new = review.our_annotations(request.object)
         if not new:
             return Decision(Verdict())
-        if request.operation == "UPDATE" and _ours(_annotations(request.old_object)) == new:
+        if request.operation == "UPDATE" and review.our_annotations(request.old_object) == new:
             return Decision(Verdict(), outcome="skipped")
         _, result = self._parse(new, request)
         config = result.config
@@ -251,11 +231,17 @@ class Admission:
     ) -> Decision:
         assert self._resolve is not None
         current_source = source.get(app)
+        live = live_images(app)
         tasks: dict[asyncio.Task[Resolution], ImagePolicy] = {}
+        running = {}
         for policy in policies:
-            current = current_override(current_source, source.kind, policy)
-            current_tag = current.split("@", 1)[0] if current else None
-            task = asyncio.ensure_future(self._resolve(policy, current_tag or None))
+            override = current_override(current_source, source.kind, policy)
+            # What runs now, read exactly as the reconciler reads it.
+            running[id(policy)] = running_version(policy, override, live_entry(policy, live))
+            current = running[id(policy)]
+            task = asyncio.ensure_future(
+                self._resolve(policy, current.tag if current is not None else None)
+            )
             tasks[task] = policy
         loop = asyncio.get_running_loop()
         started = received_at if received_at is not None else loop.time()
@@ -276,7 +262,7 @@ class Admission:
                 f"{self.settings.resolve_timeout:g}s; admitted without its override, "
                 "the reconciler will set it"
             )
-        chosen: list[ChosenImage] = []
+        chosen: list[tuple[ImagePolicy, ChosenImage]] = []
         for task in done:
             policy = tasks[task]
             exc = task.exception()
@@ -299,13 +285,16 @@ class Admission:
                 )
                 continue
             resolution = task.result()
-            if resolution.tag is None:
+            choice = chosen_image(policy, resolution.tag, resolution.digest)
+            if choice is None:
                 continue
             counts["resolved"] += 1
-            chosen.append(ChosenImage(policy, resolution.tag, resolution.digest))
+            chosen.append((policy, choice))
         order = {id(p): i for i, p in enumerate(policies)}
-        chosen.sort(key=lambda c: order.get(id(c.policy), 0))
-        plan = plan_overrides(app, source, chosen)
+        chosen.sort(key=lambda pair: order.get(id(pair[0]), 0))
+        # The reconciler's decision: write only when some image does not run its choice.
+        outdated = outdated_choices((running[id(policy)], c) for policy, c in chosen)
+        plan = plan_overrides(app, source, outdated)
         patch = json_patch(app, plan)
         for change in plan.changes:
             warnings.append(

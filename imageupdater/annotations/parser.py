@@ -45,7 +45,7 @@ from imageupdater.policy import (
     PluginTarget,
 )
 from imageupdater.problems import Problem
-from imageupdater.strategies import Strategy
+from imageupdater.strategies import Strategy, missing_followed_tag
 from imageupdater.tags import AllowTags, TagFilter
 from imageupdater.versions import Constraint
 
@@ -403,13 +403,11 @@ def _check_constraint(
     constraint = entry.ref.tag if entry.ref is not None else None
     source = f" (set by '{strategy_key}')" if strategy_key else ""
     image = quote(entry.text)
-    if strategy is Strategy.DIGEST:
+    if strategy.follows_one_tag:
         if constraint is None:
-            out.error(
-                IMAGE_LIST_KEY,
-                f"cannot use update strategy 'digest'{source} for image {image} without a tag "
-                "to follow; write the image as <image>:<tag>, e.g. 'nginx:latest'",
-            )
+            name = entry.ref.full_name if entry.ref is not None else None
+            error = missing_followed_tag(image, name=name, source=source)
+            out.error(IMAGE_LIST_KEY, str(error))
         elif not _PLAIN_TAG.fullmatch(constraint):
             out.error(
                 IMAGE_LIST_KEY,
@@ -419,7 +417,7 @@ def _check_constraint(
         return
     if constraint is None:
         return
-    if strategy is Strategy.SEMVER:
+    if strategy.constraint_is_semver:
         try:
             Constraint.parse(constraint)
         except InvalidConstraint as err:
@@ -432,5 +430,6 @@ def _check_constraint(
     out.warn(
         IMAGE_LIST_KEY,
         f"the constraint {quote(constraint)} of image {image} is ignored by update strategy "
-        f"'{strategy.value}'{source}; it only applies to semver and digest",
+        f"'{strategy.value}'{source}; it only applies to "
+        f"{' and '.join(s.value for s in Strategy if s.uses_constraint)}",
     )

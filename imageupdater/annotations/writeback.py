@@ -19,6 +19,7 @@ from imageupdater.annotations.report import Collector, quote
 from imageupdater.policy import (
     WriteBackConfig,
     WriteBackMethod,
+    WriteBackTarget,
     colons_outside_templates,
     split_branch,
     template_spans,
@@ -36,7 +37,7 @@ _REPOSITORY_FORMS = (
     "expected a git URL such as 'https://github.com/org/repo.git' or 'git@github.com:org/repo.git'"
 )
 _TARGET_FORMS = "expected kustomization[:<dir>], helmvalues[:<file>] or a file path"
-_TARGET_KINDS = ("kustomization", "helmvalues")
+_TARGET_KINDS = ("kustomization", "helmvalues")  # for "did you mean" only
 _KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _GIT_KEYS = ("git-branch", "git-repository", "write-back-target")
 
@@ -81,7 +82,7 @@ def parse_write_back(
         git_credentials=credentials,
         branch=branch,
         repository=repository,
-        target=target,
+        target=WriteBackTarget.parse(target),
     )
 
 
@@ -230,14 +231,16 @@ def _redact(value: str) -> str:
 
 
 def _check_target(value: str) -> _Problem | None:
+    target = WriteBackTarget.parse(value)
+    if target.kind != "override":
+        return None
     head, colon, _rest = value.partition(":")
-    if colon and head not in _TARGET_KINDS:
+    if colon:
+        # Read as a file path, but written as ``<kind>:<path>`` with a kind we do not know.
         return (
             "error",
             f"unknown write-back target kind {quote(head)} in {quote(value)}; {_TARGET_FORMS}",
         )
-    if colon or value in _TARGET_KINDS:
-        return None
     if value.rstrip("/").rpartition("/")[2] in _KUSTOMIZATION_FILES:
         return "error", (
             f"{quote(value)} would be overwritten as a parameter override file; to edit a "

@@ -29,7 +29,7 @@ from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import DEFAULT_PATH, RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.resolver import Resolution, resolve
-from imageupdater.strategies import Strategy, parse_strategy
+from imageupdater.strategies import missing_followed_tag, parse_strategy
 from imageupdater.tags import AllowTags, TagFilter
 from imageupdater.versions import Constraint
 
@@ -150,17 +150,16 @@ def _build(args: argparse.Namespace) -> _Request:
         if args.semver_constraint is not None
         else (image.tag, "IMAGE")
     )
-    if strategy is Strategy.SEMVER and constraint:
+    if strategy.constraint_is_semver and constraint:
         try:
             Constraint.parse(constraint)
         except InvalidInput as exc:
             raise _BadFlag(source, str(exc)) from exc
-    if strategy is Strategy.DIGEST and not constraint:
-        raise _BadFlag(
-            "IMAGE",
-            f"the digest strategy needs a tag to follow, e.g. {image.full_name}:latest "
-            "or --semver-constraint latest",
+    if strategy.follows_one_tag and not constraint:
+        error = missing_followed_tag(
+            repr(args.image), name=image.full_name, alternative=" or --semver-constraint latest"
         )
+        raise _BadFlag("IMAGE", str(error))
     try:
         allow = AllowTags.parse(args.allow_tags or "")
     except InvalidInput as exc:
@@ -283,5 +282,7 @@ def _print(resolution: Resolution, output: str) -> None:
     if resolution.tag is None:
         print("no matching tag found")
         return
-    suffix = f"@{resolution.digest}" if resolution.strategy is Strategy.DIGEST else ""
+    suffix = (
+        f"@{resolution.digest}" if resolution.strategy.follows_digest and resolution.digest else ""
+    )
     print(f"latest image according to constraint is {resolution.image}:{resolution.tag}{suffix}")

@@ -79,7 +79,8 @@ def test_the_digest_strategy_follows_the_tag_of_the_entry() -> None:
             "web=nginx",
             "web.update-strategy",
             "cannot use update strategy 'digest' (set by '{k}') for image 'web=nginx' without a "
-            "tag to follow; write the image as <image>:<tag>, e.g. 'nginx:latest'",
+            "version constraint (the tag to follow); write the image as <image>:<tag>, "
+            "e.g. 'nginx:latest'",
             id="digest-without-tag",
         ),
         pytest.param(
@@ -93,7 +94,8 @@ def test_the_digest_strategy_follows_the_tag_of_the_entry() -> None:
             "web=nginx",
             "update-strategy",
             "cannot use update strategy 'digest' (set by '{k}') for image 'web=nginx' without a "
-            "tag to follow; write the image as <image>:<tag>, e.g. 'nginx:latest'",
+            "version constraint (the tag to follow); write the image as <image>:<tag>, "
+            "e.g. 'nginx:latest'",
             id="app-wide-digest-without-tag",
         ),
     ],

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from imageupdater.annotations import PREFIX, ParseResult, parse
 from imageupdater.annotations.keys import APP_KEYS, IMAGE_OPTIONS
 from imageupdater.errors import InvalidAnnotations
-from imageupdater.policy import split_branch, split_target
+from imageupdater.policy import WriteBackTarget, split_branch
 from imageupdater.strategies import Strategy
 from tests.annotations.builders import key, parse_suffixes
 
@@ -167,12 +167,13 @@ def test_split_branch_recovers_base_and_target(base: str, target: str | None) ->
 
 
 @given(st.text(max_size=30))
-def test_split_branch_and_split_target_accept_any_text(text: str) -> None:
+def test_split_branch_and_write_back_target_accept_any_text(text: str) -> None:
     base, target = split_branch(text)
     assert text.startswith(base)
     if target is not None:
         assert text == f"{base}:{target}"
-    kind, path = split_target(text)
+    target = WriteBackTarget.parse(text)
+    kind, path = target.kind, target.path
     assert kind in ("override", "kustomization", "helmvalues")
     if kind == "override" and text:
         assert path == text

@@ -245,7 +245,7 @@ def test_invalid_git_repositories_are_errors_that_never_show_credentials(
 )
 def test_write_back_targets_have_a_kind_and_a_path(value: str, kind: str, path: str | None) -> None:
     config = write_back({"write-back-method": "git", "write-back-target": value})
-    assert (config.target, config.target_kind, config.target_path) == (value, kind, path)
+    assert (config.target.text, config.target.kind, config.target.path) == (value, kind, path)
 
 
 @pytest.mark.parametrize(

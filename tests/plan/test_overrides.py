@@ -9,14 +9,16 @@ import jsonpatch
 import pytest
 
 from imageupdater.application import Application, SourceRef, select_source
+from imageupdater.choice import ChosenImage, RunningVersion
 from imageupdater.images import ImageRef
-from imageupdater.plan import ChosenImage, current_override, json_patch, merge_patch, plan_overrides
+from imageupdater.plan import current_override, json_patch, merge_patch, plan_overrides
 from imageupdater.policy import (
     HelmTarget,
     ImagePolicy,
     KustomizeTarget,
     PluginTarget,
     WriteBackConfig,
+    WriteBackTarget,
 )
 
 
@@ -48,7 +50,9 @@ def test_helm_defaults_set_image_name_and_image_tag_with_force_string() -> None:
         {"name": "image.name", "value": "nginx", "forceString": True},
         {"name": "image.tag", "value": "1.27.1", "forceString": True},
     ]
-    assert [(c.image, c.old, c.new) for c in plan.changes] == [("nginx", None, "1.27.1")]
+    assert [(c.image, c.old, c.new) for c in plan.changes] == [
+        ("nginx", None, RunningVersion("1.27.1"))
+    ]
 
 
 def test_helm_parameters_are_replaced_in_place_and_keep_their_order() -> None:
@@ -65,7 +69,7 @@ def test_helm_parameters_are_replaced_in_place_and_keep_their_order() -> None:
         {"name": "other", "value": "x"},
         {"name": "web.repo", "value": "ghcr.io/acme/web", "forceString": True},
     ]
-    assert plan.changes[0].old == "1.0.0"
+    assert plan.changes[0].old == RunningVersion("1.0.0")
 
 
 def test_a_helm_spec_parameter_gets_the_full_reference_with_digest() -> None:
@@ -122,7 +126,7 @@ def test_plugin_env_gets_name_and_tag_variables() -> None:
         {"name": "IMAGE_TAG", "value": "7.0.0"},
         {"name": "IMAGE_NAME", "value": "myregistry/redis"},
     ]
-    assert current_override(plan.new_source, "Plugin", chosen.policy) == "7.0.0"
+    assert current_override(plan.new_source, "Plugin", chosen.policy) == RunningVersion("7.0.0")
 
 
 def test_planning_the_same_choice_twice_changes_nothing() -> None:
@@ -205,7 +209,7 @@ def test_the_json_patch_applies_to_an_application_without_spec_or_source() -> No
         pytest.param(
             {"source": {"path": "x"}},
             {},
-            WriteBackConfig("git", target="kustomization"),
+            WriteBackConfig("git", target=WriteBackTarget.parse("kustomization")),
             SourceRef("Kustomize", None),
             id="git-target-forces-kustomize",
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -18,7 +19,8 @@ from webhook.admission import Admission, AdmissionSettings
 
 
 class FakeRegistry:
-    """Answers resolutions from a table; counts calls; can hang or fail per image."""
+    """Answers resolutions from a table, with digests where the real resolver has them;
+    counts calls; can hang or fail per image."""
 
     def __init__(
         self, tags: dict[str, str], *, hang: set[str] = frozenset(), fail: set[str] = frozenset()
@@ -38,8 +40,13 @@ class FakeRegistry:
         tag = self.tags.get(name)
         if current is not None and tag is not None and current > tag:
             tag = current  # the fake orders lexically: enough to model "never lower"
+        # As the real resolver: a strategy that reads manifests comes back with the chosen
+        # tag's digest, whether or not it is one to write.
+        digest = None
+        if tag is not None and policy.strategy.needs_metadata:
+            digest = "sha256:" + hashlib.sha256(f"{name}:{tag}".encode()).hexdigest()
         return Resolution(
-            name, policy.strategy, policy.constraint, tag, None, (tag,) if tag else ()
+            name, policy.strategy, policy.constraint, tag, digest, (tag,) if tag else ()
         )
 
 
@@ -157,3 +164,34 @@ async def test_the_patch_travels_base64_encoded_as_json_patch() -> None:
     encoded = wire.encode(request, verdict)["response"]
     assert encoded["patchType"] == "JSONPatch"
     assert json.loads(base64.b64decode(encoded["patch"])) == list(verdict.patch)
+
+
+async def test_newest_build_is_written_as_the_bare_tag_though_the_registry_gave_a_digest() -> None:
+    registry = FakeRegistry({"ghcr.io/acme/web": "2024.05.01"})
+    annotations = ours(image_list="web=ghcr.io/acme/web", web__update_strategy="newest-build")
+    data = review(application(annotations))
+    verdict = await mutate(data, registry)
+    assert patched(data, verdict)["spec"]["source"]["kustomize"]["images"] == [
+        "ghcr.io/acme/web:2024.05.01"
+    ]
+
+
+async def test_the_digest_strategy_is_written_with_the_digest_it_follows() -> None:
+    registry = FakeRegistry({"ghcr.io/acme/web": "latest"})
+    annotations = ours(image_list="web=ghcr.io/acme/web:latest", web__update_strategy="digest")
+    data = review(application(annotations))
+    verdict = await mutate(data, registry)
+    (entry,) = patched(data, verdict)["spec"]["source"]["kustomize"]["images"]
+    expected = hashlib.sha256(b"ghcr.io/acme/web:latest").hexdigest()
+    assert entry == f"ghcr.io/acme/web:latest@sha256:{expected}"
+
+
+async def test_an_image_whose_live_version_is_the_choice_gets_no_override() -> None:
+    registry = FakeRegistry({"ghcr.io/acme/web": "1.2.0"})
+    app = application(
+        ours(image_list="web=ghcr.io/acme/web"),
+        status={"summary": {"images": ["ghcr.io/acme/web:1.2.0"]}},
+    )
+    verdict = await mutate(review(app), registry)
+    assert verdict.allowed
+    assert list(verdict.patch) == []

@@ -1,0 +1,134 @@
+"""One review of an Application's image-updater configuration: the parse and every check.
+
+Pure and shared by every surface that judges a configuration, so each says the same thing:
+the admission webhook turns errors into a denial and warnings into ``kubectl`` warnings,
+the reconciler turns them into Events, and ``image-updater lint`` prints them as lines.
+The steps are separate functions as well as one :func:`review` because the webhook keeps
+each step's result in a cache of its own (the same annotations come back on every status
+write Argo CD makes). Checks on a parsed configuration — today the risk warnings, later
+policies — plug in at :func:`configuration_checks`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Review",
+    "configuration_checks",
+    "our_annotations",
+    "parse_configuration",
+    "review",
+]
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from imageupdater.annotations import PREFIX, ParseResult, parse
+from imageupdater.application import Application, live_images
+from imageupdater.choice import live_entry
+from imageupdater.credentials import CredentialRules
+from imageupdater.images import ImageRef
+from imageupdater.policy import AppConfig
+from imageupdater.problems import Problem
+
+# Docker Hub counts every manifest read against its pull rate limit.
+_RATE_LIMITED_HOSTS = frozenset({"docker.io"})
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """What one review found: the configuration (None when any error) and every problem."""
+
+    parsed: ParseResult
+    checks: tuple[Problem, ...] = ()
+
+    @property
+    def config(self) -> AppConfig | None:
+        return self.parsed.config
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return self.parsed.errors
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.parsed.warnings + self.checks
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return self.parsed.problems + self.checks
+
+
+def our_annotations(obj: Mapping[str, Any] | None) -> dict[str, str]:
+    """The ``argocd-image-updater.argoproj.io/*`` annotations of an object, text values only
+    (the API server admits nothing else; ``lint`` reports other values itself)."""
+    metadata = (obj or {}).get("metadata")
+    raw = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(raw, Mapping):
+        return {}
+    return {
+        k: v
+        for k, v in raw.items()
+        if isinstance(k, str) and isinstance(v, str) and k.startswith(PREFIX)
+    }
+
+
+def parse_configuration(
+    annotations: Mapping[str, str], namespace: str | None, rules: CredentialRules
+) -> ParseResult:
+    """Parse with what the Application's namespace may reference (``CredentialRules``)."""
+    return parse(
+        annotations,
+        namespace=rules.secret_scope(namespace),
+        operator_credentials=rules.allows_operator_kinds(namespace),
+    )
+
+
+def configuration_checks(config: AppConfig, live: Sequence[ImageRef]) -> tuple[Problem, ...]:
+    """Warnings about a valid configuration that will not do what its author expects."""
+    found: list[Problem] = []
+    for policy in config.images:
+        image = policy.image
+        label = f"image {image.alias or image.full_name!r}"
+        if (
+            policy.strategy.needs_metadata
+            and policy.strategy.lists_tags
+            and (image.registry_host in _RATE_LIMITED_HOSTS)
+        ):
+            found.append(
+                _warning(
+                    f"{label}: {policy.strategy.value} reads a manifest per tag, which counts "
+                    "against Docker Hub's pull rate limit; prefer semver or alphabetical there"
+                )
+            )
+        if live and not policy.force_update and live_entry(policy, live) is None:
+            found.append(
+                _warning(
+                    f"{label} is not among the images Argo CD reports for this Application, so "
+                    "it will not be updated; check the name or set force-update"
+                )
+            )
+        if "*" in policy.tag_filter.ignore:
+            found.append(
+                _warning(f"{label}: ignore-tags '*' ignores every tag, updates are paused")
+            )
+    return tuple(found)
+
+
+def review(app: Application | Mapping[str, Any], rules: CredentialRules) -> Review | None:
+    """Review an Application; None when it has no image-updater annotations at all."""
+    annotations = our_annotations(app)
+    if not annotations:
+        return None
+    metadata = app.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    parsed = parse_configuration(
+        annotations, namespace if isinstance(namespace, str) and namespace else None, rules
+    )
+    if parsed.config is None:
+        return Review(parsed)
+    return Review(parsed, configuration_checks(parsed.config, live_images(cast(Application, app))))
+
+
+def _warning(message: str) -> Problem:
+    return Problem("", message, "warning")
