@@ -338,10 +338,14 @@ async def _from_script(path: str, environ: Mapping[str, str], limit: float) -> C
             if too_long:
                 _kill_group(process.pid)
             stderr, _ = await errors
+            if too_long:
+                await _reap(process)
             await process.wait()
     except TimeoutError:
         errors.cancel()
         _kill_group(process.pid)
+        # Let the cancelled reader leave stderr before ``_reap`` drains it.
+        await asyncio.wait([errors])
         await _reap(process)
         log.warning("credential script %r did not finish within %gs; killed", path, limit)
         raise CredentialError(
@@ -350,6 +354,7 @@ async def _from_script(path: str, environ: Mapping[str, str], limit: float) -> C
     except BaseException:
         errors.cancel()
         _kill_group(process.pid)
+        await asyncio.wait([errors])
         await _reap(process)
         raise
     _log_stderr(path, process.returncode, stderr)
@@ -381,8 +386,14 @@ async def _read_capped(stream: asyncio.StreamReader, cap: int, *, stop: bool) ->
 
 
 async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Wait for a killed script and read its pipes to the end (bounded), so their transports
+    close now rather than whenever the loop next sees EOF — or never, if it stops first."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), 5.0)
+        async with asyncio.timeout(5.0):
+            await process.wait()
+            for stream in (process.stdout, process.stderr):
+                while stream is not None and await stream.read(64 * 1024):
+                    pass
 
 
 def _kill_group(pid: int) -> None:

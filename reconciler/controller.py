@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imageupdater import review
+from imageupdater.annotations import PREFIX
 from imageupdater.application import Application, app_key
 from imageupdater.errors import ImageUpdaterError, KubeGone
 from imageupdater.tags import Glob
@@ -42,12 +44,7 @@ class ControllerSettings:
 
 def _interesting(app: Application) -> tuple[Any, ...]:
     """What a change must touch to need processing: our annotations and the spec."""
-    meta = app.get("metadata", {})
-    annotations = {
-        k: v
-        for k, v in (meta.get("annotations") or {}).items()
-        if k.startswith("argocd-image-updater.argoproj.io/")
-    }
+    annotations = review.our_annotations(app)
     images = (app.get("status", {}).get("summary") or {}).get("images")
     return (sorted(annotations.items()), repr(app.get("spec")), repr(images))
 
@@ -99,10 +96,7 @@ class Controller:
 
     def _update_gauges(self) -> None:
         managed = sum(
-            1
-            for app in self.index.values()
-            if "argocd-image-updater.argoproj.io/image-list"
-            in (app.get("metadata", {}).get("annotations") or {})
+            1 for app in self.index.values() if PREFIX + "image-list" in review.our_annotations(app)
         )
         self.metrics.applications_watched.set(managed)
 

@@ -23,8 +23,8 @@ T = TypeVar("T")
 INTERVAL = 0.05
 
 
-def _timed_out(what: str, within: float, last: BaseException | None) -> AssertionError:
-    why = f" (last attempt: {type(last).__name__}: {last})" if last is not None else ""
+def _timed_out(what: str, within: float, last: str | None) -> AssertionError:
+    why = f" (last attempt: {last})" if last is not None else ""
     return AssertionError(f"timed out after {within:g}s waiting for {what}{why}")
 
 
@@ -41,13 +41,16 @@ def wait_until(
     yet" (``OSError`` while a server is not listening). Raises AssertionError naming
     ``what`` after ``within`` seconds."""
     deadline = time.monotonic() + within
-    last: BaseException | None = None
+    # Only the text is kept: holding the exception would keep its traceback, its frames and
+    # whatever they hold (an HTTP error's open socket) alive until the collector runs, and
+    # its ResourceWarning would then fail some later, unrelated test.
+    last: str | None = None
     while True:
         try:
             if result := probe():
                 return result
         except ignoring as exc:
-            last = exc
+            last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
             raise _timed_out(what, within, last)
         time.sleep(interval)
@@ -65,7 +68,10 @@ async def async_wait_until(
     may be a plain function or a coroutine function."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    last: BaseException | None = None
+    # Only the text is kept: holding the exception would keep its traceback, its frames and
+    # whatever they hold (an HTTP error's open socket) alive until the collector runs, and
+    # its ResourceWarning would then fail some later, unrelated test.
+    last: str | None = None
     while True:
         try:
             result = probe()
@@ -74,7 +80,7 @@ async def async_wait_until(
             if result:
                 return result  # type: ignore[return-value]
         except ignoring as exc:
-            last = exc
+            last = f"{type(exc).__name__}: {exc}"
         if loop.time() >= deadline:
             raise _timed_out(what, within, last)
         await asyncio.sleep(interval)
