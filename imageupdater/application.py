@@ -18,7 +18,7 @@ __all__ = [
     "select_source",
 ]
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -183,9 +183,18 @@ def select_source(app: Application, write_back: WriteBackConfig | None = None) -
 
 
 def live_images(app: Application) -> tuple[ImageRef, ...]:
-    """Images Argo CD reports as deployed (``status.summary.images``), unparsable ones skipped."""
+    """Images Argo CD reports as deployed (``status.summary.images``), unparsable ones skipped.
+
+    Any shape is read: ``lint`` hands over manifests as their authors wrote them, and a
+    status that is not what Argo CD writes simply reports no images.
+    """
+    status: object = app.get("status")
+    summary = status.get("summary") if isinstance(status, Mapping) else None
+    images = summary.get("images") if isinstance(summary, Mapping) else None
     found: list[ImageRef] = []
-    for text in app.get("status", {}).get("summary", {}).get("images", []):
+    for text in images if isinstance(images, list) else ():
+        if not isinstance(text, str):
+            continue
         try:
             found.append(ImageRef.parse(text))
         except InvalidImageReference:

@@ -194,3 +194,15 @@ def test_help_documents_the_output_format_and_exit_codes(
     assert "<file>: <namespace>/<name>: <annotation key>: <message>" in text
     assert "searched recursively for *.yaml and *.yml" in text
     assert "Exit status: 0 no errors" in text
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["status: broken", "status:\n  summary: [1]", "status:\n  summary:\n    images: [7, {}]"],
+)
+def test_a_status_of_any_shape_is_read_as_no_live_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], status: str
+) -> None:
+    path = write(tmp_path, "odd.yaml", GOOD.rstrip("\n") + "\n" + status + "\n")
+    assert cli.main(["lint", path]) == cli.EXIT_OK
+    assert capsys.readouterr().out == ""

@@ -100,6 +100,7 @@ def make_cycle(
         clock: Callable[[], dt.datetime] | None = None,
         is_leader: Callable[[], bool] = lambda: True,
         api: Any = None,
+        writers: Any = None,
     ) -> Cycle:
         return Cycle(
             api=api or KubeApplications(cluster, metrics),
@@ -109,6 +110,7 @@ def make_cycle(
             settings=CycleSettings(dry_run=dry_run),
             is_leader=is_leader,
             clock=clock or (lambda: dt.datetime.now(dt.UTC)),
+            writers=writers,
         )
 
     return build

@@ -9,17 +9,13 @@ from typing import Any
 import pytest
 
 from devcluster.kubeapi import KubeAPI
-from imageupdater import kube, syncwindows
+from imageupdater import syncwindows
 from imageupdater.application import SourceRef
 from imageupdater.choice import ChosenImage
 from imageupdater.images import ImageRef
 from imageupdater.plan import plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
-from imageupdater.service import ResolverService
-from reconciler.apps_api import KubeApplications
-from reconciler.cycle import Cycle, CycleSettings
-from reconciler.events import EventRecorder
-from reconciler.metrics import ReconcilerMetrics
+from reconciler.cycle import Cycle
 from reconciler.work import AppWork
 from reconciler.writeback import (
     Blocked,
@@ -105,10 +101,8 @@ class RecordingBatchWriter:
 
 async def test_a_batch_writer_gets_the_whole_cycles_changes_in_one_call(
     kube_api: KubeAPI,
-    cluster: kube.KubeClient,
-    resolver: ResolverService,
-    metrics: ReconcilerMetrics,
     seeded: Callable[[list[str]], Awaitable[str]],
+    make_cycle: Callable[..., Cycle],
 ) -> None:
     image = await seeded(["1.0.0", "1.1.0"])
     names = ["a", "b", "c"]
@@ -116,14 +110,7 @@ async def test_a_batch_writer_gets_the_whole_cycles_changes_in_one_call(
         kube_api.store.put(application(name, {"image-list": image}, images=[f"{image}:1.0.0"]))
     kube_api.store.put(application("current", {"image-list": image}, images=[f"{image}:1.1.0"]))
     writer = RecordingBatchWriter()
-    cycle = Cycle(
-        api=KubeApplications(cluster, metrics),
-        resolve=resolver.resolve,
-        metrics=metrics,
-        events=EventRecorder(cluster),
-        settings=CycleSettings(),
-        writers={"argocd": writer},
-    )
+    cycle = make_cycle(writers={"argocd": writer})
 
     result = await cycle.run([stored(kube_api, n) for n in [*names, "current"]])
 
@@ -140,10 +127,8 @@ async def test_a_batch_writer_gets_the_whole_cycles_changes_in_one_call(
 
 async def test_an_application_whose_method_has_no_writer_is_skipped(
     kube_api: KubeAPI,
-    cluster: kube.KubeClient,
-    resolver: ResolverService,
-    metrics: ReconcilerMetrics,
     seeded: Callable[[list[str]], Awaitable[str]],
+    make_cycle: Callable[..., Cycle],
 ) -> None:
     image = await seeded(["1.0.0", "1.1.0"])
     kube_api.store.put(
@@ -153,13 +138,7 @@ async def test_an_application_whose_method_has_no_writer_is_skipped(
             images=[f"{image}:1.0.0"],
         )
     )
-    cycle = Cycle(
-        api=KubeApplications(cluster, metrics),
-        resolve=resolver.resolve,
-        metrics=metrics,
-        events=EventRecorder(cluster),
-        settings=CycleSettings(),
-    )
+    cycle = make_cycle()
     result = await cycle.run([stored(kube_api, "gitops")])
     assert (result.applications, result.images_skipped, result.patches) == (0, 1, 0)
 
