@@ -23,13 +23,24 @@
         │   └── (requester._Refused)  a token refusal that one fresh-credential retry may cure
         ├── RegistryNotFound          404: unknown repository or tag
         └── RegistryProtocolError     a malformed or oversized answer
-    └── KubeError                     the Kubernetes API or argocd-server failed
+    ├── KubeError                     the Kubernetes API or argocd-server failed
         ├── KubeUnavailable           transient: connection, timeout, 408, 429, 5xx
         ├── KubeConflict              transient: 409, a stale resourceVersion or already exists
         ├── KubeNotFound              404
         ├── KubeGone                  transient: 410, a watch resourceVersion is too old; relist
         ├── KubeForbidden             401/403: authentication or RBAC
         └── KubeInvalid               400, 415, 422 and any other 4xx: the request itself is wrong
+    ├── GitError                      a git operation against a GitOps repository failed
+    │   ├── GitUnavailable            transient: connection refused, timeout, 5xx
+    │   ├── GitAuthError              credentials refused, host key or TLS verification failed
+    │   ├── GitPushRejected           a push was refused; ``non_fast_forward`` says whether a
+    │   │                             fetch-and-retry can help (else: hook, protection, lease)
+    │   └── GitRefNotFound            the branch or repository does not exist
+    ├── WriteBackTargetError          permanent: a target file cannot be written (escapes the
+    │                                 repository, wrong YAML shape, missing kustomization)
+    ├── TemplateError                 permanent: a commit or branch template does not parse or
+    │                                 render; ``line``/``column`` locate it
+    └── SCMError                      the GitHub or GitLab API failed (pull requests, app tokens)
 
 ``transient`` tells a caller whether retrying later can help: the reconciler's
 ``RepositoryBackoff.failed(..., permanent=not exc.transient)`` pauses a repository for its
@@ -48,6 +59,11 @@ from __future__ import annotations
 
 __all__ = [
     "CredentialError",
+    "GitAuthError",
+    "GitError",
+    "GitPushRejected",
+    "GitRefNotFound",
+    "GitUnavailable",
     "ImageUpdaterError",
     "InvalidAnnotations",
     "InvalidConstraint",
@@ -73,6 +89,9 @@ __all__ = [
     "RegistryProtocolError",
     "RegistryRefused",
     "RegistryUnavailable",
+    "SCMError",
+    "TemplateError",
+    "WriteBackTargetError",
     "kube_error",
 ]
 
@@ -277,3 +296,66 @@ def kube_error(status: int, message: str) -> KubeError:
     if kind is None:
         kind = KubeInvalid if 400 <= status < 500 else KubeUnavailable
     return kind(message, status=status)
+
+
+class GitError(ImageUpdaterError):
+    """A git operation failed. ``repository`` is the URL without userinfo; messages carry
+    git's own words with anything credential-like removed, never a token or key."""
+
+    def __init__(self, message: str, *, repository: str = "") -> None:
+        self.repository = repository
+        super().__init__(message)
+
+
+class GitUnavailable(GitError):
+    transient = True
+
+
+class GitAuthError(GitError):
+    """Credentials were refused, or the server's host key / TLS certificate did not verify."""
+
+
+class GitPushRejected(GitError):
+    """The remote refused a push. ``non_fast_forward``: someone else moved the branch, so
+    fetching and re-applying can succeed; otherwise (a hook, a protected branch, a stale
+    lease) retrying the same push cannot."""
+
+    def __init__(self, message: str, *, repository: str = "", non_fast_forward: bool) -> None:
+        self.non_fast_forward = non_fast_forward
+        super().__init__(message, repository=repository)
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.non_fast_forward
+
+
+class GitRefNotFound(GitError):
+    """The repository or branch does not exist on the remote."""
+
+
+class WriteBackTargetError(InvalidInput):
+    """A write-back target cannot be written as asked: the path leaves the repository, the
+    file has a shape the edit cannot apply to, or a kustomization is missing."""
+
+
+class TemplateError(InvalidInput):
+    """A commit-message or branch template does not parse or cannot be rendered.
+
+    ``line`` and ``column`` (1-based, 0 when unknown) locate the problem in the template."""
+
+    def __init__(self, message: str, *, line: int = 0, column: int = 0) -> None:
+        self.line = line
+        self.column = column
+        super().__init__(message)
+
+
+class SCMError(ImageUpdaterError):
+    """A call to GitHub's or GitLab's API failed; ``status`` is the HTTP status (0: none)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.status == 0 or self.status == 429 or self.status >= 500
