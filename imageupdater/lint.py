@@ -160,7 +160,8 @@ def _lint_application(
     result = parse_configuration(texts, known, rules)
     problems = result.problems
     if result.config is not None:
-        problems += configuration_checks(result.config, live_images(cast(Application, app)))
+        typed = cast(Application, app)
+        problems += configuration_checks(result.config, live_images(typed), typed)
     findings.extend(
         LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in problems
     )

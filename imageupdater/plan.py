@@ -21,13 +21,15 @@ __all__ = [
     "Change",
     "Plan",
     "current_override",
+    "helm_parameter_names",
     "json_patch",
+    "managed_names",
     "merge_patch",
     "plan_overrides",
 ]
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +114,21 @@ def _kustomize_name(policy: ImagePolicy) -> str:
     return target.name if target is not None and target.name else policy.image.full_name
 
 
+def helm_parameter_names(policy: ImagePolicy) -> tuple[str | None, str | None, str | None]:
+    """(spec parameter, name parameter, tag parameter) this image writes in a Helm source."""
+    return _helm_names(policy)
+
+
+def managed_names(kind: str, policies: Sequence[ImagePolicy]) -> list[str]:
+    """The Helm parameters or plugin env vars the tracked images own (an override file
+    written back to git holds only these, as upstream's does)."""
+    names: list[str] = []
+    for policy in policies:
+        triple = _helm_names(policy) if kind == "Helm" else _plugin_names(policy)
+        names.extend(name for name in triple if name is not None and name not in names)
+    return names
+
+
 def current_override(
     source: ApplicationSource, kind: str, policy: ImagePolicy
 ) -> RunningVersion | None:
@@ -194,14 +211,26 @@ def _set_plugin(source: ApplicationSource, chosen: ChosenImage) -> None:
 _SETTERS = {"Helm": _set_helm, "Kustomize": _set_kustomize, "Plugin": _set_plugin}
 
 
-def plan_overrides(app: Application, source: SourceRef, chosen: Sequence[ChosenImage]) -> Plan:
-    """Apply every chosen image to a copy of the source; the plan says what changed."""
+def plan_overrides(
+    app: Application,
+    source: SourceRef,
+    chosen: Sequence[ChosenImage],
+    running: Mapping[ImagePolicy, RunningVersion | None] | None = None,
+) -> Plan:
+    """Apply every chosen image to a copy of the source; the plan says what changed.
+
+    ``running``: the version each image runs, for a write-back whose overrides do not live
+    in the Application (git): a change is then measured from what runs, and an image that
+    already runs its choice is not listed as changed.
+    """
     old_source = source.get(app)
     new_source: ApplicationSource = copy.deepcopy(old_source)
     changes: list[Change] = []
     setter = _SETTERS[source.kind]
     for item in chosen:
         old = current_override(old_source, source.kind, item.policy)
+        if old is None and running is not None:
+            old = running.get(item.policy)
         setter(new_source, item)
         # Spelled differently is a change even where upstream's equality calls the two the
         # same (``1.0@sha256:…`` for ``1.0``): the plan compares what is written.

@@ -142,6 +142,10 @@ class WriteBackConfig:
     branch: str | None = None
     repository: str | None = None
     target: WriteBackTarget = field(default_factory=lambda: WriteBackTarget.parse(None))
+    # ``git-pull-request``: push to a branch of the updater's own and open a pull request
+    # (GitHub) or merge request (GitLab) against the base branch.
+    pull_request: Literal["github", "gitlab"] | None = None
+    pull_request_labels: tuple[str, ...] = ()
 
     @property
     def git_secret(self) -> tuple[str | None, str] | None:

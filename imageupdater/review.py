@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "Review",
     "configuration_checks",
+    "git_checks",
     "our_annotations",
     "parse_configuration",
     "review",
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from imageupdater.annotations import PREFIX, ParseResult, parse
-from imageupdater.application import Application, live_images
+from imageupdater.application import Application, live_images, select_source
 from imageupdater.choice import live_entry
 from imageupdater.credentials import CredentialRules
+from imageupdater.gitops.location import revision_warning
 from imageupdater.images import ImageRef
 from imageupdater.policy import AppConfig
 from imageupdater.problems import Problem
@@ -84,9 +86,11 @@ def parse_configuration(
     )
 
 
-def configuration_checks(config: AppConfig, live: Sequence[ImageRef]) -> tuple[Problem, ...]:
+def configuration_checks(
+    config: AppConfig, live: Sequence[ImageRef], app: Application | None = None
+) -> tuple[Problem, ...]:
     """Warnings about a valid configuration that will not do what its author expects."""
-    found: list[Problem] = []
+    found: list[Problem] = list(git_checks(config, app)) if app is not None else []
     for policy in config.images:
         image = policy.image
         label = f"image {image.alias or image.full_name!r}"
@@ -115,6 +119,16 @@ def configuration_checks(config: AppConfig, live: Sequence[ImageRef]) -> tuple[P
     return tuple(found)
 
 
+def git_checks(config: AppConfig, app: Application) -> tuple[Problem, ...]:
+    """Warnings about where a git write-back would go (depend on the source, not the
+    annotations alone, so the webhook keeps them out of its per-annotation cache)."""
+    if config.write_back.method != "git":
+        return ()
+    source = select_source(app, config.write_back)
+    warning = revision_warning(app, source, config.write_back) if source else None
+    return (_warning(f"git write-back: {warning}"),) if warning else ()
+
+
 def review(app: Application | Mapping[str, Any], rules: CredentialRules) -> Review | None:
     """Review an Application; None when it has no image-updater annotations at all."""
     annotations = our_annotations(app)
@@ -127,7 +141,8 @@ def review(app: Application | Mapping[str, Any], rules: CredentialRules) -> Revi
     )
     if parsed.config is None:
         return Review(parsed)
-    return Review(parsed, configuration_checks(parsed.config, live_images(cast(Application, app))))
+    typed = cast(Application, app)
+    return Review(parsed, configuration_checks(parsed.config, live_images(typed), typed))
 
 
 def _warning(message: str) -> Problem:

@@ -172,6 +172,8 @@ class _CycleState:
     projects: _ProjectCache = field(default_factory=dict)
     # Changes for batch writers, with each Application's report, written at the cycle's end.
     batches: dict[str, list[tuple[Planned, _Report]]] = field(default_factory=dict)
+    # Dry-run changes for writers that can show what they would write.
+    previews: dict[str, list[Skipped]] = field(default_factory=dict)
 
 
 class Cycle:
@@ -414,7 +416,14 @@ class Cycle:
     async def _decide(
         self, item: AppWork, chosen: Sequence[ChosenImage], state: _CycleState
     ) -> Decision:
-        plan = plan_overrides(item.app, item.source, chosen)
+        # A git write-back's overrides live in the repository, not in the Application: its
+        # changes are measured from what runs.
+        running = (
+            {job.policy: job.running for job in item.jobs}
+            if item.config.write_back.method == "git"
+            else None
+        )
+        plan = plan_overrides(item.app, item.source, chosen, running)
         if not plan.changed:
             return Skipped(item, "unchanged", plan)
         windows = await self._windows(item.app, state.projects)
@@ -467,6 +476,8 @@ class Cycle:
         if isinstance(decision, Planned) and not writer.streaming:
             state.batches.setdefault(method, []).append((decision, report))
             return
+        if isinstance(decision, Skipped) and decision.why == "dry-run" and writer.previews:
+            state.previews.setdefault(method, []).append(decision)
         if isinstance(decision, Planned):
             (outcome,) = await writer.write([decision], self._context(state))
         else:
@@ -476,6 +487,9 @@ class Cycle:
 
     async def _write_batches(self, state: _CycleState) -> None:
         """Hand each batch writer the cycle's planned changes, all at once."""
+        for method, skipped in state.previews.items():
+            await self.writers[method].preview(skipped)
+        state.previews.clear()
         for method, queued in state.batches.items():
             changes = [change for change, _ in queued]
             outcomes = await self.writers[method].write(changes, self._context(state))
@@ -502,10 +516,11 @@ class Cycle:
         """The accounting for where one Application's change ended, whichever writer ran."""
         key = app_key(outcome.work.app)
         match outcome:
-            case Written(work, plan):
+            case Written(work, plan, commit):
                 result.patches += 1
                 result.images_updated += len(plan.changes)
-                self.metrics.patches.labels("ok").inc()
+                if commit is None:
+                    self.metrics.patches.labels("ok").inc()
                 self.metrics.images_updated.labels(key).inc(len(plan.changes))
                 for change in plan.changes:
                     log.info(
@@ -514,13 +529,16 @@ class Cycle:
                         str(change.new),
                         extra={"application": key, "old_tag": str(change.old or "")},
                     )
-                await self.events.images_updated(work.app, plan.changes)
-            case WriteFailed(_, reason, rejected):
+                await self.events.images_updated(work.app, plan.changes, commit=commit)
+            case WriteFailed(_, reason, rejected, public):
                 result.errors += 1
                 if rejected:
-                    self.metrics.patches.labels("error").inc()
+                    if outcome.work.config.write_back.method == "argocd":
+                        self.metrics.patches.labels("error").inc()
                     self.metrics.images_errors.labels(key).inc()
                 log.warning("not updating %s: %s", key, reason, extra={"application": key})
+                if public is not None:
+                    report.problems.append(public)
             case Blocked(_, reason):
                 result.errors += 1
                 log.warning("not updating %s: %s", key, reason, extra={"application": key})

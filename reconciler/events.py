@@ -32,6 +32,7 @@ from imageupdater import kube
 from imageupdater.application import Application
 from imageupdater.errors import KubeError, KubeNotFound
 from imageupdater.plan import Change
+from reconciler.work import Commit
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -218,7 +219,9 @@ class EventRecorder:
         series.written_at = self._clock()
         self.patched += 1
 
-    async def images_updated(self, app: Application, changes: Sequence[Change]) -> None:
+    async def images_updated(
+        self, app: Application, changes: Sequence[Change], *, commit: Commit | None = None
+    ) -> None:
         annotations: dict[str, str] = {}
         for index, change in enumerate(changes):
             prefix = f"argocd-image-updater.image-{index}"
@@ -227,11 +230,21 @@ class EventRecorder:
             annotations[f"{prefix}/old-tag"] = str(change.old or "")
             annotations[f"{prefix}/new-tag"] = str(change.new)
         name = app.get("metadata", {}).get("name", "")
+        message = f"Successfully updated application '{name}'"
+        if commit is not None:
+            message += (
+                f" in commit {commit.sha[:12]} on branch {commit.branch} of {commit.repository}"
+            )
+            annotations["argocd-image-updater.git/commit"] = commit.sha
+            annotations["argocd-image-updater.git/branch"] = commit.branch
+            if commit.pull_request is not None:
+                message += f"; pull request {commit.pull_request}"
+                annotations["argocd-image-updater.git/pull-request"] = commit.pull_request
         await self.record(
             app,
             "Normal",
             "ImagesUpdated",
-            f"Successfully updated application '{name}'",
+            message,
             annotations=annotations,
             aggregate=False,
         )

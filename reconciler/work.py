@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AppWork",
+    "Commit",
     "CycleResult",
     "CycleSettings",
     "Job",
@@ -64,6 +65,16 @@ class CycleResult:
     def defer_until(self, when: dt.datetime | None) -> None:
         if when is not None and (self.retry_at is None or when < self.retry_at):
             self.retry_at = when
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Where a git write-back landed: what the ``ImagesUpdated`` Event names."""
+
+    sha: str
+    branch: str
+    repository: str
+    pull_request: str | None = None  # the pull/merge request's URL
 
 
 @dataclass(frozen=True, slots=True)

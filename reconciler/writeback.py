@@ -25,6 +25,7 @@ __all__ = [
     "CONFLICT_RETRIES",
     "ArgoCDWriter",
     "Blocked",
+    "Commit",
     "Decision",
     "Deferred",
     "Outcome",
@@ -47,7 +48,7 @@ from imageupdater.application import Application
 from imageupdater.errors import KubeConflict, KubeError, KubeNotFound
 from imageupdater.plan import Plan, merge_patch
 from reconciler.apps_api import ApplicationsAPI
-from reconciler.work import AppWork
+from reconciler.work import AppWork, Commit
 
 CONFLICT_RETRIES = 3
 
@@ -90,6 +91,7 @@ Decision = Planned | Deferred | Blocked | Skipped
 class Written:
     work: AppWork  # as it was written: after a conflict, the re-read Application
     plan: Plan
+    commit: Commit | None = None  # git write-back only
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class WriteFailed:
     work: AppWork
     reason: str  # for the operator's log
     rejected: bool  # the write itself was refused (counts as a failed patch of its images)
+    public: str | None = None  # for the Application's owner (an Event), when they can act
 
 
 Outcome = Written | WriteFailed | Deferred | Blocked | Skipped
@@ -149,8 +152,17 @@ class Writer(Protocol):
         False: called once per cycle with every planned change of the cycle."""
         ...
 
+    @property
+    def previews(self) -> bool:
+        """True: under ``--dry-run`` the cycle hands it the would-be changes for ``preview``."""
+        ...
+
     async def write(self, changes: Sequence[Planned], context: WriteContext) -> list[Outcome]:
         """Record ``changes``; one outcome per change, in order."""
+        ...
+
+    async def preview(self, changes: Sequence[Skipped]) -> None:
+        """Show what ``write`` would record for these dry-run changes, touching nothing."""
         ...
 
 
@@ -160,9 +172,13 @@ class ArgoCDWriter:
     Application is re-read and re-planned, a bounded number of times."""
 
     streaming = True
+    previews = False  # the dry-run log line says all a merge patch would do
 
     def __init__(self, api: ApplicationsAPI) -> None:
         self.api = api
+
+    async def preview(self, changes: Sequence[Skipped]) -> None:
+        return None
 
     async def write(self, changes: Sequence[Planned], context: WriteContext) -> list[Outcome]:
         return [await self._write_one(change, context) for change in changes]

@@ -139,15 +139,16 @@ class Admission:
         status: Any = app.get("status")
         summary = status.get("summary") if isinstance(status, dict) else None
         live = (summary.get("images") if isinstance(summary, dict) else None) or []
+        where = [str(p) for p in review.git_checks(config, app)]
         if not isinstance(live, list) or not all(isinstance(i, str) for i in live):
-            return [str(p) for p in review.configuration_checks(config, live_images(app))]
+            return [str(p) for p in review.configuration_checks(config, live_images(app))] + where
         risk_key: _RiskKey = (key, tuple(live))
         warnings = _recall(self._risks, risk_key)
         if warnings is None:
             checks = review.configuration_checks(config, live_images(app))
             warnings = tuple(str(p) for p in checks)
             _remember(self._risks, risk_key, warnings)
-        return list(warnings)
+        return list(warnings) + where
 
     # -- validation ------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ APP_KEYS = (
     "write-back-method",
     "git-branch",
     "git-repository",
+    "git-pull-request",
+    "git-pull-request-labels",
     "write-back-target",
 )
 

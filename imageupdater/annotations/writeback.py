@@ -1,4 +1,4 @@
-"""Parsing the write-back annotations: method, git branch, repository and target.
+"""Parsing the write-back annotations: method, git branch, repository, target, pull requests.
 
 Upstream skips an Application with an unknown method only at reconcile time and treats any
 unrecognised target as a file name; here each value is checked when it is applied, and a
@@ -39,7 +39,16 @@ _REPOSITORY_FORMS = (
 _TARGET_FORMS = "expected kustomization[:<dir>], helmvalues[:<file>] or a file path"
 _TARGET_KINDS = ("kustomization", "helmvalues")  # for "did you mean" only
 _KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
-_GIT_KEYS = ("git-branch", "git-repository", "write-back-target")
+_GIT_KEYS = (
+    "git-branch",
+    "git-repository",
+    "write-back-target",
+    "git-pull-request",
+    "git-pull-request-labels",
+)
+_PR_PROVIDERS = ("github", "gitlab")
+_MAX_LABELS = 100  # upstream's CRD bound
+_MAX_LABEL_LENGTH = 255
 
 _DNS_LABEL = re2.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN = re2.compile(
@@ -75,6 +84,20 @@ def parse_write_back(
     branch = _checked(out, values, "git-branch", _check_branch)
     repository = _checked(out, values, "git-repository", _check_repository)
     target = _checked(out, values, "write-back-target", _check_target)
+    provider = _checked(out, values, "git-pull-request", _check_provider)
+    labels = _checked(out, values, "git-pull-request-labels", _check_labels)
+    if labels is not None and provider is None and "git-pull-request" not in values:
+        out.warn(
+            values["git-pull-request-labels"][0],
+            "has no effect without git-pull-request (github or gitlab)",
+        )
+    if provider is not None and branch is not None and split_branch(branch)[1] is not None:
+        # Upstream's rule: the pull request's head branch is the updater's own.
+        out.error(
+            values["git-branch"][0],
+            f"pull request mode does not support colon branch format: {quote(branch)}; "
+            "name only the base branch the pull request targets, e.g. 'main'",
+        )
     if out.error_count > errors:
         return None
     return WriteBackConfig(
@@ -83,7 +106,31 @@ def parse_write_back(
         branch=branch,
         repository=repository,
         target=WriteBackTarget.parse(target),
+        pull_request="gitlab" if provider == "gitlab" else "github" if provider else None,
+        pull_request_labels=_split_labels(labels) if labels else (),
     )
+
+
+def _check_provider(value: str) -> _Problem | None:
+    if value in _PR_PROVIDERS:
+        return None
+    return "error", f"unknown pull request provider {quote(value)}; expected github or gitlab"
+
+
+def _split_labels(value: str) -> tuple[str, ...]:
+    return tuple(label.strip() for label in value.split(",") if label.strip())
+
+
+def _check_labels(value: str) -> _Problem | None:
+    labels = _split_labels(value)
+    if not labels:
+        return "error", f"{quote(value)} names no label; expected a comma-separated list"
+    if len(labels) > _MAX_LABELS:
+        return "error", f"{len(labels)} labels given; at most {_MAX_LABELS} are allowed"
+    for label in labels:
+        if len(label) > _MAX_LABEL_LENGTH:
+            return "error", f"label {quote(label[:40])}… is longer than {_MAX_LABEL_LENGTH}"
+    return None
 
 
 def _checked(
