@@ -8,7 +8,7 @@ deferrals and registry traffic by kind.
 
 from __future__ import annotations
 
-__all__ = ["ReconcilerMetrics"]
+__all__ = ["GitMetrics", "ReconcilerMetrics"]
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -99,3 +99,46 @@ class ReconcilerMetrics:
             "1 while this replica holds the leader lease (or runs without leader election)",
             registry=registry,
         )
+
+
+class GitMetrics:
+    """The git write-back's series (ours; upstream exports none for git)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.commits = Counter(
+            "image_updater_git_commits",
+            "Commits made to GitOps repositories",
+            registry=registry,
+        )
+        self.pushes = Counter(
+            "image_updater_git_pushes",
+            "Pushes to GitOps repositories, by result (ok, rejected, error)",
+            ["result"],
+            registry=registry,
+        )
+        self.push_retries = Counter(
+            "image_updater_git_push_retries",
+            "Pushes retried after the branch moved under them",
+            registry=registry,
+        )
+        self.conflicts = Counter(
+            "image_updater_git_conflicts",
+            "Pushes rejected because another writer pushed first (non-fast-forward)",
+            registry=registry,
+        )
+        self.operation_duration = Histogram(
+            "image_updater_git_operation_duration_seconds",
+            "Wall time of one git process, by operation (fetch, push, commit, ...)",
+            ["operation", "result"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=registry,
+        )
+        self.pull_requests_open = Gauge(
+            "image_updater_git_pull_requests_open",
+            "Pull or merge requests this process keeps open, one per write-back target",
+            registry=registry,
+        )
+
+    def observe(self, operation: str, seconds: float, ok: bool) -> None:
+        """The repository cache's hook: called once per git process."""
+        self.operation_duration.labels(operation, "ok" if ok else "error").observe(seconds)
