@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from imageupdater.annotations import PREFIX, ParseResult, parse
-from imageupdater.application import Application, live_images, select_source
+from imageupdater.application import Application, ApplicationSource, live_images, select_source
 from imageupdater.choice import live_entry
 from imageupdater.credentials import CredentialRules
 from imageupdater.gitops.location import revision_warning
@@ -124,8 +124,19 @@ def git_checks(config: AppConfig, app: Application) -> tuple[Problem, ...]:
     annotations alone, so the webhook keeps them out of its per-annotation cache)."""
     if config.write_back.method != "git":
         return ()
+    spec: Any = app.get("spec")
+    if not isinstance(spec, Mapping):
+        return ()
+    # Before Argo CD reports the source's type there is no selected source yet; the
+    # revision is the first source's all the same.
+    sources = spec.get("sources")
+    block = sources[0] if isinstance(sources, list) and sources else spec.get("source")
     source = select_source(app, config.write_back)
-    warning = revision_warning(app, source, config.write_back) if source else None
+    if source is not None:
+        block = source.get(app)
+    if not isinstance(block, Mapping):
+        return ()
+    warning = revision_warning(cast(ApplicationSource, block), config.write_back)
     return (_warning(f"git write-back: {warning}"),) if warning else ()
 
 

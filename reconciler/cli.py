@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
@@ -148,12 +149,92 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace of the Lease (default: $POD_NAMESPACE or argocd)",
     )
     add("--leader-election-name", default="image-updater-leader", help="name of the Lease")
+    _add_git_flags(add)
     add(
         "--listen-address",
         default="0.0.0.0",  # noqa: S104 - probes must be reachable in a pod
         help="address the probe and metrics servers bind (default %(default)s)",
     )
     parser.set_defaults(handler=run)
+
+
+def _add_git_flags(add: Callable[..., object]) -> None:
+    add(
+        "--git-commit-user",
+        default=None,
+        help="commit author name (env GIT_COMMIT_USER, ConfigMap git.user; "
+        "default argocd-image-updater)",
+    )
+    add(
+        "--git-commit-email",
+        default=None,
+        help="commit author e-mail (env GIT_COMMIT_EMAIL, ConfigMap git.email; "
+        "default noreply@argoproj.io)",
+    )
+    add(
+        "--git-commit-message-path",
+        default=None,
+        help="commit message template, Go text/template (ConfigMap git.commit-message-template; "
+        "default /app/config/commit.template if present, else the built-in one)",
+    )
+    add(
+        "--git-commit-signing-key",
+        default=None,
+        help="sign commits: a GPG key id, or the path of an SSH private key "
+        "(env GIT_COMMIT_SIGNING_KEY)",
+    )
+    add(
+        "--git-commit-signing-method",
+        choices=("openpgp", "ssh"),
+        default=None,
+        help="how --git-commit-signing-key signs (env GIT_COMMIT_SIGNING_METHOD; default openpgp)",
+    )
+    add(
+        "--git-commit-sign-off",
+        action="store_true",
+        default=None,
+        help="add a Signed-off-by trailer (env GIT_COMMIT_SIGN_OFF)",
+    )
+    add(
+        "--git-commit-method",
+        choices=("git", "api"),
+        default=None,
+        help="accepted for compatibility; only 'git' (the git CLI) is supported "
+        "(env GIT_COMMIT_METHOD)",
+    )
+    add(
+        "--git-commit-per-application",
+        action="store_true",
+        help="one commit per Application (upstream's way) instead of one per repository and "
+        "branch; still one push",
+    )
+    add(
+        "--git-pull-request-branch",
+        choices=("stable", "per-change"),
+        default="stable",
+        help="pull-request head branch: one per target, updated in place (stable, default), or "
+        "upstream's image-updater-<TargetKey>-<SHA256> per change set",
+    )
+    add("--github-api-url", default=None, help="GitHub API base (default: from the repo URL)")
+    add("--gitlab-api-url", default=None, help="GitLab API base (default: from the repo URL)")
+    add(
+        "--git-cache-dir",
+        default=None,
+        help="where repositories are cached between cycles (env IMAGE_UPDATER_GIT_CACHE; "
+        "default /tmp/image-updater/git)",
+    )
+    add(
+        "--git-known-hosts-path",
+        default=None,
+        help="mounted ssh_known_hosts, used when ConfigMap argocd-ssh-known-hosts-cm has none "
+        "(default /app/config/ssh/ssh_known_hosts)",
+    )
+    add(
+        "--git-parallel-repositories",
+        type=int,
+        default=4,
+        help="repositories written at the same time (default %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ Cheap to import: ``image-updater --help`` and flag errors load this module.
 
 from __future__ import annotations
 
-__all__ = ["ApplicationsAPIKind", "RunOptions"]
+__all__ = ["ApplicationsAPIKind", "GitOptions", "RunOptions"]
 
 import argparse
 import os
@@ -28,6 +28,35 @@ if TYPE_CHECKING:
     from imageupdater.registry.reachability import ReachabilityPolicy
 
 ApplicationsAPIKind = Literal["kubernetes", "argocd"]
+SigningMethod = Literal["openpgp", "ssh"]
+PullRequestBranches = Literal["stable", "per-change"]
+
+# Upstream's defaults (§11.5) and mount points (§11.4, §11.1).
+DEFAULT_GIT_USER = "argocd-image-updater"
+DEFAULT_GIT_EMAIL = "noreply@argoproj.io"
+DEFAULT_COMMIT_TEMPLATE_PATH = "/app/config/commit.template"
+DEFAULT_KNOWN_HOSTS_PATH = "/app/config/ssh/ssh_known_hosts"
+DEFAULT_GIT_CACHE = "/tmp/image-updater/git"  # noqa: S108 - an emptyDir in the pod
+
+
+@dataclass(frozen=True, slots=True)
+class GitOptions:
+    """The git write-back's settings (flag / env / ConfigMap key in the comments)."""
+
+    user: str  # --git-commit-user / GIT_COMMIT_USER / git.user
+    email: str  # --git-commit-email / GIT_COMMIT_EMAIL / git.email
+    signing_key: str  # --git-commit-signing-key / GIT_COMMIT_SIGNING_KEY ("" = unsigned)
+    signing_method: SigningMethod  # --git-commit-signing-method / GIT_COMMIT_SIGNING_METHOD
+    sign_off: bool  # --git-commit-sign-off / GIT_COMMIT_SIGN_OFF
+    message_path: str  # --git-commit-message-path (git.commit-message-template mounted)
+    message_path_explicit: bool  # given on the command line: a missing file is an error
+    per_application: bool  # --git-commit-per-application (upstream: one commit per app)
+    pull_request_branches: PullRequestBranches  # --git-pull-request-branch
+    github_api_url: str | None  # --github-api-url (default: derived from the repository URL)
+    gitlab_api_url: str | None  # --gitlab-api-url
+    cache_dir: str  # --git-cache-dir
+    known_hosts_path: str  # --git-known-hosts-path
+    parallel_repositories: int  # --git-parallel-repositories
 
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -79,6 +108,7 @@ class RunOptions:
     metrics_port: int  # 0 = off
     loglevel: str  # --loglevel / IMAGE_UPDATER_LOGLEVEL
     logformat: str  # --logformat / IMAGE_UPDATER_LOGFORMAT
+    git: GitOptions
 
     @classmethod
     def from_args(
@@ -144,4 +174,43 @@ class RunOptions:
             metrics_port=args.metrics_port,
             loglevel=args.loglevel or env.get("IMAGE_UPDATER_LOGLEVEL", "info"),
             logformat=args.logformat or env.get("IMAGE_UPDATER_LOGFORMAT", "text"),
+            git=_git_options(args, env),
         )
+
+
+def _git_options(args: argparse.Namespace, env: Mapping[str, str]) -> GitOptions:
+    method = args.git_commit_method or env.get("GIT_COMMIT_METHOD", "git")
+    if method != "git":
+        raise InvalidInput(
+            f"--git-commit-method {method!r} (or GIT_COMMIT_METHOD) is not supported: commits "
+            "are made with the git CLI ('git'); GitHub's commit API ('api') is not implemented"
+        )
+    signing_method = args.git_commit_signing_method or env.get(
+        "GIT_COMMIT_SIGNING_METHOD", "openpgp"
+    )
+    if signing_method not in ("openpgp", "ssh"):
+        raise InvalidInput(f"GIT_COMMIT_SIGNING_METHOD={signing_method!r}: expected openpgp or ssh")
+    parallel = args.git_parallel_repositories
+    if not 1 <= parallel <= 64:
+        raise InvalidInput(f"--git-parallel-repositories {parallel}: expected 1 to 64")
+    known_hosts = args.git_known_hosts_path or env.get(
+        "IMAGE_UPDATER_GIT_KNOWN_HOSTS", DEFAULT_KNOWN_HOSTS_PATH
+    )
+    return GitOptions(
+        user=args.git_commit_user or env.get("GIT_COMMIT_USER") or DEFAULT_GIT_USER,
+        email=args.git_commit_email or env.get("GIT_COMMIT_EMAIL") or DEFAULT_GIT_EMAIL,
+        signing_key=args.git_commit_signing_key or env.get("GIT_COMMIT_SIGNING_KEY", ""),
+        signing_method="ssh" if signing_method == "ssh" else "openpgp",
+        sign_off=_flag_or_env_bool(args.git_commit_sign_off, env, "GIT_COMMIT_SIGN_OFF"),
+        message_path=args.git_commit_message_path or DEFAULT_COMMIT_TEMPLATE_PATH,
+        message_path_explicit=args.git_commit_message_path is not None,
+        per_application=args.git_commit_per_application,
+        pull_request_branches=(
+            "per-change" if args.git_pull_request_branch == "per-change" else "stable"
+        ),
+        github_api_url=args.github_api_url or env.get("IMAGE_UPDATER_GITHUB_API_URL"),
+        gitlab_api_url=args.gitlab_api_url or env.get("IMAGE_UPDATER_GITLAB_API_URL"),
+        cache_dir=args.git_cache_dir or env.get("IMAGE_UPDATER_GIT_CACHE", DEFAULT_GIT_CACHE),
+        known_hosts_path=known_hosts,
+        parallel_repositories=parallel,
+    )

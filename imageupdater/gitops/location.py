@@ -15,7 +15,7 @@ __all__ = ["GitLocation", "git_location", "revision_warning"]
 import re
 from dataclasses import dataclass
 
-from imageupdater.application import Application, SourceRef
+from imageupdater.application import ApplicationSource
 from imageupdater.policy import WriteBackConfig
 
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -33,11 +33,11 @@ class GitLocation:
     problem: str | None = None  # set when nothing can be written here
 
 
-def git_location(app: Application, source: SourceRef, write_back: WriteBackConfig) -> GitLocation:
-    block = source.get(app)
-    repository = write_back.repository or block.get("repoURL", "") or ""
-    path = block.get("path", "") or ""
-    revision = (block.get("targetRevision", "") or "").strip()
+def git_location(block: ApplicationSource, write_back: WriteBackConfig) -> GitLocation:
+    """Where the source block ``block`` (the one image overrides go to) is written back."""
+    repository = write_back.repository or _text(block.get("repoURL"))
+    path = _text(block.get("path"))
+    revision = _text(block.get("targetRevision")).strip()
     base = write_back.base_branch
     checkout = base if base else (None if revision in ("", "HEAD") else revision)
     problem = None
@@ -51,11 +51,9 @@ def git_location(app: Application, source: SourceRef, write_back: WriteBackConfi
     return GitLocation(repository, checkout, path, problem)
 
 
-def revision_warning(
-    app: Application, source: SourceRef, write_back: WriteBackConfig
-) -> str | None:
+def revision_warning(block: ApplicationSource, write_back: WriteBackConfig) -> str | None:
     """What the webhook and ``lint`` say about a revision git write-back cannot follow."""
-    location = git_location(app, source, write_back)
+    location = git_location(block, write_back)
     if location.problem is not None:
         return location.problem
     if write_back.base_branch is not None or location.checkout is None:
@@ -72,3 +70,8 @@ def revision_warning(
             "change what Argo CD deploys; track a branch, or set git-branch"
         )
     return None
+
+
+def _text(value: object) -> str:
+    # The webhook reviews objects as submitted: a field of the wrong type reads as unset.
+    return value if isinstance(value, str) else ""

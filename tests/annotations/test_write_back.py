@@ -300,3 +300,73 @@ def test_git_settings_with_the_argocd_method_are_a_warning(suffix: str) -> None:
         "has no effect: write-back-method is 'argocd' (the default), which patches the "
         "Application; set write-back-method to 'git' to use it"
     )
+
+
+# -- pull requests -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+def test_git_pull_request_names_the_provider_and_its_labels(provider: str) -> None:
+    config = write_back(
+        {
+            "write-back-method": "git",
+            "git-pull-request": provider,
+            "git-pull-request-labels": "images, automated ,",
+        }
+    )
+    assert (config.pull_request, config.pull_request_labels) == (provider, ("images", "automated"))
+
+
+def test_an_unknown_pull_request_provider_is_an_error_naming_both_accepted() -> None:
+    problem = only_error(
+        parse_suffixes(
+            {"image-list": "nginx", "write-back-method": "git", "git-pull-request": "bitbucket"}
+        )
+    )
+    assert problem.key == key("git-pull-request")
+    assert problem.message == "unknown pull request provider 'bitbucket'; expected github or gitlab"
+
+
+def test_pull_request_mode_refuses_a_colon_branch_as_upstream_does() -> None:
+    problem = only_error(
+        parse_suffixes(
+            {
+                "image-list": "nginx",
+                "write-back-method": "git",
+                "git-pull-request": "github",
+                "git-branch": "main:updates",
+            }
+        )
+    )
+    assert problem.key == key("git-branch")
+    assert problem.message.startswith("pull request mode does not support colon branch format")
+
+
+def test_pull_request_labels_without_a_provider_warn_that_they_do_nothing() -> None:
+    problem = only_problem(
+        parse_suffixes(
+            {"image-list": "nginx", "write-back-method": "git", "git-pull-request-labels": "a"}
+        )
+    )
+    assert (problem.key, problem.severity) == (key("git-pull-request-labels"), "warning")
+
+
+def test_pull_request_settings_with_the_argocd_method_warn_that_they_do_nothing() -> None:
+    problem = only_problem(parse_suffixes({"image-list": "nginx", "git-pull-request": "github"}))
+    assert problem.severity == "warning"
+    assert "write-back-method is 'argocd'" in problem.message
+
+
+def test_more_than_a_hundred_pull_request_labels_are_refused() -> None:
+    labels = ",".join(f"l{i}" for i in range(101))
+    problem = only_error(
+        parse_suffixes(
+            {
+                "image-list": "nginx",
+                "write-back-method": "git",
+                "git-pull-request": "github",
+                "git-pull-request-labels": labels,
+            }
+        )
+    )
+    assert "at most 100" in problem.message

@@ -153,3 +153,33 @@ def test_the_denial_is_encoded_as_kube_apiserver_expects() -> None:
 def test_malformed_reviews_are_refused_with_a_reason(raw: bytes) -> None:
     with pytest.raises(wire.MalformedReview):
         wire.decode(raw)
+
+
+@pytest.mark.parametrize(
+    ("revision", "expected"),
+    [
+        pytest.param("v2.0.1", "looks like a tag", id="tag"),
+        pytest.param("9fceb02", "looks like a commit", id="commit"),
+    ],
+)
+def test_kubectl_apply_warns_when_git_write_back_cannot_follow_the_revision(
+    revision: str, expected: str
+) -> None:
+    source = {"repoURL": "https://git.example/repo.git", "path": "app", "targetRevision": revision}
+    app = application(ours(image_list="nginx", write_back_method="git"), source=source)
+    verdict = validate(review(app))
+    assert verdict.allowed
+    assert [w for w in verdict.warnings if w.startswith("git write-back:")] == [
+        next(w for w in verdict.warnings if expected in w)
+    ]
+
+
+def test_the_revision_warning_follows_a_source_change_under_the_same_annotations() -> None:
+    admission = Admission(AdmissionSettings())
+    annotations = ours(image_list="nginx", write_back_method="git")
+    for revision, warned in [("v1.0.0", True), ("main", False), ("v1.0.0", True)]:
+        source = {"repoURL": "https://git.example/r.git", "path": "app", "targetRevision": revision}
+        verdict = admission.validate(
+            wire.decode(body(review(application(annotations, source=source))))
+        ).verdict
+        assert any(w.startswith("git write-back:") for w in verdict.warnings) is warned, revision
