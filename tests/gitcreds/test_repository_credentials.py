@@ -388,3 +388,10 @@ async def test_a_url_that_does_not_parse_is_refused_before_any_lookup() -> None:
             "https://git.example.com:port/x", project="p", argocd_namespace=ARGOCD, secrets=secrets
         )
     assert secrets.listed == []
+
+
+async def test_listed_secrets_written_with_string_data_are_read_too() -> None:
+    body = repository("repo-a", HTTPS)
+    body["stringData"] = {"username": USERNAME, "password": PASSWORD}
+    credentials = await lookup(HTTPS, [body])
+    assert (credentials.username, credentials.password) == (USERNAME, PASSWORD)
