@@ -16,7 +16,7 @@ import re
 _SPECIAL_WORDS = frozenset(
     {
         "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~",
-        ".inf", "-.inf", "+.inf", ".nan",
+        ".inf", "-.inf", "+.inf", ".nan", "=", "<<",
     }
 )  # fmt: skip
 # Integers (decimal, octal with 0 or 0o, hex, binary, with '_' as YAML 1.1 allows), floats
