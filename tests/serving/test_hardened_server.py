@@ -178,8 +178,11 @@ async def test_2000_slowloris_connections_close_at_the_header_timeout_in_bounded
         lifetimes = await asyncio.gather(*tasks)
         assert server.stats.header_timeouts >= 2000
         assert server.connections == 0
-        # The client stamps "opened" after the loop has also run the accept: a little early.
-        assert min(lifetimes) >= 0.7
+        # The client stamps "opened" only once the loop gets round to its open_connection
+        # callback, which on a loaded 2-core CI machine can be a third of a second after the
+        # server's accept started the clock. Half the timeout still tells "closed at the
+        # deadline" from "closed at once" (which would be ~0).
+        assert min(lifetimes) >= limits.header_timeout / 2
         assert max(lifetimes) <= limits.header_timeout + 1.5
         # Both ends of 2,000 connections live in this process; 64 MiB is generous for that.
         assert held_rss - before < 64 * 1024 * 1024, (before, held_rss)
