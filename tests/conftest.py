@@ -24,9 +24,11 @@ import pytest
 import pytest_asyncio
 
 from devcluster.faultregistry import FaultRegistry
+from devcluster.gitserver import GitDaemon, GitRepos, SmartHTTPServer, SSHServer
 from devcluster.kubeapi import KubeAPI, write_kubeconfig
 from devcluster.registry import BINARY, AuthMode, LaunchFailed, LocalRegistry
 from devcluster.seeder import ImageSeeder
+from devcluster.tls import TinyCA
 from imageupdater import kube
 from tests.kube_activity import KubeActivity
 
@@ -39,6 +41,8 @@ LEAKS_ALLOWED: dict[str, str] = {}
 # Loop iterations granted after teardown for tasks that were already told to stop (cancelled,
 # or woken with their last result) to finish; a task still pending after them was left running.
 _SETTLE_ITERATIONS = 3
+# The git servers' basic-auth password: tests look for it where it must never appear.
+GIT_PASSWORD = "git-pw-7a1c39e0d5"
 
 
 def _awaiting(task: asyncio.Task[Any]) -> str:
@@ -232,3 +236,44 @@ async def kubeconfig(
 async def cluster(kubeconfig: Path) -> AsyncIterator[kube.KubeClient]:
     async with await kube.KubeClient.connect(str(kubeconfig)) as client:
         yield client
+
+
+# ---- real git servers (devcluster.gitserver), one set per test ----
+
+
+@pytest.fixture
+def git_repos(tmp_path: Path) -> GitRepos:
+    return GitRepos(tmp_path / "git-server")
+
+
+@pytest.fixture(scope="session")
+def git_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A serving context for 127.0.0.1 and the CA file a git client must trust for it."""
+    ca = TinyCA("git test CA")
+    workdir = tmp_path_factory.mktemp("git-tls")
+    issued = ca.issue("127.0.0.1")
+    issued.write(workdir / "server.crt", workdir / "server.key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(workdir / "server.crt", workdir / "server.key")
+    return context, ca.write_ca(workdir / "ca.crt")
+
+
+@pytest.fixture
+def git_https(
+    git_repos: GitRepos, git_tls: tuple[ssl.SSLContext, Path]
+) -> Iterator[SmartHTTPServer]:
+    """Smart HTTP over TLS with basic auth: user ``writer``, password ``GIT_PASSWORD``."""
+    with SmartHTTPServer(git_repos, users={"writer": GIT_PASSWORD}, tls=git_tls[0]) as server:
+        yield server
+
+
+@pytest.fixture
+def git_daemon(git_repos: GitRepos) -> Iterator[GitDaemon]:
+    with GitDaemon(git_repos) as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def git_ssh(git_repos: GitRepos, tmp_path: Path) -> Iterator[SSHServer]:
+    with SSHServer(git_repos, tmp_path / "sshd") as server:
+        yield server
