@@ -23,7 +23,7 @@ from __future__ import annotations
 
 __all__ = ["OverrideFile", "OverrideKind", "render_override_file"]
 
-import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +33,9 @@ import yaml
 from imageupdater.errors import InvalidImageReference
 from imageupdater.gitops.yamlscalars import needs_quotes
 from imageupdater.images import ImageRef
+
+# Printable above 0x9F but still escaped: line and paragraph separators, surrogates, BOM.
+_UNSAFE = re.compile("[\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 OverrideKind = Literal["kustomize", "helm", "plugin"]
 
@@ -193,7 +196,26 @@ def _merge_by_name(
 
 
 def _scalar(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False) if needs_quotes(value) else value
+    return _double_quoted(value) if needs_quotes(value) else value
+
+
+def _double_quoted(value: str) -> str:
+    """A YAML double-quoted scalar; what is not printable is escaped, the rest kept."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif 0x20 <= code <= 0x7E or (code >= 0xA0 and not _UNSAFE.match(char)):
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def _helm_item(param: Mapping[str, Any]) -> list[str]:

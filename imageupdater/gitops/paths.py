@@ -16,7 +16,13 @@ repository root is refused here, before anything is read.
 
 from __future__ import annotations
 
-__all__ = ["ResolvedTarget", "clean_join", "override_file_name", "resolve_target"]
+__all__ = [
+    "ResolvedTarget",
+    "clean_join",
+    "key_target",
+    "override_file_name",
+    "resolve_target",
+]
 
 import posixpath
 from dataclasses import dataclass
@@ -98,3 +104,20 @@ def _relative(given: str | None, source: str, default: str, where: str) -> str:
     if given.startswith("/"):
         return clean_join(given[1:], where=where)
     return clean_join(source, given, where=where)
+
+
+def key_target(
+    target: ResolvedTarget,
+    *,
+    source_path: str,
+    app_name: str,
+    app_namespace: str,
+    argocd_namespace: str | None,
+) -> str:
+    """The target part of upstream's TargetKey: the file written, except that for a
+    kustomization target upstream hashes the default override file's path (its config
+    keeps that default beside the kustomize base)."""
+    if target.kind != "kustomization":
+        return target.path
+    name = override_file_name(app_name, app_namespace, argocd_namespace)
+    return clean_join(source_path.strip(), name, where="the default write-back target")

@@ -30,6 +30,11 @@ _NUMBER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
+# Outside YAML's printable set (c-printable), or a line break of another kind than LF.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    "|[\x85\u2028\u2029\r]|\ufeff"
+)
 # Characters that start something else than a plain scalar, or end one early.
 _INDICATORS_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
@@ -37,6 +42,9 @@ _INDICATORS_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 def needs_quotes(value: str) -> bool:
     """True when ``value`` written as a plain scalar would not read back as this string."""
     if value == "" or value != value.strip():
+        return True
+    if _NON_PRINTABLE.search(value):
+        # Only a double-quoted scalar can carry these (escaped); a YAML reader refuses them raw.
         return True
     if value.lower() in _SPECIAL_WORDS:
         return True
