@@ -28,10 +28,12 @@ from reconciler.argocd_api import ArgoCDApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
+from reconciler.gitwiring import git_writer
 from reconciler.health import serve_probes
 from reconciler.leader import LeaderElector
-from reconciler.metrics import ReconcilerMetrics
+from reconciler.metrics import GitMetrics, ReconcilerMetrics
 from reconciler.options import RunOptions
+from reconciler.writeback import ArgoCDWriter
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -82,6 +84,14 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 identity=identity,
             )
         events = EventRecorder(client, enabled=options.kube_events)
+        git = await git_writer(
+            options.git,
+            client,
+            metrics=GitMetrics(registry),
+            argocd_namespace=options.argocd_namespace,
+            credential_rules=options.credentials,
+            stack=stack,
+        )
         is_leader = elector.is_leader if elector is not None else (lambda: True)
         cycle = Cycle(
             api=api,
@@ -95,6 +105,7 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 credentials=options.credentials,
             ),
             is_leader=is_leader,
+            writers={"argocd": ArgoCDWriter(api), "git": git},
         )
         controller = Controller(
             api=api,

@@ -112,7 +112,15 @@ def classify(stderr: str, *, repository: str, operation: str) -> GitError:
     lowered = stderr.lower()
     if operation == "push" and ("[rejected]" in lowered or "[remote rejected]" in lowered):
         moved = any(
-            marker in lowered for marker in ("non-fast-forward", "fetch first", "stale info")
+            marker in lowered
+            for marker in (
+                "non-fast-forward",
+                "fetch first",
+                "stale info",
+                # Two pushes racing on the server: the other one took the ref first.
+                "cannot lock ref",
+                "failed to update ref",
+            )
         )
         return GitPushRejected(message, repository=repository, non_fast_forward=moved)
     if any(marker in lowered for marker in _AUTH_FAILURE):
@@ -141,6 +149,7 @@ class RemoteTips:
 
     default_branch: str | None
     tips: Mapping[str, str]  # branch -> commit; absent branches are missing
+    head: str | None = None  # the commit HEAD (the default branch) points at
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +273,7 @@ class Repository:
         self.display = scrub(url)
         self.path = path
         self._lock = asyncio.Lock()
+        self._init_lock = asyncio.Lock()
         self._ready = False
 
     async def _local(
@@ -277,14 +287,16 @@ class Repository:
         )
 
     async def _ensure(self) -> None:
-        if self._ready and (self.path / "HEAD").exists():
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        if not (self.path / "HEAD").exists():
-            await self._local("init", "--quiet", "--bare")
-            # The URL has no userinfo password (refused above); credentials come per process.
-            await self._local("remote", "add", "origin", self.url)
-        self._ready = True
+        async with self._init_lock:
+            if self._ready:
+                return
+            self.path.mkdir(parents=True, exist_ok=True)
+            config = self.path / "config"
+            if not config.exists() or b'[remote "origin"]' not in config.read_bytes():
+                await self._local("init", "--quiet", "--bare")
+                # The URL carries no password (refused above); credentials come per process.
+                await self._local("config", "remote.origin.url", self.url)
+            self._ready = True
 
     async def _remote(
         self, auth: GitAuth, operation: str, *args: str, stdin: bytes | None = None
@@ -306,15 +318,17 @@ class Repository:
         await self._ensure()
         refs = [f"refs/heads/{branch}" for branch in dict.fromkeys(branches)]
         out = await self._remote(auth, "ls-remote", "--symref", "origin", "HEAD", *refs)
-        default = None
+        default = head = None
         tips: dict[str, str] = {}
         for line in out.decode("utf-8", "replace").splitlines():
             left, _, ref = line.partition("\t")
             if left.startswith("ref: ") and ref == "HEAD":
                 default = left.removeprefix("ref: ").removeprefix("refs/heads/")
+            elif ref == "HEAD":
+                head = left
             elif ref.startswith("refs/heads/"):
                 tips[ref.removeprefix("refs/heads/")] = left
-        return RemoteTips(default, tips)
+        return RemoteTips(default, tips, head)
 
     async def has(self, commit: str) -> bool:
         await self._ensure()
