@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageupdater.errors import InvalidInput, TemplateError
-from imageupdater.gitops.template import Template
+from imageupdater.gitops.template import Record, Template
 
 DEFAULT_COMMIT_TEMPLATE = """build: automatic update of {{ .AppName }}
 
@@ -95,9 +95,12 @@ def load_commit_template(path: Path | None, *, explicit: bool) -> Template:
         ) from None
 
 
-def _changes_data(changes: Sequence[CommitChange]) -> list[dict[str, object]]:
+def _changes_data(changes: Sequence[CommitChange]) -> list[object]:
     return [
-        {"Image": c.image, "OldTag": c.old_tag, "NewTag": c.new_tag, "Labels": dict(c.labels)}
+        Record(
+            "commitMessageChange",
+            {"Image": c.image, "OldTag": c.old_tag, "NewTag": c.new_tag, "Labels": dict(c.labels)},
+        )
         for c in changes
     ]
 
@@ -106,7 +109,12 @@ def commit_message(
     template: Template, app_name: str, changes: Sequence[CommitChange]
 ) -> RenderedMessage:
     try:
-        text = template.render({"AppName": app_name, "AppChanges": _changes_data(changes)})
+        text = template.render(
+            Record(
+                "commitMessageTemplate",
+                {"AppName": app_name, "AppChanges": _changes_data(changes)},
+            )
+        )
     except TemplateError as exc:
         return RenderedMessage(f"build: update of application {app_name}", str(exc))
     return RenderedMessage(text)
@@ -148,16 +156,22 @@ def render_branch(
 ) -> str:
     """A branch name from ``template``; an error when it does not render or renders empty."""
     parsed = Template.parse(template, name="branch")
-    data = {
-        "AppName": app_name,
-        "AppNamespace": app_namespace,
-        "TargetKey": key,
-        "SHA256": change_set_sha256(changes),
-        "Images": [
-            {"Name": c.image, "Alias": c.alias, "OldTag": c.old_tag, "NewTag": c.new_tag}
-            for c in changes
-        ],
-    }
+    data = Record(
+        "branchNameTemplate",
+        {
+            "AppName": app_name,
+            "AppNamespace": app_namespace,
+            "TargetKey": key,
+            "SHA256": change_set_sha256(changes),
+            "Images": [
+                Record(
+                    "imageChange",
+                    {"Name": c.image, "Alias": c.alias, "OldTag": c.old_tag, "NewTag": c.new_tag},
+                )
+                for c in changes
+            ],
+        },
+    )
     name = parsed.render(data)[:MAX_BRANCH]
     if not name.strip():
         raise TemplateError(f"branch template {template!r} renders an empty branch name")

@@ -18,7 +18,7 @@ is a :class:`~imageupdater.errors.TemplateError` with the line and column of the
 
 from __future__ import annotations
 
-__all__ = ["MAX_OUTPUT", "MAX_STEPS", "Template"]
+__all__ = ["MAX_OUTPUT", "MAX_STEPS", "Record", "Template"]
 
 import itertools
 import math
@@ -80,6 +80,18 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template(name={self.name!r})"
+
+
+class Record(dict[str, object]):
+    """Data that is a Go struct rather than a map: a field it does not have is an error, as
+    it is for upstream's templates (its data are structs), so a typo such as ``.AppNmae``
+    fails loudly instead of rendering ``<no value>``."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str, fields: Mapping[str, object]) -> None:
+        super().__init__(fields)
+        self.type_name = type_name
 
 
 class _Missing:
@@ -288,6 +300,8 @@ class _State:
                 raise self.fail(node, f"nil pointer evaluating interface {{}}.{name}")
             if not isinstance(receiver, Mapping):
                 raise self.fail(node, f"can't evaluate field {name} in type {_go_type(receiver)}")
+            if isinstance(receiver, Record) and name not in receiver:
+                raise self.fail(node, f"can't evaluate field {name} in type {receiver.type_name}")
             receiver = receiver.get(name, _MISSING)
         return receiver
 

@@ -54,4 +54,7 @@ def needs_quotes(value: str) -> bool:
         value[0] in "-?:" and len(value) > 1 and value[1] not in " \t"
     ):
         return True
+    if "\t" in value:
+        # YAML 1.2 allows tabs inside a plain scalar; PyYAML (and so many tools) do not.
+        return True
     return ": " in value or " #" in value or value.endswith(":") or "\n" in value
