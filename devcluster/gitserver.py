@@ -162,12 +162,22 @@ class GitRepos:
         hook.write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
         hook.chmod(0o755)
 
-    def verify(self, name: str, commit: str, *, allowed_signers: Path | None = None) -> str:
+    def verify(
+        self,
+        name: str,
+        commit: str,
+        *,
+        allowed_signers: Path | None = None,
+        gnupg_home: Path | None = None,
+    ) -> str:
         """``git verify-commit``'s report (it prints to stderr); raises when it fails."""
         config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        env = dict(_GIT_ENV)
+        if gnupg_home is not None:
+            env["GNUPGHOME"] = str(gnupg_home)
         done = subprocess.run(
             ["git", "--git-dir", str(self.path(name)), *config, "verify-commit", commit],
-            env=_GIT_ENV,
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -204,7 +214,8 @@ class SmartHTTPServer:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.repos = repos
-        self.users = dict(users or {})
+        # Kept by reference: a test may hand a mapping that changes (tokens minted later).
+        self.users: Mapping[str, str] = users if users is not None else {}
         self.tls = tls
         self.stats = HTTPStats()
         self.port = 0

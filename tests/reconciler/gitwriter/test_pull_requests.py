@@ -4,12 +4,15 @@ superseded pull request closed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devcluster.gitserver import GitRepos, SmartHTTPServer
 from devcluster.kubeapi import KubeAPI
@@ -17,6 +20,7 @@ from devcluster.scm import GitHubEmulator, GitLabEmulator, github_emulator, gitl
 from imageupdater.gitcreds import GitCredentials
 from imageupdater.gitops.messages import load_commit_template
 from imageupdater.scm import PullRequests, pull_requests
+from imageupdater.scm.githubapp import GitHubAppTokens
 from reconciler.gitwriter import CommitSettings
 from tests.conftest import GIT_PASSWORD
 from tests.reconciler.conftest import stored
@@ -191,3 +195,83 @@ async def test_pull_requests_need_token_credentials(
     result = await k.cycle().run([stored(kube_api, "a")])
     assert result.errors == 1
     assert github.pulls == []
+
+
+class _MintedTokens(Mapping[str, str]):
+    """The git server's users: ``x-access-token`` with the newest token GitHub minted."""
+
+    def __init__(self, github: GitHubEmulator) -> None:
+        self.github = github
+
+    def __getitem__(self, user: str) -> str:
+        if user != "x-access-token" or not self.github.minted:
+            raise KeyError(user)
+        return self.github.minted[-1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["x-access-token"] if self.github.minted else [])
+
+    def __len__(self) -> int:
+        return 1 if self.github.minted else 0
+
+
+async def test_github_app_credentials_push_with_an_installation_token_minted_once(
+    kube_api: KubeAPI,
+    seeded: Seeded,
+    kit: Kit,
+    git_repos: GitRepos,
+    git_tls: tuple[ssl.SSLContext, Path],
+    https_env: None,
+    github: GitHubEmulator,
+    session: aiohttp.ClientSession,
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    github.register_app("123", public, installations=["456"])
+    tokens = GitHubAppTokens(session, api_url=str(github.url))
+
+    async def mint(creds: GitCredentials) -> str:
+        assert creds.github_app_private_key is not None
+        return await tokens.token("123", "456", creds.github_app_private_key, None)
+
+    app_creds = GitCredentials(
+        github_app_id="123",
+        github_app_installation_id="456",
+        github_app_private_key=pem,
+        source="test",
+    )
+    git_repos.create("acme/apps", {"apps/a/kustomization.yaml": "resources: []\n"})
+    image = await seeded(["1.0.0", "1.1.0", "2.0.0"])
+    with SmartHTTPServer(git_repos, users=_MintedTokens(github), tls=git_tls[0]) as server:
+        url = server.repo_url("acme/apps")
+        kube_api.store.put(pr_app("a", image, url, "^1.0", "github"))
+        k = kit(
+            credentials=app_creds,
+            settings=settings(),
+            pull_requests=clients(session, github),
+            app_token=mint,
+        )
+        result = await k.cycle().run([stored(kube_api, "a")])
+        assert result.errors == 0, result
+        kube_api.store.put(pr_app("a", image, url, "^2.0", "github"))
+        await (
+            kit(
+                name="again",
+                credentials=app_creds,
+                settings=settings(),
+                pull_requests=clients(session, github),
+                app_token=mint,
+            )
+            .cycle()
+            .run([stored(kube_api, "a")])
+        )
+    assert len(github.minted) == 1  # cached until it expires
+    [pr] = github.pulls
+    assert "2.0.0" in pr.body

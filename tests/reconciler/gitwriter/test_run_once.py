@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from devcluster.gitserver import GitDaemon, GitRepos, SmartHTTPServer
+from devcluster.gitserver import GitDaemon, GitRepos, SmartHTTPServer, SSHServer
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.registry import LocalRegistry
 from tests.conftest import GIT_PASSWORD
@@ -138,3 +140,146 @@ def test_run_once_pushes_over_https_with_repository_credentials(
     assert GIT_PASSWORD not in done.stderr + done.stdout
     written = git_repos.read("apps", "main", "guestbook/.argocd-source-guestbook.yaml")
     assert written == f"kustomize:\n  images:\n  - {image}:1.2.0\n"
+
+
+def kustomize_app(name: str, image: str, url: str, **annotations: str) -> dict[str, Any]:
+    source = {"repoURL": url, "path": name, "targetRevision": "main", "kustomize": {}}
+    return application(
+        name,
+        {"image-list": image, "write-back-method": "git", **annotations},
+        source=source,
+        images=[f"{image}:1.0.0"],
+    )
+
+
+def test_a_commit_template_that_does_not_parse_stops_run_at_start(
+    tmp_path: Path, registry: LocalRegistry
+) -> None:
+    template = tmp_path / "commit.template"
+    template.write_text("build: {{ .AppName\n")
+    done = run_once(tmp_path, KubeAPI(), registry, "--git-commit-message-path", str(template))
+    assert done.returncode == 2
+    assert f"{template}:1:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ssh_write_back_uses_the_secret_key_and_argo_cds_known_hosts(
+    tmp_path: Path,
+    registry: LocalRegistry,
+    unique_repo: str,
+    git_repos: GitRepos,
+    git_ssh: SSHServer,
+) -> None:
+    asyncio.run(seed(registry, unique_repo))
+    image = f"{registry.host}/{unique_repo}"
+    git_repos.create("apps", {"web/kustomization.yaml": "resources: []\n"})
+    url = git_ssh.repo_url("apps")
+    api = KubeAPI()
+    key = git_ssh.client_key.private
+    api.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "git-ssh", "namespace": "argocd"},
+            "data": {"sshPrivateKey": base64.b64encode(key.encode()).decode()},
+        }
+    )
+    known_hosts = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-ssh-known-hosts-cm", "namespace": "argocd"},
+        "data": {"ssh_known_hosts": git_ssh.known_hosts},
+    }
+    api.store.put(known_hosts)
+    api.store.put(kustomize_app("web", image, url, **{"write-back-method": "git:secret:git-ssh"}))
+    done = run_once(tmp_path, api, registry, "--argocd-namespace", "argocd")
+    assert done.returncode == 0, done.stderr
+    assert "images_updated=1 errors=0" in done.stderr, done.stderr
+    assert "1.2.0" in (git_repos.read("apps", "main", "web/.argocd-source-web.yaml") or "")
+    assert key.splitlines()[1] not in done.stderr
+
+    # A host key that does not match refuses the connection: nothing is written.
+    git_repos.commit("apps", "main", {"web/.argocd-source-web.yaml": None}, "reset")
+    other = (
+        git_ssh.known_hosts.split()[0]
+        + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
+    known_hosts["data"] = {"ssh_known_hosts": other}
+    api.store.put(known_hosts)
+    done = run_once(tmp_path, api, registry, "--argocd-namespace", "argocd")
+    assert "errors=1" in done.stderr, done.stderr
+    assert "Host key verification failed" in done.stderr
+    assert git_repos.read("apps", "main", "web/.argocd-source-web.yaml") is None
+
+
+def test_commits_are_signed_with_openpgp_and_signed_off(
+    tmp_path: Path,
+    registry: LocalRegistry,
+    unique_repo: str,
+    git_repos: GitRepos,
+    git_daemon: GitDaemon,
+) -> None:
+    gnupg = Path(tempfile.mkdtemp(prefix="gpg-"))
+    gnupg.chmod(0o700)
+    env = {"GNUPGHOME": str(gnupg)}
+    try:
+        subprocess.run(
+            [
+                "gpg",
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Image Updater <noreply@argoproj.io>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        listing = subprocess.run(
+            ["gpg", "--batch", "--with-colons", "--list-secret-keys"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+        fingerprint = next(
+            line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")
+        )
+        asyncio.run(seed(registry, unique_repo))
+        image = f"{registry.host}/{unique_repo}"
+        git_repos.create("apps", {"web/kustomization.yaml": "resources: []\n"})
+        url = git_daemon.repo_url("apps")
+        api = KubeAPI()
+        api.store.put(repository_secret("apps-repo", url))
+        api.store.put(kustomize_app("web", image, url))
+        done = run_once(
+            tmp_path,
+            api,
+            registry,
+            "--git-commit-signing-key",
+            fingerprint,
+            "--git-commit-sign-off",
+            "--git-commit-user",
+            "Image Updater",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        [newest, _] = git_repos.log("apps", "main")
+        assert newest[1] == "Image Updater <noreply@argoproj.io>"
+        assert newest[2].endswith("Signed-off-by: Image Updater <noreply@argoproj.io>")
+        report = git_repos.verify("apps", newest[0], gnupg_home=gnupg)
+        assert "Good signature" in report
+    finally:
+        subprocess.run(
+            ["gpgconf", "--kill", "all"],
+            env={**os.environ, **env},
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(gnupg, ignore_errors=True)
