@@ -197,6 +197,7 @@ class HTTPStats:
     bytes_sent: int = 0
     bytes_received: int = 0
     services: dict[str, int] = field(default_factory=dict)  # git-upload-pack / receive-pack
+    posts: dict[str, int] = field(default_factory=dict)  # the same, POSTs only (pack exchanges)
     unauthorised: int = 0
 
 
@@ -305,6 +306,8 @@ class SmartHTTPServer:
             self.stats.bytes_received += len(body)
             self.stats.bytes_sent += len(payload)
             self.stats.services[service] = self.stats.services.get(service, 0) + 1
+            if request.method == "POST":
+                self.stats.posts[service] = self.stats.posts.get(service, 0) + 1
         return web.Response(status=status, headers=headers, body=payload)
 
     def start(self) -> Self:
