@@ -308,3 +308,33 @@ async def test_a_missing_branch_is_reported_for_its_applications_only(
     ]
     assert "branch 'release' does not exist" in failed[0]["message"]
     assert repos.read("apps", "main", override("b")) is not None
+
+
+async def test_a_sync_window_holds_a_git_update_without_touching_the_repository(
+    kube_api: KubeAPI, seeded: Seeded, kit: Kit, remote: tuple[GitRepos, str]
+) -> None:
+    repos, url = remote
+    image = await seeded(["1.0.0", "1.1.0"])
+    kube_api.store.put(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": "default", "namespace": "argocd"},
+            "spec": {
+                "syncWindows": [
+                    {
+                        "kind": "deny",
+                        "schedule": "* * * * *",
+                        "duration": "1h",
+                        "applications": ["*"],
+                    }
+                ]
+            },
+        }
+    )
+    kube_api.store.put(git_app("a", image, url))
+    k = kit()
+    result = await k.cycle().run([stored(kube_api, "a")])
+    assert (result.deferred, result.images_updated) == (1, 0)
+    assert k.repos.spawned == 0
+    assert len(repos.log("apps", "main")) == 1
