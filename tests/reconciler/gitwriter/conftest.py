@@ -33,8 +33,10 @@ def git_app(
     namespace: str = "argocd",
     source: dict[str, Any] | None = None,
     constraint: str | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
     listed = f"{image}:{constraint}" if constraint else image
+    listed = f"{alias}={listed}" if alias else listed
     annotations = {"image-list": listed, "write-back-method": "git", **(extra or {})}
     block = source or {
         "repoURL": url,

@@ -338,3 +338,40 @@ async def test_a_sync_window_holds_a_git_update_without_touching_the_repository(
     assert (result.deferred, result.images_updated) == (1, 0)
     assert k.repos.spawned == 0
     assert len(repos.log("apps", "main")) == 1
+
+
+async def test_a_helm_application_gets_its_managed_parameters_in_the_override_file(
+    kube_api: KubeAPI, seeded: Seeded, kit: Kit, remote: tuple[GitRepos, str]
+) -> None:
+    repos, url = remote
+    image = await seeded(["1.0.0", "1.1.0"])
+    source = {
+        "repoURL": url,
+        "path": "charts/web",
+        "targetRevision": "main",
+        # A parameter set by hand in Argo CD: not the updater's, so not written to git.
+        "helm": {"parameters": [{"name": "replicas", "value": "3"}]},
+    }
+    kube_api.store.put(git_app("web", image, url, source=source))
+    await kit().cycle().run([stored(kube_api, "web")])
+    assert repos.read("apps", "main", "charts/web/.argocd-source-web.yaml") == (
+        "helm:\n  parameters:\n"
+        f"  - name: image.name\n    value: {image}\n    forcestring: true\n"
+        "  - name: image.tag\n    value: 1.1.0\n    forcestring: true\n"
+    )
+
+
+async def test_a_plugin_application_gets_its_env_in_the_override_file(
+    kube_api: KubeAPI, seeded: Seeded, kit: Kit, remote: tuple[GitRepos, str]
+) -> None:
+    repos, url = remote
+    image = await seeded(["1.0.0", "1.1.0"])
+    source = {"repoURL": url, "path": "plug", "targetRevision": "main", "plugin": {"name": "cmp"}}
+    extra = {"web.plugin.image-name": "IMAGE_NAME", "web.plugin.image-tag": "IMAGE_TAG"}
+    app = git_app("plug", image, url, source=source, extra=extra, alias="web")
+    kube_api.store.put(app)
+    result = await kit().cycle().run([stored(kube_api, "plug")])
+    assert result.errors == 0, result
+    text = repos.read("apps", "main", "plug/.argocd-source-plug.yaml") or ""
+    assert text.startswith("plugin:\n  env:\n")
+    assert "value: 1.1.0\n" in text
