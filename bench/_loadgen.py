@@ -261,7 +261,7 @@ def issue_certs(directory: Path) -> Path:
 def webhook(
     out: Path, certs: Path, conf: Path, name: str, timeout: float, tree: Path | None
 ) -> Iterator[Server]:
-    """The real ``image-updater webhook`` process on 127.0.0.1, ready to serve; ``tree`` is
+    """The real ``image-updater admission`` process on 127.0.0.1, ready to serve; ``tree`` is
     another source tree to run it from (a baseline to compare with)."""
     port = free_port()
     env = dict(os.environ)
@@ -271,7 +271,7 @@ def webhook(
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "image-updater"),
-            "webhook",
+            "admission",
             "--address=127.0.0.1",
             f"--port={port}",
             f"--tls-cert-file={certs / 'tls.crt'}",

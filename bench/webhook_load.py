@@ -1,5 +1,5 @@
 """Admission-webhook load benchmark (issue 4): sustained AdmissionReview load over TLS with
-keep-alive against the real ``image-updater webhook`` process.
+keep-alive against the real ``image-updater admission`` process.
 
 Scenarios, each at every connection count and repeated (medians are reported):
 

@@ -8,7 +8,7 @@
    finding.
 4. Starts the Kubernetes API emulator, installs the webhook configurations from
    ``manifests/``, lets ``image-updater certs`` issue the TLS material and inject the CA,
-   starts ``image-updater webhook``, and applies Applications with the real ``kubectl``:
+   starts ``image-updater admission``, and applies Applications with the real ``kubectl``:
    a broken one is denied, a good one comes back with its image override set.
 5. Pushes a newer image and runs ``image-updater run --once``: the reconciler patches the
    Application, and ``kubectl`` shows the new override and the ``ImagesUpdated`` Event.
@@ -197,7 +197,7 @@ def _cluster_flow(
         webhook = subprocess.Popen(
             [
                 str(binary),
-                "webhook",
+                "admission",
                 "--address",
                 "127.0.0.1",
                 "--port",
@@ -220,7 +220,7 @@ def _cluster_flow(
                 _say("the webhook did not become healthy; its log:")
                 _say((work / "webhook.log").read_text())
                 return False
-            _say(f"$ image-updater webhook --port {port} ...   (running; TLS from `certs`)")
+            _say(f"$ image-updater admission --port {port} ...   (running; TLS from `certs`)")
             _say()
             _say(
                 "== 4. kubectl apply: a mistake and a tenant's env: credentials are denied, "

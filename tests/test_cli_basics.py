@@ -32,3 +32,18 @@ def test_the_console_script_runs_as_a_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("image-updater: v")
+
+
+def test_webhook_is_upstreams_registry_receiver_name_and_says_it_is_not_available() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    binary = Path(sys.executable).with_name("image-updater")
+    for args in (["webhook"], ["webhook", "--port", "8080", "--webhook-require-secret"]):
+        done = subprocess.run(
+            [str(binary), *args], capture_output=True, text=True, check=False, timeout=30
+        )
+        assert done.returncode == 2
+        assert "not available yet" in done.stderr
+        assert "image-updater admission" in done.stderr

@@ -1,4 +1,4 @@
-"""``image-updater webhook``: the validating and mutating admission webhook server.
+"""``image-updater admission``: the validating and mutating admission webhook server.
 
 Serves HTTPS (TLS 1.2 or newer) with the certificate in ``--tls-cert-file`` /
 ``--tls-key-file``, reloading them when they change. With ``--self-signed-certs`` it also
@@ -33,7 +33,7 @@ CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")  # noqa: S108
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "webhook",
+        "admission",
         help="serve the admission webhook that validates and mutates Applications",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         options = WebhookOptions.from_args(args)
         conf = RegistriesConf.from_flag(options.registries_conf_path)
     except (ValueError, ImageUpdaterError) as exc:
-        print(f"image-updater webhook: {exc}", file=sys.stderr)
+        print(f"image-updater admission: {exc}", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(options.loglevel, options.logformat)
     # Imported here: serving pulls in aiohttp, TLS and the Kubernetes client, which `--help`

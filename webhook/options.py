@@ -1,4 +1,4 @@
-"""``WebhookOptions``: every setting of ``image-updater webhook``, typed and frozen, built once.
+"""``WebhookOptions``: every setting of ``image-updater admission``, typed and frozen, built once.
 
 ``WebhookOptions.from_args`` turns the parsed flags into checked values (durations in
 seconds, credential rules, the reachability policy, the certificate settings) and raises

@@ -8,7 +8,7 @@ import pytest
 from imageupdater.cli import EXIT_INVALID, main
 
 
-@pytest.mark.parametrize("command", ["webhook", "run"])
+@pytest.mark.parametrize("command", ["admission", "run"])
 @pytest.mark.parametrize(
     ("flags", "named"),
     [

@@ -1,4 +1,4 @@
-"""`image-updater webhook` as a process: in-process certificates, probes, shutdown, bad flags."""
+"""`image-updater admission` as a process: in-process certificates, probes, shutdown, bad flags."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ MANIFESTS = Path(__file__).parents[2] / "manifests" / "base" / "webhook-configur
 
 def test_invalid_flags_exit_2_naming_the_value() -> None:
     done = subprocess.run(
-        [str(BINARY), "webhook", "--resolve-timeout", "soon"],
+        [str(BINARY), "admission", "--resolve-timeout", "soon"],
         capture_output=True,
         text=True,
         check=False,
@@ -43,7 +43,7 @@ def test_self_signed_mode_issues_certificates_injects_the_ca_and_serves(tmp_path
         process = subprocess.Popen(
             [
                 str(BINARY),
-                "webhook",
+                "admission",
                 "--self-signed-certs",
                 "--kubeconfig",
                 str(kubeconfig),

@@ -18,7 +18,7 @@ CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")  # the documented defau
 
 
 def options(*flags: str) -> WebhookOptions:
-    return WebhookOptions.from_args(build_parser().parse_args(["webhook", *flags]))
+    return WebhookOptions.from_args(build_parser().parse_args(["admission", *flags]))
 
 
 def test_without_flags_the_defaults_fit_the_manifests() -> None:
