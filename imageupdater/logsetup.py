@@ -8,15 +8,38 @@ as ``key=value`` pairs in text and as fields in JSON.
 
 from __future__ import annotations
 
-__all__ = ["LOG_LEVELS", "configure_logging"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "configure_logging", "log_settings"]
 
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
+
+from imageupdater.errors import InvalidInput
 
 TRACE = 5
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+def log_settings(level: str | None, fmt: str | None, env: Mapping[str, str]) -> tuple[str, str]:
+    """The log level and format: the flag, else upstream's ``IMAGE_UPDATER_LOGLEVEL`` /
+    ``IMAGE_UPDATER_LOGFORMAT`` (what the ConfigMap's ``log.level`` / ``log.format`` become),
+    else info and text. A bad environment value is an error, as the same flag would be."""
+    chosen_level = level or env.get("IMAGE_UPDATER_LOGLEVEL", "info")
+    chosen_format = fmt or env.get("IMAGE_UPDATER_LOGFORMAT", "text")
+    if chosen_level.lower() not in LOG_LEVELS:
+        raise InvalidInput(
+            f"IMAGE_UPDATER_LOGLEVEL={chosen_level!r}: expected one of {', '.join(LOG_LEVELS)}"
+        )
+    if chosen_format.lower() not in LOG_FORMATS:
+        raise InvalidInput(
+            f"IMAGE_UPDATER_LOGFORMAT={chosen_format!r}: expected one of {', '.join(LOG_FORMATS)}"
+        )
+    return chosen_level.lower(), chosen_format.lower()
+
+
 _LEVELS = {
     "trace": TRACE,
     "debug": logging.DEBUG,

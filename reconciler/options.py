@@ -22,6 +22,7 @@ from imageupdater.cli.tenant_flags import credential_rules, reachability
 from imageupdater.credentials import CredentialRules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
+from imageupdater.logsetup import log_settings
 from imageupdater.tags import Glob
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class RunOptions:
     ) -> RunOptions:
         """The options the parsed flags and the environment (default ``os.environ``) ask for."""
         env = os.environ if env is None else env
+        loglevel, logformat = log_settings(args.loglevel, args.logformat, env)
         raw_interval = args.interval or env.get("IMAGE_UPDATER_INTERVAL", "2m")
         interval = 0.0 if args.once else parse_duration(raw_interval)
         if interval < 0:
@@ -172,8 +174,8 @@ class RunOptions:
             listen_address=args.listen_address,
             health_port=args.health_port,
             metrics_port=args.metrics_port,
-            loglevel=args.loglevel or env.get("IMAGE_UPDATER_LOGLEVEL", "info"),
-            logformat=args.logformat or env.get("IMAGE_UPDATER_LOGFORMAT", "text"),
+            loglevel=loglevel,
+            logformat=logformat,
             git=_git_options(args, env),
         )
 

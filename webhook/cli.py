@@ -125,12 +125,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --self-signed-certs: configuration to inject the CA into; repeatable "
         "(default image-updater)",
     )
-    add("--loglevel", choices=LOG_LEVELS, default="info", help="log level (default %(default)s)")
+    add(
+        "--loglevel",
+        choices=LOG_LEVELS,
+        default=None,
+        help="log level (env IMAGE_UPDATER_LOGLEVEL; default info)",
+    )
     add(
         "--logformat",
         choices=("text", "json"),
-        default="text",
-        help="log format (default %(default)s)",
+        default=None,
+        help="log format (env IMAGE_UPDATER_LOGFORMAT; default text)",
     )
     parser.set_defaults(handler=run)
 

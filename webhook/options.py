@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = ["DEFAULT_WEBHOOK_CONFIGURATION", "WebhookOptions"]
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from imageupdater.cli.tenant_flags import credential_rules, reachability
 from imageupdater.credentials import CredentialRules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
+from imageupdater.logsetup import log_settings
 
 if TYPE_CHECKING:
     from imageupdater.registry.reachability import ReachabilityPolicy
@@ -61,6 +63,7 @@ class WebhookOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WebhookOptions:
         """The options the parsed flags ask for; the first invalid value raises."""
+        loglevel, logformat = log_settings(args.loglevel, args.logformat, os.environ)
         resolve_timeout = parse_duration(args.resolve_timeout)
         reload_interval = parse_duration(args.cert_reload_interval)
         credentials = credential_rules(args)
@@ -89,6 +92,6 @@ class WebhookOptions:
             certs_secret=args.certs_secret,
             certs_webhook_configurations=tuple(args.certs_webhook_configuration)
             or (DEFAULT_WEBHOOK_CONFIGURATION,),
-            loglevel=args.loglevel,
-            logformat=args.logformat,
+            loglevel=loglevel,
+            logformat=logformat,
         )

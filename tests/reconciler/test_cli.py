@@ -177,3 +177,24 @@ def test_a_running_reconciler_serves_probes_and_metrics_and_stops_cleanly(
         "coordination.k8s.io", None, "leases", "argocd", "image-updater-leader"
     )
     assert released is not None and released["spec"]["holderIdentity"] == ""
+
+
+@pytest.mark.parametrize("command", ["run", "admission"])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("IMAGE_UPDATER_LOGLEVEL", "verbose"), ("IMAGE_UPDATER_LOGFORMAT", "yaml")],
+)
+def test_a_bad_log_setting_from_the_environment_stops_the_command_at_start(
+    command: str, variable: str, value: str
+) -> None:
+    done = subprocess.run(
+        [str(BINARY), command],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, variable: value},
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"{variable}={value!r}" in done.stderr
+    assert "Traceback" not in done.stderr
