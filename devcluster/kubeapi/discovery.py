@@ -44,6 +44,7 @@ class ResourceType:
     short_names: tuple[str, ...] = ()
     status_subresource: bool = False
     custom: bool = False  # CRD-served: stricter PUT, merge-only patches, generation rules
+    verbs: tuple[str, ...] = VERBS  # as discovery lists them (SelfSubjectAccessReview: create)
 
     @property
     def api_version(self) -> str:
@@ -67,7 +68,7 @@ class ResourceType:
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(VERBS),
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             main["shortNames"] = list(self.short_names)
@@ -115,6 +116,14 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
              "customresourcedefinitions", namespaced=False, short_names=("crd", "crds"),
              status_subresource=True),
+    _builtin("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _builtin("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    _builtin("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+             namespaced=False),
+    _builtin("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+             "selfsubjectaccessreviews", namespaced=False, verbs=("create",)),
 )  # fmt: skip
 
 CRD_GROUP = "apiextensions.k8s.io"
