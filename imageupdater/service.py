@@ -8,19 +8,23 @@ list per cache period.
 
 from __future__ import annotations
 
-__all__ = ["ResolverService"]
+__all__ = ["RELOAD_INTERVAL", "ResolverService", "conf_watch_path", "watch_registries_conf"]
 
+import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
+from imageupdater.errors import ImageUpdaterError
 from imageupdater.policy import ImagePolicy
-from imageupdater.registries_conf import RegistriesConf
+from imageupdater.registries_conf import DEFAULT_PATH, RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
@@ -76,7 +80,84 @@ class ResolverService:
         """Scope one reconcile cycle: each repository's tag list is read at most once in it."""
         return self.client.cycle()
 
+    def reload(self, conf: RegistriesConf) -> None:
+        """Resolve with ``conf`` from now on. Its registries are configured, so trusted as
+        such; choices remembered under the old configuration are forgotten."""
+        self.conf = conf
+        self.memo = SelectionMemo()
+
     async def resolve(self, policy: ImagePolicy, current_tag: str | None = None) -> Resolution:
         return await resolve(
             policy, client=self.client, conf=self.conf, current_tag=current_tag, memo=self.memo
+        )
+
+
+RELOAD_INTERVAL = 10.0
+_log = logging.getLogger("image_updater.registries_conf")
+
+
+def conf_watch_path(flag: str | None) -> Path | None:
+    """The file ``--registries-conf-path`` makes the process follow: upstream's default path
+    when unset (a ConfigMap key added later appears there), none for ``""``."""
+    if flag is None:
+        return DEFAULT_PATH
+    return Path(flag) if flag else None
+
+
+def _fingerprint(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+async def watch_registries_conf(
+    service: ResolverService, path: Path, *, interval: float = RELOAD_INTERVAL
+) -> None:
+    """Follow ``path`` until cancelled: a changed file that parses replaces the service's
+    configuration; one that does not is reported and the running configuration kept (a
+    typo in the ConfigMap must not drop every registry's settings). A ConfigMap volume
+    swaps the file through a symlink, which reading by path sees.
+
+    The first look compares the file with the running configuration itself, so an edit
+    made between the process reading it at start and this watch starting is not missed."""
+    seen: str | None = "not looked at yet"
+    first = True
+    while True:
+        if not first:
+            await asyncio.sleep(interval)
+        first = False
+        try:
+            now = await asyncio.to_thread(_fingerprint, path)
+        except OSError as exc:
+            _log.error("cannot read registries.conf at %s: %s", path, exc.strerror or exc)
+            continue
+        if now == seen:
+            continue
+        seen = now
+        if now is None:
+            if service.conf.source == str(path):
+                _log.warning(
+                    "registries.conf at %s was removed; keeping the running configuration "
+                    "(restart to go back to the built-in defaults)",
+                    path,
+                )
+            continue
+        try:
+            conf = await asyncio.to_thread(RegistriesConf.load, path)
+        except ImageUpdaterError as exc:
+            _log.error(
+                "registries.conf at %s changed but is invalid; keeping the running "
+                "configuration: %s",
+                path,
+                exc,
+            )
+            continue
+        if conf == service.conf:
+            continue
+        service.reload(conf)
+        _log.info(
+            "registries.conf at %s reloaded: %d registries configured",
+            path,
+            sum(1 for e in conf.endpoints if e.origin == "config"),
         )

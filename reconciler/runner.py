@@ -22,7 +22,7 @@ from imageupdater.argocd import ArgoCDClient
 from imageupdater.cli import EXIT_OK
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry_metrics import RegistryCounterCollector
-from imageupdater.service import ResolverService
+from imageupdater.service import ResolverService, conf_watch_path, watch_registries_conf
 from reconciler.apps_api import ApplicationsAPI, KubeApplications
 from reconciler.argocd_api import ArgoCDApplications
 from reconciler.controller import Controller, ControllerSettings
@@ -130,6 +130,13 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 )
             )
         tasks = []
+        watched = conf_watch_path(options.registries_conf_path)
+        if watched is not None and not options.once:
+            tasks.append(
+                asyncio.create_task(
+                    watch_registries_conf(resolver, watched), name="registries-conf"
+                )
+            )
         if elector is not None:
             tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
             # Give the first election a moment so a lone replica starts work at once.

@@ -22,7 +22,7 @@ from imageupdater import kube
 from imageupdater.cli import EXIT_OK
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.registries_conf import RegistriesConf
-from imageupdater.service import ResolverService
+from imageupdater.service import ResolverService, conf_watch_path, watch_registries_conf
 from imageupdater.serving import ServerLimits, serve_app
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
@@ -68,6 +68,9 @@ async def serve(options: WebhookOptions, conf: RegistriesConf) -> int:
         resolver = await stack.enter_async_context(
             ResolverService(conf, secrets=client, reachability=options.reachability)
         )
+        watched = conf_watch_path(options.registries_conf_path)
+        if watched is not None:
+            background.append(asyncio.create_task(watch_registries_conf(resolver, watched)))
         registry = CollectorRegistry()
         metrics = WebhookMetrics(registry, registry_snapshot=resolver.client.snapshot)
         admission = Admission(
