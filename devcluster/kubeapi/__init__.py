@@ -26,7 +26,8 @@ What it implements
 ------------------
 - Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/{g}``, ``/apis/{g}/{v}``
   for the built-ins (Namespace, Secret, ConfigMap, Service, core and events.k8s.io Event,
-  Lease, Mutating-/ValidatingWebhookConfiguration, CustomResourceDefinition) and every CRD;
+  Lease, Mutating-/ValidatingWebhookConfiguration, CustomResourceDefinition, ServiceAccount,
+  Role, ClusterRole, RoleBinding, ClusterRoleBinding, SelfSubjectAccessReview) and every CRD;
   a CRD created at runtime (``kubectl apply -f crd.yaml``) is served at once and reports
   ``Established``. ``/healthz``, ``/readyz``, ``/livez`` answer ``ok``.
 - Verbs: create (201; uid, resourceVersion, generation, creationTimestamp, generateName;
@@ -65,16 +66,62 @@ What it implements
   ``Warning: 299 - "<text>"`` headers; denials as ``admission webhook "<name>" denied the
   request: <message>`` with the webhook's code (at least 400); call failures under
   ``Fail`` as 500 ``Internal error occurred: failed calling webhook "<name>": ...``.
-  A bearer token listed in ``KubeAPI(users={token: username})`` sets ``userInfo``;
-  anything else is ``kubernetes-admin``.
+  ``userInfo`` is the request's identity (below).
+- Authentication and RBAC, for ServiceAccount tokens (below).
 - Test hooks: ``store`` (``put``, ``get``, ``list``, ``delete``, ``compact``), ``requests``
   (``count(verb=, resource=, namespace=, name=, status=)``) and ``faults``
   (``inject(verb=, resource=, name=, status=409|410|429|500, delay=, times=)``; a 410 on a
   watch arrives as an ERROR event, a 429 carries ``Retry-After: 1``).
 
+ServiceAccount tokens and RBAC
+------------------------------
+``token = api.issue_token("argocd", "image-updater")`` (or
+``KubeAPI(service_account_tokens={token: ("argocd", "image-updater")})``) is a bearer token
+for that ServiceAccount: ``system:serviceaccount:argocd:image-updater`` in the groups
+``system:serviceaccounts``, ``system:serviceaccounts:argocd`` and ``system:authenticated``,
+with the ServiceAccount's uid. Like kube-apiserver it is valid only while the ServiceAccount
+object exists (seed it, or ``kubectl apply`` the install first); otherwise it is 401
+``Unauthorized``. Requests with it are authorized by kube's RBAC rules, read from the store
+at request time (a changed Role counts from the next request; an open watch keeps going):
+ClusterRoleBindings, and RoleBindings in the request's namespace (to a Role there or to a
+ClusterRole); subjects ``ServiceAccount`` (a RoleBinding's without a namespace means its
+own), ``Group``, ``User``; ``apiGroups``/``resources``/``verbs`` with ``*``, subresources as
+``pods/status`` or ``*/status``; ``resourceNames`` only for requests naming one object (get,
+update, patch, delete, and list/watch with ``fieldSelector=metadata.name=<n>``, never
+create); ``nonResourceURLs`` exact or ``prefix*``; aggregated ClusterRoles get the rules of
+the ClusterRoles their ``aggregationRule`` selects. Verbs and attributes are
+kube-apiserver's RequestInfo (GET collection = list, ``watch=`` or ``/watch/`` = watch,
+DELETE collection = deletecollection, ``/api/v1/namespaces/<ns>`` is in namespace ``<ns>``;
+the emulator itself serves neither ``/watch/`` paths nor deletecollection, so those are
+404/405 once allowed). A denial is 403 with kube's Status, word for word (``configmaps "x"
+is forbidden: User "..." cannot get resource "configmaps" in API group "" in the namespace
+"argocd"``, ``at the cluster scope``, ``cannot get path "/metrics"``, and ``: RBAC:
+role.rbac.authorization.k8s.io "r" not found`` for a binding to a missing role).
+Authorization precedes everything else, so a denied request never learns whether its object
+exists. The default policy is stored at start, as kube bootstraps it, and can be changed:
+ClusterRoles ``cluster-admin``, ``system:discovery`` (discovery, ``/openapi/*``, health,
+version), ``system:basic-user`` (SelfSubjectAccessReview) and ``system:public-info-viewer``,
+bound to ``system:masters``, ``system:authenticated`` and ``system:unauthenticated``. ``POST
+/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`` (JSON or kubectl's protobuf)
+answers with the same decision and kube's reason (``RBAC: allowed by RoleBinding "rb/ns" of
+Role "r" to ServiceAccount "sa/ns"``), so ``kubectl auth can-i`` works. kubectl sends a
+bearer token only over https: serve the app with TLS (as
+``tests/kubeapi/test_rbac_kubectl.py`` does) with ``certificate-authority-data`` in the
+kubeconfig; ``run_in_thread``/``write_kubeconfig`` are plain http.
+
+Every other identity is unrestricted: a token in ``KubeAPI(users={token: username})`` sets
+that ``userInfo``, anything else (or no token) is ``kubernetes-admin``. With
+``strict_tokens=True`` only known tokens are accepted: any other bearer token is 401, and a
+request without one is ``system:anonymous`` (group ``system:unauthenticated``) under RBAC,
+kube-apiserver's default ``--anonymous-auth``.
+
 What it does not implement
 --------------------------
-Authentication and authorization (every token is accepted), OpenAPI (so kubectl needs
+Authorization beyond RBAC for ServiceAccount tokens (other identities may do anything),
+impersonation, RBAC escalation checks on writing roles and bindings (``escalate``/``bind``),
+the TokenRequest API and token ``extra`` (e.g. ``credential-id``), SubjectAccessReview,
+LocalSubjectAccessReview and SelfSubjectRulesReview (so ``kubectl auth can-i --list`` and
+``kubectl auth whoami`` fail), OpenAPI (so kubectl needs
 ``--validate=false``), Table output (kubectl falls back to NAME/AGE), protobuf, field
 ownership and managedFields (server-side apply is a merge of the applied document:
 fields absent from it are kept), finalizers and ``deletionTimestamp`` (delete is

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -22,6 +23,17 @@ from .admission import Dispatcher, warning_headers
 from .discovery import SERVER_VERSION, Resources, ResourceType, crd_resource_types, load_crd_files
 from .faults import Faults, RequestLog, RequestRecord, Verb
 from .patching import decode_body, patch_type
+from .rbac import (
+    BOOTSTRAP_POLICY,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    Authenticator,
+    Authorizer,
+    Forbidden,
+    Identity,
+    access_review,
+    decode_access_review,
+    request_attributes,
+)
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .status import ApiError, not_found
 from .store import Store
@@ -32,7 +44,6 @@ JSON = dict[str, Any]
 log = logging.getLogger("devcluster.kubeapi")
 
 DEFAULT_CRDS = Path(__file__).resolve().parent.parent / "crds"
-ADMIN: JSON = {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
 _TRUE = ("true", "True", "1")
 
 
@@ -56,6 +67,8 @@ class KubeAPI:
         crds: Iterable[Path] = (DEFAULT_CRDS,),
         service_addresses: Mapping[tuple[str, str], str] | None = None,
         users: Mapping[str, str] | None = None,
+        service_account_tokens: Mapping[str, tuple[str, str]] | None = None,
+        strict_tokens: bool = False,
         history_limit: int = 1000,
         bookmark_interval: float = 10.0,
         max_watch_seconds: float = 1800.0,
@@ -75,11 +88,23 @@ class KubeAPI:
         self.faults = Faults()
         self.dispatcher = Dispatcher(service_addresses or {})
         self.writer = Writer(self.store, self.resources, self.dispatcher)
-        self._users = dict(users or {})
+        self.authenticator = Authenticator(
+            self.store,
+            users=users,
+            service_account_tokens=service_account_tokens,
+            strict=strict_tokens,
+        )
+        self.authorizer = Authorizer(self.store, self.resources)
         self.bookmark_interval = bookmark_interval
         self.max_watch_seconds = max_watch_seconds
         for crd in documents:
             self.store.put(crd)
+        for obj in BOOTSTRAP_POLICY:
+            self.store.put(obj)
+
+    def issue_token(self, namespace: str, name: str) -> str:
+        """A bearer token authenticating as ServiceAccount `namespace/name`, under RBAC."""
+        return self.authenticator.issue_token(namespace, name)
 
     @property
     def service_addresses(self) -> dict[tuple[str, str], str]:
@@ -105,16 +130,16 @@ class KubeAPI:
 
     # ---- request handling ----
 
-    def _user(self, request: web.Request) -> JSON:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        username = self._users.get(token) if scheme.lower() == "bearer" else None
-        if username is None:
-            return dict(ADMIN)
-        groups = ["system:authenticated"]
-        if username.startswith("system:serviceaccount:"):
-            ns = username.split(":")[2]
-            groups += ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
-        return {"username": username, "groups": groups}
+    def _authenticate_and_authorize(self, request: web.Request) -> Identity:
+        """kube-apiserver's filter order: authentication (401), then authorization (403),
+        both before the handler, so a denied request never learns whether its object exists."""
+        who = self.authenticator.authenticate(request.headers.get("Authorization", ""))
+        if who.rbac:
+            attributes = request_attributes(request.method, request.path, request.query)
+            decision = self.authorizer.authorize(who, attributes)
+            if not decision.allowed:
+                raise Forbidden(who, attributes, decision.reason)
+        return who
 
     def _route(self, parts: list[str]) -> Route | None:
         if parts[0] == "api" and len(parts) >= 3:
@@ -155,13 +180,19 @@ class KubeAPI:
         route = self._route(parts) if parts else None
         verb: Verb = "discovery"
         try:
+            if route is not None:
+                with contextlib.suppress(ApiError):  # raised again below, once authorized
+                    verb = self._verb(request.method, route, request.query)
+            who = self._authenticate_and_authorize(request)
             if route is None:
                 response: web.StreamResponse = self._discovery(request, parts)
             else:
                 verb = self._verb(request.method, route, request.query)
-                response = await self._resource(request, route, verb)
+                response = await self._resource(request, route, verb, who)
         except ApiError as exc:
-            response = web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+            response = web.json_response(
+                exc.body(), status=exc.code, headers=exc.headers, dumps=_compact
+            )
         self.requests.add(
             RequestRecord(
                 verb=verb,
@@ -199,7 +230,9 @@ class KubeAPI:
             raise ApiError(404, "the server could not find the requested resource")
         return web.json_response(doc)
 
-    async def _resource(self, request: web.Request, route: Route, verb: Verb) -> web.StreamResponse:
+    async def _resource(
+        self, request: web.Request, route: Route, verb: Verb, who: Identity
+    ) -> web.StreamResponse:
         rt = self.resources.lookup(route.group, route.version, route.plural)
         if rt is None:
             raise ApiError(404, "the server could not find the requested resource")
@@ -222,6 +255,13 @@ class KubeAPI:
                 )
         ns = route.namespace or ""
         query = request.query
+        if rt.storage_key == SELF_SUBJECT_ACCESS_REVIEWS:  # answered, never stored
+            if verb != "create":
+                raise ApiError(
+                    405, "the server does not allow this method on the requested resource"
+                )
+            body = decode_access_review(request.content_type, await request.read())
+            return web.json_response(access_review(body, who, self.authorizer), status=201)
         if verb == "get":
             obj = self.store.read(rt, ns, route.name or "")
             if obj is None:
@@ -232,7 +272,7 @@ class KubeAPI:
         dry_run = query.getall("dryRun", [])
         if any(v != "All" for v in dry_run):
             raise ApiError(400, f"dryRun={dry_run!r} is not supported; the only value is All")
-        ctx = Context(self._user(request), bool(dry_run), query.get("fieldManager"))
+        ctx = Context(who.user_info(), bool(dry_run), query.get("fieldManager"))
         name = route.name or ""
         written: Written
         if verb == "delete":
@@ -295,6 +335,11 @@ class KubeAPI:
 
 
 KUBEAPI = web.AppKey("kubeapi", KubeAPI)
+
+
+def _compact(obj: Any) -> str:
+    """Status bodies as kube-apiserver writes them: compact JSON."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _decode_object(content_type: str, raw: bytes) -> Any:

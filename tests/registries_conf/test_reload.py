@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from imageupdater.registries_conf import DEFAULT_PATH, RegistriesConf
 from imageupdater.service import ResolverService, conf_watch_path, watch_registries_conf
+from tests.waiting import async_wait_until
 
 ONE = "registries:\n- name: one\n  prefix: one.example\n  api_url: https://one.example\n"
 TWO = ONE + "- name: two\n  prefix: two.example\n  api_url: https://two.example\n"
@@ -48,10 +49,8 @@ async def watching(service: ResolverService, path: Path) -> AsyncIterator[None]:
             await task
 
 
-async def eventually(check: object, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+async def eventually(check: Callable[[], bool]) -> None:
+    await async_wait_until(check, within=3.0, what="the watcher to act", interval=0.01)
 
 
 async def test_an_edited_configmap_is_picked_up_without_a_restart(tmp_path: Path) -> None:

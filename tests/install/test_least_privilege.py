@@ -1,0 +1,207 @@
+"""Least privilege, proven: each rule of each Role and ClusterRole the install ships is
+needed. For every rule, what the product does with it (through the product's own
+adapters, as the component's ServiceAccount) succeeds with the shipped roles and is
+refused with a 403 once that one rule is removed. A new rule without a probe here fails
+the suite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from certs.manager import CertSettings, ensure
+from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from imageupdater import kube
+from imageupdater.errors import CredentialError, KubeForbidden
+from imageupdater.gitcreds import KubeGitSecrets
+from reconciler.apps_api import KubeApplications
+from reconciler.events import EventRecorder
+from reconciler.leader import LeaderElector
+from reconciler.metrics import ReconcilerMetrics
+from tests.install.harness import NAMESPACE, render
+from tests.reconciler.conftest import application
+
+Probe = Callable[[kube.KubeClient], Awaitable[None]]
+TEAM = "team-a"
+
+
+def workload() -> list[dict[str, Any]]:
+    """What the probes touch: an Application in a tenant namespace, its pull secret, Argo
+    CD's repository Secret and SSH known hosts, the default AppProject."""
+    # Without our annotations, so the webhook configurations (installed, with no server
+    # behind them here) let its patch through, as their matchConditions do.
+    app = application("web", {}, namespace=TEAM)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "regcreds", "namespace": TEAM},
+        "data": {"creds": "dTpw"},
+    }
+    repository = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "repo",
+            "namespace": NAMESPACE,
+            "labels": {"argocd.argoproj.io/secret-type": "repository"},
+        },
+        "data": {"url": "aHR0cHM6Ly9naXQuZXhhbXBsZS9hLmdpdA=="},
+    }
+    known_hosts = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-ssh-known-hosts-cm", "namespace": NAMESPACE},
+        "data": {"ssh_known_hosts": "git.example ssh-ed25519 AAAA\n"},
+    }
+    project = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "default", "namespace": NAMESPACE},
+        "spec": {},
+    }
+    return [app, secret, repository, known_hosts, project]
+
+
+# ---- what each component does with each rule ----
+
+
+async def applications(client: kube.KubeClient) -> None:
+    api = KubeApplications(client, ReconcilerMetrics(CollectorRegistry()))
+    listed, _ = await api.list_all()
+    assert [a["metadata"]["name"] for a in listed] == ["web"]
+    await api.get(TEAM, "web")
+    await api.patch(TEAM, "web", {"metadata": {"annotations": {"probe": "1"}}})
+    watch = api.watch(None, None)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.5):
+            async for _event in watch:
+                break
+    await watch.aclose()
+
+
+async def projects(client: kube.KubeClient) -> None:
+    api = KubeApplications(client, ReconcilerMetrics(CollectorRegistry()))
+    assert await api.get_project(NAMESPACE, "default") is not None
+
+
+async def events(client: kube.KubeClient) -> None:
+    recorder = EventRecorder(client, aggregation_interval=dt.timedelta(0))
+    app = application("web", {}, namespace=TEAM)
+    app["metadata"]["uid"] = "u1"
+    for _ in range(2):  # a new Event, then its count patched
+        await recorder.record(app, "Warning", "ImageUpdateFailed", "registry down")
+    assert (recorder.sent, recorder.patched) == (1, 1)
+
+
+async def pull_secret(client: kube.KubeClient) -> None:
+    assert await KubeGitSecrets(client).read_secret(TEAM, "regcreds")
+
+
+async def lease(client: kube.KubeClient) -> None:
+    elector = LeaderElector(client, namespace=NAMESPACE, name="image-updater-leader", identity="a")
+    assert await elector.try_acquire_or_renew()  # created
+    assert await elector.try_acquire_or_renew()  # read and renewed
+
+
+async def lease_renewal(client: kube.KubeClient) -> None:
+    await lease(client)
+
+
+async def repository_secrets(client: kube.KubeClient) -> None:
+    listed = await KubeGitSecrets(client).list_secrets(
+        NAMESPACE, "argocd.argoproj.io/secret-type=repository"
+    )
+    assert [s["metadata"]["name"] for s in listed] == ["repo"]
+
+
+async def known_hosts(client: kube.KubeClient) -> None:
+    found = await KubeGitSecrets(client).read_config_map(NAMESPACE, "argocd-ssh-known-hosts-cm")
+    assert found is not None
+
+
+def _cert_settings() -> CertSettings:
+    return CertSettings(
+        namespace=NAMESPACE,
+        service="image-updater-webhook",
+        secret_name="image-updater-webhook-tls",
+        webhook_configurations=("image-updater",),
+    )
+
+
+async def certificates(client: kube.KubeClient) -> None:
+    first = await ensure(client, _cert_settings())  # creates the Secret, injects the CA
+    assert first.bundle is not None and sorted(first.injected)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=300)
+    renewed = await ensure(client, _cert_settings(), now=later)  # reads and updates it
+    assert renewed.renewed
+
+
+# (kind, name, index of the rule) -> (ServiceAccount, probe)
+PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
+    ("ClusterRole", "image-updater-reconciler", 0): ("image-updater-reconciler", applications),
+    ("ClusterRole", "image-updater-reconciler", 1): ("image-updater-reconciler", projects),
+    ("ClusterRole", "image-updater-reconciler", 2): ("image-updater-reconciler", events),
+    ("ClusterRole", "image-updater-reconciler", 3): ("image-updater-reconciler", pull_secret),
+    ("Role", "image-updater-reconciler", 0): ("image-updater-reconciler", lease),
+    ("Role", "image-updater-reconciler", 1): ("image-updater-reconciler", lease_renewal),
+    ("Role", "image-updater-reconciler", 2): ("image-updater-reconciler", repository_secrets),
+    ("Role", "image-updater-reconciler", 3): ("image-updater-reconciler", known_hosts),
+    ("ClusterRole", "image-updater-admission", 0): ("image-updater-admission", pull_secret),
+    ("Role", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
+    ("Role", "image-updater-admission-certs", 1): ("image-updater-admission", certificates),
+    ("ClusterRole", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
+}
+
+
+def shipped_rules() -> list[tuple[str, str, int]]:
+    found = []
+    for doc in render("self-signed"):
+        if doc["kind"] in ("Role", "ClusterRole"):
+            for index in range(len(doc.get("rules", []))):
+                found.append((doc["kind"], doc["metadata"]["name"], index))
+    return found
+
+
+def test_every_shipped_rule_has_a_probe_and_every_probe_a_rule() -> None:
+    assert sorted(shipped_rules()) == sorted(PROBES)
+
+
+@contextlib.asynccontextmanager
+async def cluster_as(
+    tmp_path: Path, account: str, without: tuple[str, str, int] | None
+) -> AsyncIterator[tuple[KubeAPI, kube.KubeClient]]:
+    api = KubeAPI()
+    for doc in render("self-signed"):
+        doc = copy.deepcopy(doc)
+        if without is not None and (doc["kind"], doc["metadata"]["name"]) == without[:2]:
+            del doc["rules"][without[2]]
+        api.store.put(doc)
+    for doc in workload():
+        api.store.put(doc)
+    with run_in_thread(api) as server:
+        token = api.issue_token(NAMESPACE, account)
+        config = write_kubeconfig(tmp_path / f"{account}.kubeconfig", server.url, token=token)
+        async with await kube.KubeClient.connect(str(config)) as client:
+            yield api, client
+
+
+@pytest.mark.parametrize("rule", sorted(PROBES), ids=lambda r: f"{r[0]}/{r[1]}[{r[2]}]")
+async def test_the_rule_is_needed_and_enough(tmp_path: Path, rule: tuple[str, str, int]) -> None:
+    account, probe = PROBES[rule]
+    async with cluster_as(tmp_path / "all", account, None) as (api, client):
+        await probe(client)
+        assert api.requests.count(status=403) == 0
+    async with cluster_as(tmp_path / "less", account, rule) as (api, client):
+        # Refused: the adapter's own error (a CredentialError names the missing permission),
+        # or the product's result shows the write did not happen.
+        with pytest.raises((KubeForbidden, CredentialError, AssertionError)):
+            await probe(client)
+        assert api.requests.count(status=403) >= 1
