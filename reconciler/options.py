@@ -100,7 +100,7 @@ class RunOptions:
     label_selector: str | None  # --match-application-label
     name_patterns: tuple[str, ...]  # --match-application-name (checked globs)
     # Process
-    kube_events: bool  # not --disable-kube-events / IMAGE_UPDATER_KUBE_EVENTS
+    kube_events: bool  # not --disable-kube-events / not IMAGE_UPDATER_KUBE_EVENTS (upstream's)
     leader_election: bool
     lease_namespace: str  # --leader-election-namespace / POD_NAMESPACE, default argocd
     lease_name: str  # --leader-election-name
@@ -137,8 +137,10 @@ class RunOptions:
         grpc_web = _flag_or_env_bool(args.argocd_grpc_web, env, "ARGOCD_GRPC_WEB")
         insecure = _flag_or_env_bool(args.argocd_insecure, env, "ARGOCD_INSECURE")
         plaintext = _flag_or_env_bool(args.argocd_plaintext, env, "ARGOCD_PLAINTEXT")
+        # Upstream's naming, kept: IMAGE_UPDATER_KUBE_EVENTS is --disable-kube-events's
+        # variable, so "true" turns Events off.
         if args.disable_kube_events is None:
-            kube_events = _env_bool(env, "IMAGE_UPDATER_KUBE_EVENTS", True)
+            kube_events = not _env_bool(env, "IMAGE_UPDATER_KUBE_EVENTS", False)
         else:
             kube_events = not args.disable_kube_events
         credentials = credential_rules(args)

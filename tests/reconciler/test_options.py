@@ -57,7 +57,7 @@ ENV = {
     "ARGOCD_NAMESPACE": "argocd",
     "IMAGE_UPDATER_LOGLEVEL": "debug",
     "IMAGE_UPDATER_LOGFORMAT": "json",
-    "IMAGE_UPDATER_KUBE_EVENTS": "false",
+    "IMAGE_UPDATER_KUBE_EVENTS": "true",  # upstream's naming: true disables Events
     "POD_NAMESPACE": "ops",
 }
 
@@ -252,3 +252,13 @@ def test_the_process_environment_is_read_when_none_is_given(
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENCY", "3")
     assert RunOptions.from_args(build_parser().parse_args(["run"])).max_concurrency == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "events"), [("true", False), ("false", True), ("1", False), (None, True)]
+)
+def test_image_updater_kube_events_keeps_upstreams_inverted_meaning(
+    value: str | None, events: bool
+) -> None:
+    env = {} if value is None else {"IMAGE_UPDATER_KUBE_EVENTS": value}
+    assert options(env=env).kube_events is events
