@@ -259,6 +259,7 @@ class Cycle:
         config = found.config
         if config is None:
             result.errors += 1
+            result.failed_apps.add(key)
             self.metrics.invalid_configs.labels(key).inc()
             message = "; ".join(str(p) for p in found.errors)
             log.warning("skipping %s: invalid image-updater annotations: %s", key, message)
@@ -469,6 +470,7 @@ class Cycle:
             )
         if failures:
             state.result.errors += len(failures)
+            state.result.failed_apps.add(key)
             self.metrics.images_errors.labels(key).inc(len(failures))
         decision = await self._decide(item, chosen, state)
         method = item.config.write_back.method
@@ -532,6 +534,7 @@ class Cycle:
                 await self.events.images_updated(work.app, plan.changes, commit=commit)
             case WriteFailed(_, reason, rejected, public):
                 result.errors += 1
+                result.failed_apps.add(key)
                 if rejected:
                     if outcome.work.config.write_back.method == "argocd":
                         self.metrics.patches.labels("error").inc()
@@ -541,6 +544,7 @@ class Cycle:
                     report.problems.append(public)
             case Blocked(_, reason):
                 result.errors += 1
+                result.failed_apps.add(key)
                 log.warning("not updating %s: %s", key, reason, extra={"application": key})
                 report.problems.append(reason)
             case Deferred(work, _, decision, windows, now):

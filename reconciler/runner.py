@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from imageupdater import kube
 from imageupdater.argocd import ArgoCDClient
-from imageupdater.cli import EXIT_OK
+from imageupdater.cli import EXIT_FAILED, EXIT_OK
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry_metrics import RegistryCounterCollector
 from imageupdater.service import ResolverService, conf_watch_path, watch_registries_conf
@@ -156,6 +156,14 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+    if options.once and controller.cycles and controller.cycles[-1].failed_apps:
+        failed = sorted(controller.cycles[-1].failed_apps)
+        shown = ", ".join(failed[:20]) + (
+            f" and {len(failed) - 20} more" if len(failed) > 20 else ""
+        )
+        # For CronJobs and CI: the cycle ran, but not everything it was asked to do happened.
+        log.error("%d application(s) could not be updated: %s", len(failed), shown)
+        return EXIT_FAILED
     return EXIT_OK
 
 

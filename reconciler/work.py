@@ -53,6 +53,7 @@ class CycleResult:
     deferred: int = 0
     retry_at: dt.datetime | None = None
     deferred_apps: set[str] = field(default_factory=set)
+    failed_apps: set[str] = field(default_factory=set)  # an error held back some of its images
 
     def summary(self) -> str:
         return (

@@ -198,3 +198,27 @@ def test_a_bad_log_setting_from_the_environment_stops_the_command_at_start(
     assert done.returncode == 2
     assert f"{variable}={value!r}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_once_exits_1_naming_the_applications_that_could_not_be_updated(
+    tmp_path: Path, registry: LocalRegistry, unique_repo: str
+) -> None:
+    asyncio.run(seed(registry, unique_repo))
+    image = f"{registry.host}/{unique_repo}"
+    api = KubeAPI()
+    api.store.put(application("good", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    missing = f"{registry.host}/{unique_repo}-missing"
+    api.store.put(application("bad", {"image-list": missing}, images=[f"{missing}:1.0.0"]))
+    api.store.put(application("typo", {"image-list": image, "update-stratgy": "semver"}))
+    with run_in_thread(api) as running:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", running.url)
+        done = run(
+            "--once",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--registries-conf-path",
+            str(registries_conf(tmp_path, registry)),
+        )
+    assert done.returncode == 1, done.stderr
+    assert "2 application(s) could not be updated: argocd/bad, argocd/typo" in done.stderr
+    assert "images_updated=1" in done.stderr
