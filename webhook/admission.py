@@ -45,6 +45,7 @@ from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
 from webhook.review import Request, Verdict
+from webhook.windows import SyncWindowGate
 
 log = logging.getLogger("image_updater.webhook")
 
@@ -114,9 +115,18 @@ def _problem_lines(problems: Sequence[Problem]) -> str:
 class Admission:
     """Validation and mutation of Applications, sharing one resolver and its caches."""
 
-    def __init__(self, settings: AdmissionSettings, resolve: ResolveFn | None = None) -> None:
+    def __init__(
+        self,
+        settings: AdmissionSettings,
+        resolve: ResolveFn | None = None,
+        *,
+        windows: SyncWindowGate | None = None,
+    ) -> None:
         self.settings = settings
         self._resolve = resolve
+        # Without API access (tests, a webhook run without a kubeconfig) there are no
+        # AppProjects to read; in a cluster the gate is always there.
+        self._windows = windows
         self._background: set[asyncio.Task[Resolution]] = set()
         self._parsed: OrderedDict[_ParseKey, annotation_parser.ParseResult] = OrderedDict()
         self._risks: OrderedDict[_RiskKey, tuple[str, ...]] = OrderedDict()
@@ -297,6 +307,11 @@ class Admission:
         outdated = outdated_choices((running[id(policy)], c) for policy, c in chosen)
         plan = plan_overrides(app, source, outdated)
         patch = json_patch(app, plan)
+        if patch and self._windows is not None:
+            held = await self._windows.holds(app)
+            if held is not None:
+                warnings.append(held)
+                return Decision(Verdict(warnings=warnings), outcome="deferred", mutations=counts)
         for change in plan.changes:
             warnings.append(
                 f"image-updater set {change.image} to {change.new}"

@@ -69,6 +69,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "available, else none)",
     )
     add(
+        "--argocd-namespace",
+        default=None,
+        help="where AppProjects live, for their sync windows (env ARGOCD_NAMESPACE; default: "
+        "each Application's own namespace)",
+    )
+    add(
         "--resolve-timeout",
         default="2s",
         help="longest wait for registries while mutating, Go duration (default %(default)s)",

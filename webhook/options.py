@@ -49,6 +49,7 @@ class WebhookOptions:
     credentials: CredentialRules  # --allow-cross-namespace-secrets, --allow-env-ext-credentials
     reachability: ReachabilityPolicy  # --allowed-registries, --internal-networks
     registries_conf_path: str | None  # None = upstream's default path if present
+    argocd_namespace: str | None  # --argocd-namespace / ARGOCD_NAMESPACE: where AppProjects live
     kubeconfig: str | None  # None: in-cluster when available, else no cluster access
     # --self-signed-certs: in-process CA and serving certificate
     self_signed_certs: bool
@@ -85,6 +86,7 @@ class WebhookOptions:
             credentials=credentials,
             reachability=policy,
             registries_conf_path=args.registries_conf_path,
+            argocd_namespace=args.argocd_namespace or os.environ.get("ARGOCD_NAMESPACE") or None,
             kubeconfig=args.kubeconfig,
             self_signed_certs=args.self_signed_certs,
             certs_namespace=args.certs_namespace,

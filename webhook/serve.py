@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -28,6 +29,7 @@ from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
 from webhook.options import WebhookOptions
 from webhook.server import make_app
+from webhook.windows import SyncWindowGate
 
 log = logging.getLogger("image_updater.webhook")
 
@@ -73,12 +75,21 @@ async def serve(options: WebhookOptions, conf: RegistriesConf) -> int:
             background.append(asyncio.create_task(watch_registries_conf(resolver, watched)))
         registry = CollectorRegistry()
         metrics = WebhookMetrics(registry, registry_snapshot=resolver.client.snapshot)
+        gate = None
+        if client is not None:
+            api = client
+
+            async def read_project(namespace: str, name: str) -> dict[str, Any] | None:
+                return await api.get_or_none(kube.APPPROJECTS, namespace, name)
+
+            gate = SyncWindowGate(read_project, project_namespace=options.argocd_namespace)
         admission = Admission(
             AdmissionSettings(
                 resolve_timeout=options.resolve_timeout,
                 credentials=options.credentials,
             ),
             resolver.resolve,
+            windows=gate,
         )
         app = make_app(admission, metrics, max_body=options.max_body_bytes)
         limits = ServerLimits(

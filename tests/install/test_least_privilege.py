@@ -28,6 +28,7 @@ from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from tests.install.harness import NAMESPACE, render
 from tests.reconciler.conftest import application
+from webhook.windows import SyncWindowGate
 
 Probe = Callable[[kube.KubeClient], Awaitable[None]]
 TEAM = "team-a"
@@ -101,6 +102,15 @@ async def events(client: kube.KubeClient) -> None:
     assert (recorder.sent, recorder.patched) == (1, 1)
 
 
+async def admission_windows(client: kube.KubeClient) -> None:
+    async def read(namespace: str, name: str) -> dict[str, Any] | None:
+        return await client.get_or_none(kube.APPPROJECTS, namespace, name)
+
+    gate = SyncWindowGate(read, project_namespace=NAMESPACE)
+    held = await gate.holds(application("web", {}, namespace=TEAM))
+    assert held is None, held
+
+
 async def pull_secret(client: kube.KubeClient) -> None:
     assert await KubeGitSecrets(client).read_secret(TEAM, "regcreds")
 
@@ -155,6 +165,7 @@ PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
     ("Role", "image-updater-reconciler", 2): ("image-updater-reconciler", repository_secrets),
     ("Role", "image-updater-reconciler", 3): ("image-updater-reconciler", known_hosts),
     ("ClusterRole", "image-updater-admission", 0): ("image-updater-admission", pull_secret),
+    ("ClusterRole", "image-updater-admission", 1): ("image-updater-admission", admission_windows),
     ("Role", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
     ("Role", "image-updater-admission-certs", 1): ("image-updater-admission", certificates),
     ("ClusterRole", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
