@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="Applications processed in parallel (env MAX_CONCURRENCY; default 10)",
     )
+    add(
+        "--configmap-dir",
+        default=None,
+        help="where upstream's ConfigMap argocd-image-updater-config is mounted whole, to refuse "
+        "keys that are not supported ('' = do not check; default "
+        "/app/config/argocd-image-updater-config if present)",
+    )
     add("--kubeconfig", help="kubeconfig file (default: in-cluster, else ~/.kube/config)")
     add(
         "--applications-api",

@@ -16,9 +16,11 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from imageupdater.cli.tenant_flags import credential_rules, reachability
+from imageupdater.cli.upstream_settings import CONFIGMAP_DIR, check_upstream_settings
 from imageupdater.credentials import CredentialRules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
@@ -58,6 +60,13 @@ class GitOptions:
     cache_dir: str  # --git-cache-dir
     known_hosts_path: str  # --git-known-hosts-path
     parallel_repositories: int  # --git-parallel-repositories
+
+
+def _configmap_dir(flag: str | None) -> Path | None:
+    """``--configmap-dir``: where the install mounts upstream's ConfigMap whole ("" = none)."""
+    if flag is None:
+        return CONFIGMAP_DIR
+    return Path(flag) if flag else None
 
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -117,6 +126,7 @@ class RunOptions:
     ) -> RunOptions:
         """The options the parsed flags and the environment (default ``os.environ``) ask for."""
         env = os.environ if env is None else env
+        check_upstream_settings(env, _configmap_dir(args.configmap_dir))
         loglevel, logformat = log_settings(args.loglevel, args.logformat, env)
         raw_interval = args.interval or env.get("IMAGE_UPDATER_INTERVAL", "2m")
         interval = 0.0 if args.once else parse_duration(raw_interval)

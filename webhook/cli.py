@@ -69,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "available, else none)",
     )
     add(
+        "--configmap-dir",
+        default=None,
+        help="where upstream's ConfigMap argocd-image-updater-config is mounted whole, to refuse "
+        "keys that are not supported ('' = do not check; default "
+        "/app/config/argocd-image-updater-config if present)",
+    )
+    add(
         "--argocd-namespace",
         default=None,
         help="where AppProjects live, for their sync windows (env ARGOCD_NAMESPACE; default: "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imageupdater.cli.tenant_flags import credential_rules, reachability
+from imageupdater.cli.upstream_settings import CONFIGMAP_DIR, check_upstream_settings
 from imageupdater.credentials import CredentialRules
 from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
@@ -64,6 +65,8 @@ class WebhookOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WebhookOptions:
         """The options the parsed flags ask for; the first invalid value raises."""
+        configmap = None if args.configmap_dir == "" else Path(args.configmap_dir or CONFIGMAP_DIR)
+        check_upstream_settings(os.environ, configmap)
         loglevel, logformat = log_settings(args.loglevel, args.logformat, os.environ)
         resolve_timeout = parse_duration(args.resolve_timeout)
         reload_interval = parse_duration(args.cert_reload_interval)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -218,3 +219,33 @@ def test_the_installed_components_run_the_demo_flow_under_their_own_rbac(
         log = running.log(name)
         assert "forbidden" not in log.lower(), log[-3000:]
         assert "Traceback" not in log, log[-3000:]
+
+
+def test_an_upstream_configmap_key_that_is_not_supported_stops_the_components_at_start(
+    tmp_path: Path,
+) -> None:
+    api = KubeAPI()
+    for doc in install_docs():
+        api.store.put(doc)
+    api.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "argocd-image-updater-config", "namespace": NAMESPACE},
+            "data": {"log.level": "info", "max_concurrent_apps": "20"},
+        }
+    )
+    docs = install_docs()
+    with run_in_thread(api) as server:
+        for name in ("image-updater-reconciler", "image-updater-admission"):
+            part = component(api, docs, name, tmp_path, server_url=server.url)
+            done = subprocess.run(
+                part.command(),
+                env={**os.environ, **part.env},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            assert done.returncode == 2, done.stderr
+            assert "key 'max_concurrent_apps' is upstream's and not supported" in done.stderr
