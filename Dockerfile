@@ -41,7 +41,7 @@ RUN apt-get update \
 # Only the wheel crosses over from the build stage: no compilers, sources or build backend
 # end up in the image. Dependencies come as wheels from the index.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir /wheels/*.whl
+    pip install --no-cache-dir --compile /wheels/*.whl
 
 # 65532 is the UID/GID the manifests' securityContext runs as (runAsUser: 65532); a numeric
 # USER lets runAsNonRoot verify it without reading /etc/passwd.

@@ -181,6 +181,12 @@ def test_the_installed_wheel_runs_in_a_clean_virtualenv(built: Built, tmp_path: 
 
     where = _run([python, "-c", "import imageupdater; print(imageupdater.__file__)"], cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(tmp_path / "venv"), "imported from the checkout"
+    # pip compiled the wheel at install (as the image's `pip install --compile` does): no
+    # start has to compile the project.
+    package = Path(where.strip()).parent
+    sources = list(package.rglob("*.py"))
+    compiled = list(package.rglob("__pycache__/*.pyc"))
+    assert sources and len(compiled) >= len(sources), (len(sources), len(compiled))
 
     usage = _run([bin_dir / "image-updater", "--help"], cwd=tmp_path, timeout=60)
     for name in SUBCOMMANDS:
