@@ -69,7 +69,7 @@ def test_the_manifest_namespace_is_used_for_secret_checks() -> None:
     ("kind", "api_version"),
     [
         pytest.param("ConfigMap", "v1", id="configmap"),
-        pytest.param("ApplicationSet", "argoproj.io/v1alpha1", id="applicationset"),
+        pytest.param("ImageUpdater", "example.com/v1", id="other-group-imageupdater"),
         pytest.param("Application", "example.com/v1", id="other-group-application"),
     ],
 )
