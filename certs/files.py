@@ -5,11 +5,16 @@ key files when their contents change and loads them into that same context: hand
 after the swap present the new certificate, connections already open keep theirs, so a
 rotation fails no in-flight request. A half-rotated pair (new cert, old key) fails to load;
 the reloader keeps the previous pair and tries again on the next tick.
+
+``CertReloader.expiry`` says when what it serves expires: the serving certificate as loaded
+(the first in the file), and the CA from the ``ca.crt`` beside it (the current CA comes first
+in it), which ``certs --cert-dir``, ``--self-signed-certs`` and cert-manager's Secrets all
+provide. The webhook exports both as metrics.
 """
 
 from __future__ import annotations
 
-__all__ = ["CertReloader", "server_context", "write_files"]
+__all__ = ["CertReloader", "not_after", "server_context", "write_files"]
 
 import asyncio
 import contextlib
@@ -20,6 +25,8 @@ import ssl
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+from cryptography import x509
 
 from certs.authority import Bundle
 
@@ -67,33 +74,70 @@ def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
-def _fingerprint(cert_file: Path, key_file: Path) -> str:
-    return hashlib.sha256(cert_file.read_bytes() + b"\0" + key_file.read_bytes()).hexdigest()
+def _fingerprint(cert: bytes, key: bytes) -> str:
+    return hashlib.sha256(cert + b"\0" + key).hexdigest()
+
+
+def not_after(pem: bytes) -> float | None:
+    """When the first certificate in ``pem`` expires (Unix time), or None if none parses."""
+    try:
+        return x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+    except ValueError:
+        return None
 
 
 class CertReloader:
     """Polls the certificate files and reloads them into ``context`` when they change."""
 
     def __init__(
-        self, context: ssl.SSLContext, cert_file: Path, key_file: Path, *, interval: float = 10.0
+        self,
+        context: ssl.SSLContext,
+        cert_file: Path,
+        key_file: Path,
+        *,
+        interval: float = 10.0,
+        ca_file: Path | None = None,
     ) -> None:
         self.context = context
         self.cert_file = cert_file
         self.key_file = key_file
+        # Only read for its expiry; by default the ``ca.crt`` beside the certificate.
+        self.ca_file = ca_file if ca_file is not None else cert_file.parent / CA_CERT
         self.interval = interval
         self.reloads = 0
         self.failures = 0
-        self._loaded = _fingerprint(cert_file, key_file)
+        cert = cert_file.read_bytes()
+        self._loaded = _fingerprint(cert, key_file.read_bytes())
+        self._serving_expiry = not_after(cert)
+        self._ca_expiry: float | None = None
+        self._read_ca()
+
+    def _read_ca(self) -> None:
+        try:
+            pem = self.ca_file.read_bytes()
+        except FileNotFoundError:
+            self._ca_expiry = None
+            return
+        except OSError:
+            return  # unreadable for a moment: keep what was known
+        self._ca_expiry = not_after(pem)
+
+    def expiry(self) -> dict[str, float]:
+        """When the served certificate (``serving``) and its CA (``ca``) expire, Unix time;
+        a certificate that is not known is left out."""
+        known = {"serving": self._serving_expiry, "ca": self._ca_expiry}
+        return {name: when for name, when in known.items() if when is not None}
 
     def check(self) -> bool:
         """Reload if the files changed; True when a new pair was loaded."""
+        self._read_ca()
         try:
             cert, key = self.cert_file.read_bytes(), self.key_file.read_bytes()
         except OSError as exc:
             self.failures += 1
             log.warning("cannot read serving certificate files: %s", exc.strerror)
             return False
-        current = hashlib.sha256(cert + b"\0" + key).hexdigest()
+        current = _fingerprint(cert, key)
         if current == self._loaded:
             return False
         # OpenSSL swaps the certificate before it checks the key, so a failed load would leave
@@ -116,6 +160,7 @@ class CertReloader:
                 return False
             self.context.load_cert_chain(cert_copy, key_copy)
         self._loaded = current
+        self._serving_expiry = not_after(cert)
         self.reloads += 1
         log.info("reloaded serving certificate from %s", self.cert_file)
         return True

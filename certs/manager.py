@@ -8,7 +8,9 @@ ValidatingWebhookConfigurations, and optionally write the files the webhook serv
 interval, whichever comes first.
 
 Configurations annotated for cert-manager's CA injector belong to cert-manager: we leave
-them, and the Secret, alone.
+them, and the Secret, alone. A configuration named that does not exist (neither a Mutating-
+nor a ValidatingWebhookConfiguration of that name) fails the pass, naming it: a typo must
+not pass for "already current" while the API server cannot reach the webhook.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from certs.authority import Bundle, renew, rotation_due, service_dns_names
 from certs.files import write_files
 from imageupdater import kube
-from imageupdater.errors import KubeConflict
+from imageupdater.errors import KubeConflict, KubeNotFound
 
 log = logging.getLogger("image_updater.certs")
 
@@ -100,12 +102,27 @@ def _secret_body(settings: CertSettings, bundle: Bundle, resource_version: str |
 async def _configurations(
     client: kube.KubeClient, names: Sequence[str]
 ) -> list[tuple[kube.Resource, dict[str, Any]]]:
+    """Every configuration named, of either kind; KubeNotFound naming those of neither."""
     found = []
+    missing = []
     for name in names:
+        of_name = []
         for resource in (kube.MUTATING_WEBHOOKS, kube.VALIDATING_WEBHOOKS):
             obj = await client.get_or_none(resource, None, name)
             if obj is not None:
-                found.append((resource, obj))
+                of_name.append((resource, obj))
+        if not of_name:
+            missing.append(name)
+        found += of_name
+    if missing:
+        listed = ", ".join(repr(name) for name in missing)
+        raise KubeNotFound(
+            f"webhook configuration{'s' if len(missing) > 1 else ''} {listed} not found: no "
+            "MutatingWebhookConfiguration or ValidatingWebhookConfiguration has that name, so "
+            "there is nothing to inject the CA bundle into; name the configurations the "
+            "install created (default: image-updater)",
+            status=404,
+        )
     return found
 
 

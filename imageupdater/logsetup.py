@@ -3,15 +3,21 @@
 Only entry points call ``configure_logging``; library code just uses named loggers under
 ``image_updater``. Upstream's level names are accepted (``trace`` and ``warn`` included).
 Structured context (``application``, ``image``, ``uid`` …) travels in ``extra=`` and appears
-as ``key=value`` pairs in text and as fields in JSON.
+as ``key=value`` pairs in text (unless the message says that pair already) and as fields in
+JSON: numbers, booleans, ``None`` and lists stay JSON numbers, booleans, ``null`` and arrays
+(a cycle summary's counts can be summed by a log pipeline), anything else becomes its
+``str()``. JSON lines carry the time in UTC with milliseconds (``2026-12-03T18:00:00.123Z``),
+so lines from one second keep their order across components.
 """
 
 from __future__ import annotations
 
 __all__ = ["LOG_FORMATS", "LOG_LEVELS", "configure_logging", "log_settings"]
 
+import datetime as dt
 import json
 import logging
+import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -61,19 +67,43 @@ def _context(record: logging.LogRecord) -> dict[str, Any]:
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extra = " ".join(f"{key}={value}" for key, value in sorted(_context(record).items()))
+        message = record.getMessage()
+        # A field the message already says as ``key=value`` (upstream's cycle summary says
+        # them all) is not said twice.
+        pairs = (f"{key}={value}" for key, value in sorted(_context(record).items()))
+        extra = " ".join(pair for pair in pairs if pair not in message)
         return f"{line} {extra}" if extra else line
+
+
+def _json_time(record: logging.LogRecord) -> str:
+    """ISO 8601 in UTC with milliseconds: ``2026-12-03T18:00:00.123Z``."""
+    moment = dt.datetime.fromtimestamp(record.created, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _json_value(value: object) -> object:
+    # bool is an int; both, floats and None are JSON values already. A float that JSON
+    # cannot write (nan, inf) is written as text rather than as invalid JSON.
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return str(value)
 
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": _json_time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        entry.update({key: str(value) for key, value in _context(record).items()})
+        for key, value in _context(record).items():
+            # Context never overwrites the line's own time, level, logger or message.
+            entry.setdefault(key, _json_value(value))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, sort_keys=False)

@@ -127,6 +127,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add("--health-port", type=int, default=8080, help="port for /healthz and /readyz; 0 = off")
     add("--metrics-port", type=int, default=8081, help="port for /metrics; 0 = off")
     add(
+        "--api-unready-after",
+        default="60s",
+        help="/readyz turns unready once every list and watch of Applications has failed for "
+        "this long, Go duration (default %(default)s)",
+    )
+    add(
         "--loglevel",
         choices=LOG_LEVELS,
         default=None,

@@ -6,6 +6,13 @@
   interval later. Watches resume from the last ``resourceVersion`` and relist on 410 Gone.
 * Updates deferred by a sync window are retried when the window may allow them.
 * Without a watchable API (Argo CD's REST API) the index is refreshed by relisting.
+* A watch that fails is started over with back-off, after a fresh list (which also tells at
+  once that the API server answers again); every restart is counted by reason.
+* Readiness (``ready``): the first list is indexed, and the API server has not been lost —
+  list or watch failing, with no answer since — for longer than ``api_unready_after``. It
+  turns ready again by itself with the next answer.
+* After each completed cycle the time is recorded
+  (``image_updater_last_successful_cycle_timestamp_seconds``).
 Only the leader runs cycles; every replica keeps its index warm to take over at once.
 """
 
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +48,10 @@ class ControllerSettings:
     name_patterns: Sequence[str] = ()
     debounce: float = 1.0
     watch_timeout: int = 300
+    # Seconds the API server may fail every list and watch before /readyz says not ready:
+    # long enough to ride out an API server restart, short enough that an endpoint which
+    # cannot see changes is taken out of rotation (and alerted on).
+    api_unready_after: float = 60.0
 
 
 def _interesting(app: Application) -> tuple[Any, ...]:
@@ -59,6 +71,8 @@ class Controller:
         settings: ControllerSettings,
         is_leader: Callable[[], bool] = lambda: True,
         leader_changed: asyncio.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.api = api
         self.cycle = cycle
@@ -76,6 +90,38 @@ class Controller:
         self.synced = asyncio.Event()
         self.cycles: list[CycleResult] = []
         self._retry_at: dt.datetime | None = None
+        self._monotonic = monotonic
+        self._wall_clock = wall_clock
+        # Per scope (namespace, None = all): since when its lists and watches have failed
+        # without an answer in between, and the last error.
+        self._api_failing: dict[str | None, tuple[float, str]] = {}
+
+    # -- readiness ---------------------------------------------------------------------------
+
+    def _api_answered(self, namespace: str | None) -> None:
+        if self._api_failing.pop(namespace, None) is not None:
+            log.info("the API server answers again for %s", namespace or "all namespaces")
+
+    def _api_failed(self, namespace: str | None, exc: Exception) -> None:
+        since = self._api_failing.get(namespace, (self._monotonic(), ""))[0]
+        self._api_failing[namespace] = (since, str(exc))
+
+    def ready(self) -> bool | str:
+        """True when ready; otherwise why not, in a sentence (what ``/readyz`` answers)."""
+        if not self.synced.is_set():
+            return "Applications not listed yet"
+        grace = self.settings.api_unready_after
+        now = self._monotonic()
+        for namespace, (since, error) in sorted(
+            self._api_failing.items(), key=lambda item: item[1][0]
+        ):
+            if now - since >= grace:
+                return (
+                    f"the API server has not answered lists or watches of Applications in "
+                    f"{namespace or 'all namespaces'} for {now - since:.0f}s (allowed: "
+                    f"{grace:g}s): {error}"
+                )
+        return True
 
     def _selected(self, app: Application) -> bool:
         if not self.settings.name_patterns:
@@ -106,7 +152,12 @@ class Controller:
         fresh: dict[str, Application] = {}
         # One list per scope, so each watch resumes from its own list's version.
         for namespace in self.api.scopes:
-            items, version = await self.api.list_namespace(namespace)
+            try:
+                items, version = await self.api.list_namespace(namespace)
+            except ImageUpdaterError as exc:
+                self._api_failed(namespace, exc)
+                raise
+            self._api_answered(namespace)
             versions[namespace] = version
             for app in items:
                 if self._selected(app):
@@ -117,10 +168,17 @@ class Controller:
         return versions
 
     async def _watch_namespace(self, namespace: str | None, version: str | None) -> None:
+        scope = namespace or "all namespaces"
         backoff = 1.0
+        relist = False
         while True:
             try:
+                if relist:
+                    version = await self._relist_namespace(namespace)
+                    relist = False
+                    backoff = 1.0
                 async for event in self.api.watch(namespace, version):
+                    self._api_answered(namespace)
                     backoff = 1.0
                     version = event.object.get("metadata", {}).get("resourceVersion", version)
                     if event.type == "BOOKMARK":
@@ -130,28 +188,37 @@ class Controller:
                         continue
                     self._store(event.object)  # type: ignore[arg-type]
                     self._update_gauges()
+                # The server ended the watch (its timeout): it is there; resume.
+                self._api_answered(namespace)
             except KubeGone:
-                log.info("watch of %s expired (410); relisting", namespace or "all namespaces")
-                version = await self._relist_namespace(namespace)
-                continue
+                self._api_answered(namespace)
+                self.metrics.watch_restarts.labels("expired").inc()
+                log.info("watch of %s expired (410); relisting", scope)
+                relist = True
             except ImageUpdaterError as exc:
+                self._api_failed(namespace, exc)
+                self.metrics.watch_restarts.labels("error").inc()
+                what = "relist" if relist else "watch"
                 log.warning(
-                    "watch of %s failed, retrying in %.0fs: %s",
-                    namespace or "all namespaces",
+                    "%s of %s failed, relisting and watching again in %.0fs: %s",
+                    what,
+                    scope,
                     backoff,
                     exc,
                 )
+                # Whatever the watch missed meanwhile, a fresh list has: and its answer is
+                # the first sign that the API server is back.
+                relist = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
 
     async def _relist_namespace(self, namespace: str | None) -> str | None:
-        while True:
-            try:
-                items, version = await self.api.list_namespace(namespace)
-                break
-            except ImageUpdaterError as exc:
-                log.warning("relist failed, retrying: %s", exc)
-                await asyncio.sleep(2)
+        try:
+            items, version = await self.api.list_namespace(namespace)
+        except ImageUpdaterError as exc:
+            self._api_failed(namespace, exc)
+            raise
+        self._api_answered(namespace)
         seen = set()
         for app in items:
             if self._selected(app):
@@ -172,6 +239,10 @@ class Controller:
             else [self.index[k] for k in keys if k in self.index]
         )
         result = await self.cycle.run(apps, trigger=trigger)
+        # "Successful" is "completed": one Application's failure (a registry down, a typo in
+        # its annotations) must not look like a stalled reconciler; those are counted in
+        # argocd_image_updater_images_errors_total.
+        self.metrics.last_successful_cycle.set(self._wall_clock())
         self.cycles.append(result)
         del self.cycles[:-20]
         if result.retry_at is not None:
@@ -211,6 +282,7 @@ class Controller:
             now = loop.time()
             if now >= next_resync:
                 if not self.api.watchable:
+                    # A failed relist is recorded for readiness; the stale index serves.
                     with contextlib.suppress(ImageUpdaterError):
                         await self.relist()
                 if self.is_leader():
@@ -236,11 +308,14 @@ class Controller:
             waits = [asyncio.ensure_future(self._wake.wait())]
             if self.leader_changed is not None:
                 waits.append(asyncio.ensure_future(self.leader_changed.wait()))
-            _, pending = await asyncio.wait(
-                waits, timeout=max(timeout, 0.01), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            try:
+                await asyncio.wait(
+                    waits, timeout=max(timeout, 0.01), return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                # Also when the loop itself is cancelled: leave no waiter behind.
+                for task in waits:
+                    task.cancel()
             if self.leader_changed is not None and self.leader_changed.is_set():
                 self.leader_changed.clear()
                 if self.is_leader():

@@ -246,7 +246,23 @@ class Cycle:
                 await asyncio.gather(*pending, return_exceptions=True)
         elapsed = loop.time() - started
         self.metrics.cycle_duration.labels(trigger).observe(elapsed)
-        log.info("%s (%s, %.2fs)", result.summary(), trigger, elapsed)
+        log.info(
+            "%s (%s, %.2fs)",
+            result.summary(),
+            trigger,
+            elapsed,
+            extra={
+                "applications": result.applications,
+                "images_considered": result.images_considered,
+                "images_skipped": result.images_skipped,
+                "images_updated": result.images_updated,
+                "errors": result.errors,
+                "patches": result.patches,
+                "deferred": result.deferred,
+                "trigger": trigger,
+                "duration_seconds": round(elapsed, 3),
+            },
+        )
         return result
 
     # -- 1. review and select ------------------------------------------------------------------
@@ -262,7 +278,13 @@ class Cycle:
             result.failed_apps.add(key)
             self.metrics.invalid_configs.labels(key).inc()
             message = "; ".join(str(p) for p in found.errors)
-            log.warning("skipping %s: invalid image-updater annotations: %s", key, message)
+            self.metrics.applications_skipped.labels("invalid_configuration").inc()
+            log.warning(
+                "skipping %s: invalid image-updater annotations: %s",
+                key,
+                message,
+                extra={"application": key, "reason": "invalid_configuration"},
+            )
             await self.events.record(
                 app, "Warning", "InvalidConfiguration", message or "invalid annotations"
             )
@@ -276,16 +298,23 @@ class Cycle:
         else:
             await self.events.forget(key, "ConfigurationWarning")
         if config.write_back.method not in self.writers:
+            self.metrics.applications_skipped.labels("unsupported_write_back_method").inc()
             log.info(
                 "skipping %s: write-back-method %s is not supported yet",
                 key,
                 config.write_back.method,
+                extra={"application": key, "reason": "unsupported_write_back_method"},
             )
             result.images_skipped += len(config.images)
             return None
         source = select_source(app, config.write_back)
         if source is None:
-            log.warning("skipping app '%s' because it's not of supported source type", key)
+            self.metrics.applications_skipped.labels("unsupported_source").inc()
+            log.warning(
+                "skipping app '%s' because it's not of supported source type",
+                key,
+                extra={"application": key, "reason": "unsupported_source"},
+            )
             result.images_skipped += len(config.images)
             return None
         result.applications += 1
@@ -308,7 +337,10 @@ class Cycle:
             current = running.tag if running is not None else None
             jobs.append(Job(policy, resolution_key(policy, current), running))
         self.metrics.images_watched.labels(key).set(len(jobs))
-        return AppWork(app, config, source, jobs) if jobs else None
+        if not jobs:
+            self.metrics.applications_skipped.labels("no_live_images").inc()
+            return None
+        return AppWork(app, config, source, jobs)
 
     # -- 2. resolve each distinct key once -----------------------------------------------------
 
@@ -556,10 +588,16 @@ class Cycle:
                 report.deferred = _deferral_text(windows, work.app, decision, now)
             case Skipped(_, "dry-run", plan):
                 self.metrics.patches.labels("dry_run").inc()
+                self.metrics.applications_skipped.labels("dry_run").inc()
                 for change in plan.changes if plan is not None else ():
                     log.info("dry run: would set %s to %s in %s", change.image, change.new, key)
             case Skipped(_, "not-leader", _):
-                log.warning("not the leader any more; not writing %s", key)
+                self.metrics.applications_skipped.labels("not_leader").inc()
+                log.warning(
+                    "not the leader any more; not writing %s",
+                    key,
+                    extra={"application": key, "reason": "not_leader"},
+                )
             case Skipped():
                 pass
 

@@ -19,7 +19,7 @@ readings out of them (they belong in the log).
 
 from __future__ import annotations
 
-__all__ = ["AGGREGATION_INTERVAL", "EventRecorder"]
+__all__ = ["AGGREGATION_INTERVAL", "EventRecorder", "shorten"]
 
 import datetime as dt
 import logging
@@ -38,8 +38,11 @@ log = logging.getLogger("image_updater.reconciler")
 
 COMPONENT = "ArgocdImageUpdater"
 EventType = Literal["Normal", "Warning"]
-# Kubernetes rejects Event messages longer than this.
+# Kubernetes rejects Event messages longer than this many bytes.
 _MAX_MESSAGE = 1024
+_ELLIPSIS = "…"
+# A cut goes back at most this far for a space; past it a word is cut (a long URL or digest).
+_WORD_SEARCH = 80
 # How often a repeating Event's count is written back (client-go patches on every repeat,
 # but it sees a repeat per failure, not one per Application per cycle).
 AGGREGATION_INTERVAL = dt.timedelta(minutes=5)
@@ -59,6 +62,25 @@ class _Series:
     written: int  # the count the cluster has
     last_seen: dt.datetime
     written_at: dt.datetime
+
+
+def shorten(message: str, limit: int = _MAX_MESSAGE) -> str:
+    """``message`` in at most ``limit`` UTF-8 bytes: whole when it fits, else cut after the
+    last word that fits, ending in an ellipsis — never mid-word, never mid-character.
+
+    Only a word longer than the search window (a URL, a digest) is cut inside.
+    """
+    if len(message.encode()) <= limit:
+        return message
+    room = limit - len(_ELLIPSIS.encode())
+    head = message.encode()[:room].decode(errors="ignore")
+    # The cut fell between words when the next character is a space.
+    if not message[len(head) : len(head) + 1].isspace():
+        for index in range(len(head) - 1, max(len(head) - _WORD_SEARCH, 0) - 1, -1):
+            if head[index].isspace():
+                head = head[:index]
+                break
+    return head.rstrip().rstrip(";,:").rstrip() + _ELLIPSIS
 
 
 def _timestamp(moment: dt.datetime) -> str:
@@ -102,7 +124,7 @@ class EventRecorder:
         meta = app.get("metadata", {})
         key = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", reason)
         now = self._clock()
-        message = message[:_MAX_MESSAGE]
+        message = shorten(message)
         series = self._series.get(key) if aggregate else None
         if (
             series is not None

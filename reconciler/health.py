@@ -1,15 +1,16 @@
 """Probe and metrics servers of the reconciler: ``/healthz``, ``/readyz`` and ``/metrics``.
 
 Upstream serves health on ``--health-port`` (8080) and metrics on ``--metrics-port``
-(8081); the same port may serve both. ``/readyz`` turns ready once the first list of
-Applications has been indexed. Both are served hardened (``imageupdater.serving``): head,
-body and idle deadlines and connection and in-flight caps, so a slow client cannot starve
-the kubelet's probes.
+(8081); the same port may serve both. ``/readyz`` answers what ``ready`` says: ready once
+the first list of Applications has been indexed, and not while the API server has been lost
+for longer than its grace period (``Controller.ready``); a 503 names the reason. Both are
+served hardened (``imageupdater.serving``): head, body and idle deadlines and connection and
+in-flight caps, so a slow client cannot starve the kubelet's probes.
 """
 
 from __future__ import annotations
 
-__all__ = ["PROBE_LIMITS", "serve_probes"]
+__all__ = ["PROBE_LIMITS", "Readiness", "serve_probes"]
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
@@ -19,9 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from imageupdater.serving import ServerLimits, serve_app
 
+# True when ready; otherwise False, or why not in a sentence.
+Readiness = Callable[[], bool | str]
+_NOT_LISTED = "Applications not listed yet"
+
 
 def _app(
-    *, health: bool, metrics: bool, registry: CollectorRegistry, ready: Callable[[], bool]
+    *, health: bool, metrics: bool, registry: CollectorRegistry, ready: Readiness
 ) -> web.Application:
     app = web.Application()
 
@@ -29,9 +34,10 @@ def _app(
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        if ready():
+        answer = ready()
+        if answer is True:
             return web.Response(text="ok")
-        return web.Response(status=503, text="not ready: Applications not listed yet")
+        return web.Response(status=503, text=f"not ready: {answer or _NOT_LISTED}")
 
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(
@@ -58,7 +64,7 @@ async def serve_probes(
     health_port: int,
     metrics_port: int,
     registry: CollectorRegistry,
-    ready: Callable[[], bool],
+    ready: Readiness,
     limits: ServerLimits = PROBE_LIMITS,
 ) -> AsyncIterator[list[int]]:
     """Serve while the context is open; yields the bound ports (0 ports bind ephemerally)."""

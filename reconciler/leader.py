@@ -5,6 +5,10 @@ been renewed for ``lease_duration``. Writes are fenced locally: ``is_leader()`` 
 as soon as the last successful renewal is older than ``renew_deadline`` (shorter than the
 lease duration), so a replica that cannot reach the API server stops writing before anyone
 else may start.
+
+Each change of leadership is logged once, whatever caused it — taking the lease, losing it to
+another holder, or the renew deadline passing while the API server did not answer — and sets
+``changed``: "became the leader" when it starts, "lost the leader lease" when it ends.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ class LeaderElector:
         self._clock = clock
         self._monotonic = monotonic or asyncio.get_event_loop().time
         self._renewed_at: float | None = None
+        # Leadership as last announced (logged, ``changed`` set); ``is_leader()`` may turn
+        # False by the clock alone, so transitions are found by comparing the two.
+        self._leading = False
+        # One attempt at a time: two at once (the loop, and a caller that wants the first
+        # election settled) would race on the lease's resourceVersion and lose to themselves.
+        self._attempting = asyncio.Lock()
         self.changed = asyncio.Event()
         self.transitions = 0
 
@@ -95,8 +105,14 @@ class LeaderElector:
         }
 
     async def try_acquire_or_renew(self) -> bool:
+        async with self._attempting:
+            try:
+                return await self._attempt()
+            finally:
+                self._announce()
+
+    async def _attempt(self) -> bool:
         started = self._monotonic()
-        was_leader = self.is_leader()
         try:
             lease = await self._client.get_or_none(kube.LEASES, self.namespace, self.name)
             if lease is None:
@@ -108,32 +124,33 @@ class LeaderElector:
                 duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
                 expired = renewed is None or (self._clock() - renewed).total_seconds() > duration
                 if holder != self.identity and holder and not expired:
-                    self._lost(was_leader)
+                    self._renewed_at = None
                     return False
                 await self._client.replace(
                     kube.LEASES, self.namespace, self._body(lease, holder != self.identity)
                 )
         except KubeConflict:
-            self._lost(was_leader)
+            self._renewed_at = None
             return False
         except KubeError as exc:
             # Keep leading until the renew deadline passes: one failed renewal is not a loss.
             log.warning("leader election: cannot reach the lease: %s", exc)
-            if was_leader and not self.is_leader():
-                self._lost(True)
             return self.is_leader()
         self._renewed_at = started
-        if not was_leader:
+        return self.is_leader()
+
+    def _announce(self) -> None:
+        """Log and signal a change of leadership, once per change."""
+        leading = self.is_leader()
+        if leading == self._leading:
+            return
+        self._leading = leading
+        if leading:
             self.transitions += 1
             log.info("became the leader (lease %s/%s)", self.namespace, self.name)
-            self.changed.set()
-        return True
-
-    def _lost(self, was_leader: bool) -> None:
-        if was_leader:
+        else:
             log.warning("lost the leader lease %s/%s; writes stop", self.namespace, self.name)
-            self.changed.set()
-        self._renewed_at = None
+        self.changed.set()
 
     async def run(self) -> None:
         """Keep acquiring or renewing until cancelled; on cancel, release the lease."""
@@ -144,6 +161,8 @@ class LeaderElector:
         finally:
             if self.is_leader():
                 self._renewed_at = None
+                self._leading = False
+                log.info("releasing the leader lease %s/%s", self.namespace, self.name)
                 await asyncio.shield(self._release())
 
     async def _release(self) -> None:

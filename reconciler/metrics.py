@@ -3,14 +3,36 @@
 Upstream (v0 annotation mode, §17.1 of the behaviour reference) exposes the
 ``argocd_image_updater_*`` series below; dashboards built for it keep working. Unlike
 upstream, every one of them is actually incremented. Ours add cycle timing, patches,
-deferrals and registry traffic by kind.
+deferrals and registry traffic by kind, and what an operator checks first: the process
+(``process_*``), the build (``image_updater_build_info``), when a cycle last completed, watches
+that had to be restarted, and Applications skipped and why.
 """
 
 from __future__ import annotations
 
-__all__ = ["GitMetrics", "ReconcilerMetrics"]
+__all__ = ["SKIP_REASONS", "WATCH_RESTART_REASONS", "GitMetrics", "ReconcilerMetrics"]
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.registry import DuplicateTimeseries
+
+import imageupdater
+
+# Why a watch was started over: the server expired its resourceVersion (410 Gone, so the
+# namespace is relisted first), or the watch or its relist failed.
+WATCH_RESTART_REASONS = ("expired", "error")
+# Why a cycle left an Application alone: its annotations are invalid, its write-back method
+# or source type is not supported, none of its images runs in it, it is a dry run, or this
+# replica is not the leader.
+SKIP_REASONS = (
+    "invalid_configuration",
+    "unsupported_write_back_method",
+    "unsupported_source",
+    "no_live_images",
+    "dry_run",
+    "not_leader",
+)
 
 
 class ReconcilerMetrics:
@@ -99,6 +121,31 @@ class ReconcilerMetrics:
             "1 while this replica holds the leader lease (or runs without leader election)",
             registry=registry,
         )
+        self.last_successful_cycle = Gauge(
+            "image_updater_last_successful_cycle_timestamp_seconds",
+            "When the last reconcile cycle completed (Unix time; 0 before the first). Failures "
+            "of single Applications do not hold it back: they are counted in "
+            "argocd_image_updater_images_errors_total",
+            registry=registry,
+        )
+        self.watch_restarts = Counter(
+            "image_updater_watch_restarts",
+            "Application watches started over, by reason (expired: 410 Gone, relisted; error: "
+            "the watch or its relist failed)",
+            ["reason"],
+            registry=registry,
+        )
+        self.applications_skipped = Counter(
+            "image_updater_applications_skipped",
+            "Applications a cycle left alone, by reason (" + ", ".join(SKIP_REASONS) + ")",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in WATCH_RESTART_REASONS:
+            self.watch_restarts.labels(reason)
+        for reason in SKIP_REASONS:
+            self.applications_skipped.labels(reason)
+        self.build_info = _register_process_metrics(registry)
 
 
 class GitMetrics:
@@ -142,3 +189,26 @@ class GitMetrics:
     def observe(self, operation: str, seconds: float, ok: bool) -> None:
         """The repository cache's hook: called once per git process."""
         self.operation_duration.labels(operation, "ok" if ok else "error").observe(seconds)
+
+
+def _register_process_metrics(registry: CollectorRegistry) -> Gauge:
+    """``image_updater_build_info`` and ``process_*`` (CPU, memory, open files, start time;
+    on Linux — elsewhere the collector exports nothing), once per registry."""
+    build_info = Gauge(
+        "image_updater_build_info",
+        "Always 1; the labels say which build runs",
+        ["version", "python_version", "platform"],
+        registry=None,
+    )
+    build_info.labels(
+        imageupdater.__version__,
+        platform.python_version(),
+        f"{platform.system().lower()}/{platform.machine()}",
+    ).set(1)
+    try:
+        registry.register(build_info)
+    except DuplicateTimeseries:
+        # The webhook's metrics hold these already (one registry for both: a test's).
+        return build_info
+    ProcessCollector(registry=registry)
+    return build_info

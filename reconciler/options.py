@@ -116,6 +116,7 @@ class RunOptions:
     listen_address: str
     health_port: int  # 0 = off
     metrics_port: int  # 0 = off
+    api_unready_after: float  # --api-unready-after, seconds
     loglevel: str  # --loglevel / IMAGE_UPDATER_LOGLEVEL
     logformat: str  # --logformat / IMAGE_UPDATER_LOGFORMAT
     git: GitOptions
@@ -156,6 +157,11 @@ class RunOptions:
         credentials = credential_rules(args)
         for pattern in args.match_application_name:
             Glob(pattern, what="--match-application-name glob")  # fail at start, not per app
+        api_unready_after = parse_duration(args.api_unready_after)
+        if api_unready_after <= 0:
+            raise InvalidInput(
+                f"--api-unready-after {args.api_unready_after!r}: must be longer than 0s"
+            )
         if api == "argocd" and not server:
             raise InvalidInput(
                 "--applications-api argocd needs --argocd-server-addr (or ARGOCD_SERVER)"
@@ -186,6 +192,7 @@ class RunOptions:
             listen_address=args.listen_address,
             health_port=args.health_port,
             metrics_port=args.metrics_port,
+            api_unready_after=api_unready_after,
             loglevel=loglevel,
             logformat=logformat,
             git=_git_options(args, env),

@@ -112,7 +112,9 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             cycle=cycle,
             metrics=metrics,
             settings=ControllerSettings(
-                interval=options.interval, name_patterns=options.name_patterns
+                interval=options.interval,
+                name_patterns=options.name_patterns,
+                api_unready_after=options.api_unready_after,
             ),
             is_leader=is_leader,
             leader_changed=elector.changed if elector is not None else None,
@@ -126,7 +128,7 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                     health_port=options.health_port,
                     metrics_port=options.metrics_port,
                     registry=registry,
-                    ready=controller.synced.is_set,
+                    ready=controller.ready,
                 )
             )
         tasks = []

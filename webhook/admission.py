@@ -80,6 +80,8 @@ class Decision:
     outcome: str = "allowed"
     denial_reason: str | None = None
     mutations: dict[str, int] = field(default_factory=dict)
+    # What a denial's log line names: every problem, one line each (the answer may shorten).
+    problems: tuple[str, ...] = ()
 
 
 def _is_application(request: Request) -> bool:
@@ -193,6 +195,7 @@ class Admission:
                 Verdict(allowed=False, message=message, code=422, warnings=warnings),
                 outcome="denied",
                 denial_reason=reason,
+                problems=tuple(str(p) for p in problems),
             )
         return Decision(Verdict(warnings=warnings))
 

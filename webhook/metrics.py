@@ -1,18 +1,49 @@
-"""The webhook's Prometheus metrics, on a registry the server owns (no global state)."""
+"""The webhook's Prometheus metrics, on a registry the server owns (no global state).
+
+Besides admission itself: the process (``process_*``), the build
+(``image_updater_build_info``) and the expiry of the certificates it serves
+(``image_updater_certificate_expiry_timestamp_seconds{certificate="serving"|"ca"}``), read from
+the files the server loads whoever issued them (``--self-signed-certs``, ``certs``,
+cert-manager).
+"""
 
 from __future__ import annotations
 
-__all__ = ["WebhookMetrics"]
+__all__ = ["CertificateExpiry", "WebhookMetrics"]
 
-from collections.abc import Callable
+import platform
+from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, DuplicateTimeseries
 
+import imageupdater
 from imageupdater.registry import CountersSnapshot
 from imageupdater.registry_metrics import RegistryCounterCollector
 
 # Admission must be fast: resolution in the millisecond range, the deadline in seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# certificate ("serving", "ca") -> notAfter as Unix time; what ``CertReloader.expiry`` gives.
+CertificateExpiry = Callable[[], Mapping[str, float]]
+
+
+class _CertificateExpiryCollector(Collector):
+    """Reads the expiry at scrape time, so a reloaded certificate shows at once."""
+
+    def __init__(self, expiry: CertificateExpiry | None) -> None:
+        self._expiry = expiry
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "image_updater_certificate_expiry_timestamp_seconds",
+            "When the certificate the webhook serves (serving) and the CA that issued it (ca) "
+            "expire, Unix time",
+            labels=["certificate"],
+        )
+        for certificate, not_after in sorted((self._expiry() if self._expiry else {}).items()):
+            family.add_metric([certificate], not_after)
+        yield family
 
 
 class WebhookMetrics:
@@ -20,6 +51,8 @@ class WebhookMetrics:
         self,
         registry: CollectorRegistry,
         registry_snapshot: Callable[[], CountersSnapshot] | None = None,
+        *,
+        certificates: CertificateExpiry | None = None,
     ) -> None:
         self.registry = registry
         self.duration = Histogram(
@@ -48,5 +81,30 @@ class WebhookMetrics:
         )
         for outcome in ("resolved", "deadline", "error"):
             self.mutations.labels(outcome)
+        self.build_info = _register_process_metrics(registry)
+        registry.register(_CertificateExpiryCollector(certificates))
         if registry_snapshot is not None:
             registry.register(RegistryCounterCollector(registry_snapshot))
+
+
+def _register_process_metrics(registry: CollectorRegistry) -> Gauge:
+    """``image_updater_build_info`` and ``process_*`` (CPU, memory, open files, start time;
+    on Linux — elsewhere the collector exports nothing), once per registry."""
+    build_info = Gauge(
+        "image_updater_build_info",
+        "Always 1; the labels say which build runs",
+        ["version", "python_version", "platform"],
+        registry=None,
+    )
+    build_info.labels(
+        imageupdater.__version__,
+        platform.python_version(),
+        f"{platform.system().lower()}/{platform.machine()}",
+    ).set(1)
+    try:
+        registry.register(build_info)
+    except DuplicateTimeseries:
+        # The reconciler's metrics hold these already (one registry for both: a test's).
+        return build_info
+    ProcessCollector(registry=registry)
+    return build_info

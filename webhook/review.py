@@ -453,7 +453,16 @@ def _application(obj: dict[str, Any], path: str) -> dict[str, Any] | None:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` in at most ``limit`` characters, cut after the last whole word with an
+    ellipsis (inside a word only when it is longer than half the limit: a URL, a digest)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        space = max(head.rfind(" "), head.rfind("\n"))
+        if space > limit // 2:
+            head = head[:space]
+    return head.rstrip().rstrip(";,:").rstrip() + "…"
 
 
 def encode(request: Request, verdict: Verdict) -> AdmissionReview:

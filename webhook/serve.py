@@ -74,7 +74,9 @@ async def serve(options: WebhookOptions, conf: RegistriesConf) -> int:
         if watched is not None:
             background.append(asyncio.create_task(watch_registries_conf(resolver, watched)))
         registry = CollectorRegistry()
-        metrics = WebhookMetrics(registry, registry_snapshot=resolver.client.snapshot)
+        metrics = WebhookMetrics(
+            registry, registry_snapshot=resolver.client.snapshot, certificates=reloader.expiry
+        )
         gate = None
         if client is not None:
             api = client

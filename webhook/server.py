@@ -103,20 +103,49 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
         else:
             decision = await admission.mutate(request, received_at=received_at)
         _record(metrics, endpoint, request, decision, started)
-        verdict = decision.verdict
+        _log(endpoint, request, decision)
+        return web.json_response(review.encode(request, decision.verdict))
+
+    return handle
+
+
+def _one_line(text: str) -> str:
+    # Problems quote what the user wrote; a newline in it must not forge a log line.
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _log(endpoint: str, request: review.Request, decision: Decision) -> None:
+    """One line per review; a denial names its reason and every problem behind it."""
+    verdict = decision.verdict
+    context: dict[str, object] = {
+        "uid": request.uid,
+        "application": f"{request.namespace}/{request.name}",
+    }
+    if verdict.allowed:
         log.log(
-            logging.INFO if not verdict.allowed or verdict.patch else logging.DEBUG,
+            logging.INFO if verdict.patch else logging.DEBUG,
             "%s %s %s/%s: %s",
             endpoint,
             request.operation,
             request.namespace,
             request.name,
             decision.outcome,
-            extra={"uid": request.uid, "application": f"{request.namespace}/{request.name}"},
+            extra=context,
         )
-        return web.json_response(review.encode(request, verdict))
-
-    return handle
+        return
+    reason = decision.denial_reason or verdict.reason or "denied"
+    problems = [_one_line(p) for p in decision.problems] or [_one_line(verdict.message)]
+    log.info(
+        "%s %s %s/%s: %s (%s): %s",
+        endpoint,
+        request.operation,
+        request.namespace,
+        request.name,
+        decision.outcome,
+        reason,
+        "; ".join(problems),
+        extra={**context, "reason": reason},
+    )
 
 
 async def _healthz(http: web.Request) -> web.Response:

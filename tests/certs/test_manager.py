@@ -7,12 +7,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from certs import manager
 from certs.authority import rotation_due
 from devcluster.kubeapi import KubeAPI
 from imageupdater import kube
+from imageupdater.errors import KubeNotFound
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -121,6 +123,7 @@ async def test_configurations_managed_by_cert_manager_are_left_alone(
 async def test_a_replica_that_loses_the_race_adopts_the_winners_material(
     cluster: kube.KubeClient, kube_api: KubeAPI
 ) -> None:
+    kube_api.store.put(webhook_configuration("ValidatingWebhookConfiguration", "image-updater"))
     winner = await manager.ensure(cluster, settings(), now=NOW)
     assert winner.bundle is not None
     kube_api.faults.inject(verb="update", resource="secrets", status=409, times=1)
@@ -128,3 +131,22 @@ async def test_a_replica_that_loses_the_race_adopts_the_winners_material(
     outcome = await manager.ensure(cluster, settings(), now=later)
     assert outcome.bundle is not None
     outcome.bundle.validate()
+
+
+async def test_a_configuration_that_does_not_exist_fails_the_pass_naming_it(
+    cluster: kube.KubeClient, kube_api: KubeAPI
+) -> None:
+    kube_api.store.put(webhook_configuration("ValidatingWebhookConfiguration", "image-updater"))
+    named = manager.CertSettings(
+        namespace="argocd",
+        service="image-updater-webhook",
+        secret_name="image-updater-webhook-tls",
+        webhook_configurations=["image-updater", "image-updater-typo", "other"],
+    )
+    with pytest.raises(KubeNotFound) as failed:
+        await manager.ensure(cluster, named, now=NOW)
+    message = str(failed.value)
+    assert "'image-updater-typo', 'other' not found" in message
+    assert "'image-updater'," not in message  # the one that exists is not blamed
+    # Nothing was stored or injected on the strength of a half-right list.
+    assert await cluster.get_or_none(kube.SECRETS, "argocd", "image-updater-webhook-tls") is None

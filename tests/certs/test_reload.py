@@ -125,3 +125,55 @@ async def test_rotation_during_a_stream_of_requests_fails_none(tmp_path: Path) -
     assert failures == []
     assert done == 160
     assert reloader.reloads >= 1
+
+
+def expiry_of(pem: bytes) -> float:
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+
+
+def test_the_reloader_says_when_the_served_certificate_and_its_ca_expire(tmp_path: Path) -> None:
+    made = renew(
+        None,
+        ["localhost"],
+        now=NOW,
+        cert_lifetime=dt.timedelta(days=30),
+        ca_lifetime=dt.timedelta(days=90),
+    )
+    assert made is not None
+    write_files(made, tmp_path)
+    context = server_context(tmp_path / "tls.crt", tmp_path / "tls.key")
+    reloader = CertReloader(context, tmp_path / "tls.crt", tmp_path / "tls.key")
+    assert reloader.expiry() == {"serving": expiry_of(made.cert), "ca": expiry_of(made.ca_cert)}
+    assert reloader.expiry()["serving"] < reloader.expiry()["ca"]
+
+
+def test_a_reloaded_certificate_changes_the_expiry_a_rejected_one_does_not(
+    tmp_path: Path,
+) -> None:
+    first = bundle()
+    write_files(first, tmp_path)
+    context = server_context(tmp_path / "tls.crt", tmp_path / "tls.key")
+    reloader = CertReloader(context, tmp_path / "tls.crt", tmp_path / "tls.key")
+    later = renew(first, ["localhost"], now=NOW + dt.timedelta(days=1), force=True)
+    assert later is not None
+    (tmp_path / "tls.crt").write_bytes(later.cert)  # new cert, old key: not served yet
+    assert not reloader.check()
+    assert reloader.expiry()["serving"] == expiry_of(first.cert)
+    (tmp_path / "tls.key").write_bytes(later.key)
+    assert reloader.check()
+    assert reloader.expiry()["serving"] == expiry_of(later.cert) > expiry_of(first.cert)
+
+
+def test_without_a_ca_file_beside_the_certificate_only_the_serving_expiry_is_known(
+    tmp_path: Path,
+) -> None:
+    # cert-manager's Secret without ca.crt (an ACME issuer), or files mounted one by one.
+    made = bundle()
+    (tmp_path / "tls.crt").write_bytes(made.cert)
+    (tmp_path / "tls.key").write_bytes(made.key)
+    context = server_context(tmp_path / "tls.crt", tmp_path / "tls.key")
+    reloader = CertReloader(context, tmp_path / "tls.crt", tmp_path / "tls.key")
+    assert reloader.expiry() == {"serving": expiry_of(made.cert)}
+    (tmp_path / "ca.crt").write_bytes(made.ca_cert)
+    reloader.check()
+    assert reloader.expiry() == {"serving": expiry_of(made.cert), "ca": expiry_of(made.ca_cert)}
