@@ -28,6 +28,7 @@ __all__ = [
     "WatchEvent",
     "decode_secret_data",
     "encode_secret_data",
+    "kubeconfig_problem",
 ]
 
 import base64
@@ -35,6 +36,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -101,6 +103,61 @@ def _error(exc: ApiException, what: str) -> KubeError:
     return _status_error(int(exc.status or 0), exc.body, str(exc.reason or ""), what)
 
 
+def _kubeconfig_files(kubeconfig: str | None, environ: Mapping[str, str]) -> tuple[list[Path], str]:
+    """The kubeconfig files to read, as kubectl picks them, and how they were chosen."""
+    if kubeconfig:
+        return [Path(kubeconfig).expanduser()], ""
+    listed = [p for p in environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:
+        return [Path(p).expanduser() for p in listed], " (from $KUBECONFIG)"
+    default = Path("~/.kube/config").expanduser()
+    return [default], " (the default: no --kubeconfig or $KUBECONFIG, and not in a cluster)"
+
+
+def _why_unreadable(path: Path) -> str | None:
+    try:
+        with path.open("rb"):
+            return None
+    except (FileNotFoundError, NotADirectoryError):
+        return "no such file"
+    except IsADirectoryError:
+        return "it is a directory"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+
+
+def _readable(files: list[Path], source: str) -> tuple[list[Path], str | None]:
+    """The files that exist, and why they cannot be used (one line naming a file), or None.
+
+    As kubectl does, files of a ``$KUBECONFIG`` list that do not exist are skipped, but one
+    must; every file that exists must be readable."""
+    existing = [path for path in files if path.exists()]
+    for path in existing:
+        reason = _why_unreadable(path)
+        if reason is not None:
+            return existing, f"cannot read kubeconfig {path}{source}: {reason}"
+    if existing:
+        return existing, None
+    if len(files) == 1:
+        return existing, f"cannot read kubeconfig {files[0]}{source}: no such file"
+    return existing, f"cannot read kubeconfig: none of {', '.join(map(str, files))}{source} exists"
+
+
+def kubeconfig_problem(
+    kubeconfig: str | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Why the kubeconfig :meth:`KubeClient.connect` would read outside a cluster cannot be
+    read (one line naming the file), or None; its contents are not checked here.
+
+    ``kubeconfig`` is the ``--kubeconfig`` value; without one, ``$KUBECONFIG`` (a list of
+    files, of which those that do not exist are skipped, like kubectl) or ``~/.kube/config``.
+    """
+    files, source = _kubeconfig_files(kubeconfig, os.environ if environ is None else environ)
+    return _readable(files, source)[1]
+
+
 class KubeClient:
     """Typed access to the API objects Image Updater reads and writes."""
 
@@ -112,23 +169,35 @@ class KubeClient:
     async def connect(
         cls, kubeconfig: str | None = None, *, context: str | None = None
     ) -> KubeClient:
+        """A client from ``kubeconfig``, else the in-cluster service account when in a pod,
+        else ``$KUBECONFIG`` or ``~/.kube/config`` (see :func:`kubeconfig_problem`)."""
+        kubeconfig = kubeconfig or None  # "" is upstream's "not given"
         configuration = k8s.Configuration()
-        try:
-            if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+            try:
                 k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
                     client_configuration=configuration
                 )
-            else:
-                await k8s_config.load_kube_config(
-                    config_file=kubeconfig,
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
+            except (k8s_config.ConfigException, OSError, ValueError) as exc:
+                raise InvalidKubeconfig(
+                    f"cannot load the in-cluster service account's configuration: {exc}"
+                ) from exc
+            return cls(k8s.ApiClient(configuration=configuration))
+        files, source = _kubeconfig_files(kubeconfig, os.environ)
+        readable, problem = _readable(files, source)
+        if problem is not None:
+            raise InvalidKubeconfig(problem)
+        try:
+            await k8s_config.load_kube_config(
+                config_file=os.pathsep.join(map(str, readable)),
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
         except (k8s_config.ConfigException, OSError, ValueError) as exc:
-            source = kubeconfig or "the default kubeconfig"
             raise InvalidKubeconfig(
-                f"cannot load Kubernetes configuration from {source}: {exc}"
+                f"cannot load kubeconfig {', '.join(map(str, readable))}{source}: "
+                + " ".join(str(exc).split())
             ) from exc
         return cls(k8s.ApiClient(configuration=configuration))
 

@@ -47,3 +47,22 @@ def test_webhook_is_upstreams_registry_receiver_name_and_says_it_is_not_availabl
         assert done.returncode == 2
         assert "not available yet" in done.stderr
         assert "image-updater admission" in done.stderr
+
+
+def test_every_subcommand_parses_with_the_shared_parser_so_flag_errors_read_the_same() -> None:
+    parser = cli.build_parser()
+    (action,) = [a for a in parser._actions if a.dest == "command"]
+    assert isinstance(action.choices, dict)
+    for name, subparser in action.choices.items():
+        assert type(subparser) is type(parser), name
+
+
+def test_an_unknown_flag_of_a_subcommand_exits_2_naming_the_subcommand(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["version", "--shrot"])
+    assert exc.value.code == cli.EXIT_INVALID
+    assert capsys.readouterr().err == (
+        "image-updater version: unknown flag --shrot (did you mean --short?)\n"
+    )

@@ -15,10 +15,12 @@ from __future__ import annotations
 __all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "Handler", "build_parser", "main"]
 
 import argparse
+import difflib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import cast
+from typing import NoReturn, cast
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,10 +31,107 @@ ENTRY_POINT_GROUP = "imageupdater.commands"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2, never a traceback."""
+    """argparse that reports usage errors as one line and exit code 2, never a traceback.
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    An unknown flag is named with the command it was given to and the closest flag that
+    command has, or, when it is one of upstream's (:mod:`imageupdater.cli.upstream_flags`),
+    as upstream's with what to use instead. Unknown arguments are therefore always an error:
+    ``parse_known_args`` never returns any.
+    """
+
+    _arguments: Sequence[str] = ()
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._arguments = list(sys.argv[1:] if args is None else args)
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            flag = next((extra for extra in extras if self._looks_like_a_flag(extra)), None)
+            if flag is not None:
+                self._unknown_flag(flag)
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+    def error(self, message: str) -> NoReturn:
+        # An unknown flag, or its value, may have taken the place of a missing argument or
+        # a command: then the flag is the cause to name.
+        candidates: list[str] = []
+        if message.startswith("the following arguments are required"):
+            candidates = self._options()
+        elif message.startswith("argument ") and ": invalid choice: " in message:
+            candidates = self._options(leading=True)
+        flag = next((arg for arg in candidates if not self._knows(arg)), None)
+        if flag is not None:
+            self._unknown_flag(flag)
         self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+    def _options(self, *, leading: bool = False) -> list[str]:
+        """The flag-like arguments being parsed, up to ``--`` (or, ``leading``, up to the
+        first positional-looking one)."""
+        found = []
+        for arg in self._arguments:
+            if arg == "--":
+                break
+            if self._looks_like_a_flag(arg):
+                found.append(arg)
+            elif leading:
+                break
+        return found
+
+    def _looks_like_a_flag(self, arg: str) -> bool:
+        if len(arg) < 2 or arg[0] not in self.prefix_chars:
+            return False
+        try:
+            float(arg)
+        except ValueError:
+            return True
+        return False  # a negative number
+
+    def _long_flags(self) -> list[str]:
+        return [
+            option
+            for action in self._actions
+            for option in action.option_strings
+            if len(option) > 2 and option[1] in self.prefix_chars
+        ]
+
+    def _knows(self, arg: str) -> bool:
+        name = arg.split("=", 1)[0]
+        if name in self._option_string_actions or arg[:2] in self._option_string_actions:
+            return True
+        return self.allow_abbrev and any(flag.startswith(name) for flag in self._long_flags())
+
+    def _commands_with(self, flag: str) -> list[str]:
+        """The subcommands of this parser that have ``flag``."""
+        return [
+            name
+            for action in self._actions
+            if isinstance(action, argparse._SubParsersAction)
+            for name, parser in action.choices.items()
+            if flag in parser._option_string_actions
+        ]
+
+    def _unknown_flag(self, arg: str) -> NoReturn:
+        from imageupdater.cli.upstream_flags import upstream_only_hint
+
+        name = arg.split("=", 1)[0] if arg[1:2] in self.prefix_chars else arg
+        command = " ".join(self.prog.split()[1:])
+        hint = upstream_only_hint(command, name)
+        owners = self._commands_with(name)
+        if hint is not None:
+            message = f"{name} is an upstream flag this version does not support ({hint})"
+        elif owners:
+            where = " or ".join(f"{self.prog} {owner} {name}" for owner in owners[:3])
+            message = f"unknown flag {name} (a command's flag goes after the command: {where})"
+        else:
+            flags = {flag.lstrip(self.prefix_chars): flag for flag in self._long_flags()}
+            close = difflib.get_close_matches(
+                name.lstrip(self.prefix_chars), list(flags), n=1, cutoff=0.75
+            )
+            advice = f"did you mean {flags[close[0]]}?" if close else f"see {self.prog} --help"
+            message = f"unknown flag {name} ({advice})"
+        self.exit(EXIT_INVALID, f"{self.prog}: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +155,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that, given no --kubeconfig outside a cluster, read $KUBECONFIG (or
+# ~/.kube/config). `admission` then runs without cluster access; `test` reads a kubeconfig
+# only for Secret credentials and checks it itself.
+_KUBECONFIG_BY_DEFAULT = frozenset({"run", "certs"})
+
+
+def _kubeconfig_problem(args: argparse.Namespace) -> str | None:
+    """Why the kubeconfig the command was given cannot be read, before the command starts.
+
+    Checked: ``--kubeconfig``, and ``$KUBECONFIG`` for the commands that read it. A missing
+    ``~/.kube/config`` is left to the command, which reports it when it connects (after its
+    own flags are checked)."""
+    given = getattr(args, "kubeconfig", None)
+    if not isinstance(given, str | None):
+        return None  # not a command's kubeconfig flag
+    if not given:
+        if args.command not in _KUBECONFIG_BY_DEFAULT or "KUBERNETES_SERVICE_HOST" in os.environ:
+            return None
+        if not os.environ.get("KUBECONFIG", "").strip(os.pathsep):
+            return None
+    from imageupdater.kube import kubeconfig_problem  # the Kubernetes client: only now
+
+    return kubeconfig_problem(given or None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = _kubeconfig_problem(args)
+    if problem is not None:
+        print(f"image-updater {args.command}: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -17,11 +17,12 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
 from imageupdater.credentials import CredentialRef
-from imageupdater.errors import ImageUpdaterError, InvalidInput
+from imageupdater.errors import ImageUpdaterError, InvalidInput, InvalidKubeconfig
 from imageupdater.images import ImageRef
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from imageupdater.platforms import Platform, current_platform, parse_platforms
@@ -82,7 +83,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help=f"registries.conf to use (default: {DEFAULT_REGISTRIES_CONF} when it exists)",
     )
-    parser.add_argument("--kubeconfig", default=None, help="kubeconfig for reading secrets")
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig for pullsecret: and secret: credentials (default: $KUBECONFIG, else "
+        "~/.kube/config; in a pod, its service account)",
+    )
     parser.add_argument(
         "--rate-limit", default="20", help="requests per second per registry (default 20)"
     )
@@ -104,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         request = _build(args)
         resolution = asyncio.run(_resolve(request, args))
+    except InvalidKubeconfig as exc:  # worded as every command words it
+        print(f"image-updater test: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except InvalidInput as exc:
         return _fail(exc, EXIT_INVALID)
     except ImageUpdaterError as exc:
@@ -237,15 +246,18 @@ async def _resolve(request: _Request, args: argparse.Namespace) -> Resolution:
     secrets: SecretReader | None = None
     kube = None
     if ref is not None and ref.kind in _KUBE_KINDS:
-        if args.kubeconfig is None and "KUBERNETES_SERVICE_HOST" not in os.environ:
+        # Like kubectl: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; in a pod
+        # without --kubeconfig, the pod's service account.
+        from imageupdater.kube import KubeClient  # only when a secret has to be read
+
+        in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
+        if not (args.kubeconfig or in_cluster or _default_kubeconfig_exists()):
             flag = "--credentials" if request.credentials else "--registries-conf-path"
             raise _BadFlag(
                 flag,
-                f"a {ref.kind}: credential reference reads a Kubernetes secret; "
-                "pass --kubeconfig (or run inside a cluster)",
+                f"a {ref.kind}: credential reference reads a Kubernetes secret; pass "
+                "--kubeconfig or set $KUBECONFIG (or run inside a cluster)",
             )
-        from imageupdater.kube import KubeClient  # only when a secret has to be read
-
         kube = await KubeClient.connect(args.kubeconfig)
         secrets = kube
     credentials = CredentialCache(CredentialSource(secrets=secrets, environ=os.environ))
@@ -259,6 +271,14 @@ async def _resolve(request: _Request, args: argparse.Namespace) -> Resolution:
     finally:
         if kube is not None:
             await kube.close()
+
+
+def _default_kubeconfig_exists() -> bool:
+    """Whether there is a kubeconfig to read without --kubeconfig: $KUBECONFIG names one
+    (a missing one is then reported, naming it), or ~/.kube/config exists."""
+    if os.environ.get("KUBECONFIG", "").strip(os.pathsep):
+        return True
+    return Path("~/.kube/config").expanduser().exists()
 
 
 def _print(resolution: Resolution, output: str) -> None:

@@ -1,4 +1,7 @@
-"""``image-updater version``: print the version, in upstream's format or ``--short``."""
+"""``image-updater version``: print the version, in upstream's format or ``--short``.
+
+The ``Platform:`` line is the platform ``test`` and the annotations' ``platforms`` default
+to, in registries' naming (``linux/amd64``, ``linux/arm/v7``)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import platform
 import sys
 
 import imageupdater
+from imageupdater.errors import InvalidInput
+from imageupdater.platforms import current_platform
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,11 +20,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def _platform() -> str:
+    """The platform image resolution defaults to (``linux/amd64``), as upstream prints it."""
+    try:
+        return str(current_platform())
+    except InvalidInput:  # a machine registries have no name for: say what it is
+        return f"{sys.platform}/{platform.machine()} (no registry platform name)"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.short:
         print(f"v{imageupdater.__version__}")
     else:
         print(f"image-updater: v{imageupdater.__version__}")
         print(f"  Python:   {platform.python_version()} ({sys.implementation.name})")
-        print(f"  Platform: {platform.system().lower()}/{platform.machine()}")
+        print(f"  Platform: {_platform()}")
     return 0
