@@ -40,6 +40,18 @@ What it implements
   the rest), delete (returns the object), and ``/status`` where declared. A stale
   ``metadata.resourceVersion`` in a patch is 409. ``dryRun=All`` runs everything, admission
   included, and stores nothing.
+- Request bodies in JSON, YAML, or Kubernetes protobuf (``application/vnd.kubernetes.protobuf``,
+  what kubectl's typed commands send: ``create namespace|secret generic|secret
+  docker-registry|secret tls|configmap|serviceaccount|role|rolebinding|clusterrole|
+  clusterrolebinding|service|deployment|job|poddisruptionbudget``, ``auth can-i``) for every
+  built-in kind but CustomResourceDefinition. A protobuf body is decoded to the JSON object
+  kubectl would have sent as JSON (Go's encoding/json rules: ``omitempty``, ``null`` for a nil
+  slice without it, base64 ``[]byte``, ``creationTimestamp: null``, which create then sets)
+  from the 1.32 schema in ``protobuf_schema.py``; a kind or field outside it (a custom
+  resource, a field only a newer kubectl knows) is 415 naming it. client-go never retries a
+  refused protobuf body as JSON, so decoding it is the only way these commands work. Answers
+  are always JSON, which kubectl accepts (it sends ``Accept:
+  application/vnd.kubernetes.protobuf,application/json``).
 - Generation follows kube-apiserver, not a simplification: it bumps when anything outside
   ``metadata`` changes, and outside ``metadata``/``status`` when the type has a status
   subresource. So writing ``.status`` of an Application (its CRD has no status
@@ -121,15 +133,17 @@ Authorization beyond RBAC for ServiceAccount tokens (other identities may do any
 impersonation, RBAC escalation checks on writing roles and bindings (``escalate``/``bind``),
 the TokenRequest API and token ``extra`` (e.g. ``credential-id``), SubjectAccessReview,
 LocalSubjectAccessReview and SelfSubjectRulesReview (so ``kubectl auth can-i --list`` and
-``kubectl auth whoami`` fail), OpenAPI (so kubectl needs
-``--validate=false``), Table output (kubectl falls back to NAME/AGE), protobuf, field
-ownership and managedFields (server-side apply is a merge of the applied document:
-fields absent from it are kept), finalizers and ``deletionTimestamp`` (delete is
-immediate; deleting a Namespace removes its contents), ``deletecollection``, admission on
-DELETE and CONNECT, ``reinvocationPolicy``, conversion between versions (every served
-version of a type shares one storage), CRD schema validation and defaulting, and
-generateName collisions (names are generated before admission, so mutating webhooks see
-them). Core and events.k8s.io Events are stored separately.
+``kubectl auth whoami`` fail), OpenAPI (so kubectl needs ``--validate=false``), Table output
+(kubectl falls back to NAME/AGE), protobuf responses (answers are JSON) and protobuf bodies
+for custom resources and CRDs (415, as kube-apiserver refuses them for custom resources),
+server-side defaulting (a Secret created without ``--type`` has no ``type``), field
+ownership and managedFields (server-side apply is a merge of the applied document: fields
+absent from it are kept), finalizers and ``deletionTimestamp`` (delete is immediate;
+deleting a Namespace removes its contents), ``deletecollection``, admission on DELETE and
+CONNECT, ``reinvocationPolicy``, conversion between versions (every served version of a type
+shares one storage), CRD schema validation and defaulting, and generateName collisions
+(names are generated before admission, so mutating webhooks see them). Core and
+events.k8s.io Events are stored separately.
 
 The matchConditions CEL subset
 ------------------------------

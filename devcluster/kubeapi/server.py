@@ -23,6 +23,8 @@ from .admission import Dispatcher, warning_headers
 from .discovery import SERVER_VERSION, Resources, ResourceType, crd_resource_types, load_crd_files
 from .faults import Faults, RequestLog, RequestRecord, Verb
 from .patching import decode_body, patch_type
+from .protobuf import PROTOBUF
+from .protobuf import decode_object as decode_protobuf
 from .rbac import (
     BOOTSTRAP_POLICY,
     SELF_SUBJECT_ACCESS_REVIEWS,
@@ -31,7 +33,6 @@ from .rbac import (
     Forbidden,
     Identity,
     access_review,
-    decode_access_review,
     request_attributes,
 )
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -260,7 +261,7 @@ class KubeAPI:
                 raise ApiError(
                     405, "the server does not allow this method on the requested resource"
                 )
-            body = decode_access_review(request.content_type, await request.read())
+            body = _decode_object(request.content_type, await request.read())
             return web.json_response(access_review(body, who, self.authorizer), status=201)
         if verb == "get":
             obj = self.store.read(rt, ns, route.name or "")
@@ -343,13 +344,9 @@ def _compact(obj: Any) -> str:
 
 
 def _decode_object(content_type: str, raw: bytes) -> Any:
-    """A create/update body: JSON (or YAML); protobuf is refused with what to do instead."""
-    if content_type.endswith("protobuf"):
-        raise ApiError(
-            415,
-            f"the emulator does not decode {content_type}; send application/json (kubectl "
-            "typed commands such as `create configmap` use protobuf: use `kubectl apply -f`)",
-        )
+    """A create/update body: JSON, YAML, or Kubernetes protobuf (built-in kinds only)."""
+    if content_type == PROTOBUF:
+        return decode_protobuf(raw)
     try:
         if content_type in ("application/yaml", "application/x-yaml"):
             return yaml.safe_load(raw.decode("utf-8"))

@@ -181,7 +181,9 @@ class Store:
                 self.ensure_namespace(ns)
             self._rv += 1
             meta.setdefault("uid", str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp", now_rfc3339())
+            # typed clients send `creationTimestamp: null` (Go's zero metav1.Time)
+            if meta.get("creationTimestamp") is None:
+                meta["creationTimestamp"] = now_rfc3339()
             meta["generation"] = 1
             meta["resourceVersion"] = str(self._rv)
             obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind

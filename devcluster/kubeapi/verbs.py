@@ -189,7 +189,8 @@ class Writer:
             self.store.ensure_namespace(meta["namespace"])
         obj, warnings = await self._admit(ctx, rt, "", "CREATE", obj, None)
         if ctx.dry_run:
-            obj["metadata"].setdefault("creationTimestamp", now_rfc3339())
+            if obj["metadata"].get("creationTimestamp") is None:
+                obj["metadata"]["creationTimestamp"] = now_rfc3339()
             return Written(obj, warnings, created=True)
         stored = self.store.create(rt, obj)
         self._after_write(rt, stored)
