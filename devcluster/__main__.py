@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 SUBCOMMANDS: dict[str, str] = {
     "kubeapi": "devcluster.kubeapi.cli:main",
     "demo": "devcluster.demo:main",
+    "install": "devcluster.install_demo:main",
 }
 
 

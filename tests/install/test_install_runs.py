@@ -249,3 +249,20 @@ def test_an_upstream_configmap_key_that_is_not_supported_stops_the_components_at
             )
             assert done.returncode == 2, done.stderr
             assert "key 'max_concurrent_apps' is upstream's and not supported" in done.stderr
+
+
+def test_python_m_devcluster_install_shows_the_install_working() -> None:
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "devcluster", "install"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "denied the request" in done.stdout
+    assert "the admission server set the override" in done.stdout
+    assert "the reconciler wrote" in done.stdout and "1.26.10" in done.stdout
+    assert "ImagesUpdated: Successfully updated application 'shop'" in done.stdout
