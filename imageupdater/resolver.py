@@ -4,7 +4,11 @@ Owns the path from a policy to a :class:`Resolution`: pick the endpoint from
 ``registries.conf``, list tags (cached and shared by every policy naming the repository),
 apply the tag filter, narrow semver candidates by the constraint, fetch metadata only when
 the strategy needs it (``newest-build``: every candidate, cached by digest; ``digest``: the
-followed tag only), and let :func:`imageupdater.strategies.select` choose.
+followed tag only), and let :mod:`imageupdater.strategies` choose.
+
+Each listed tag goes through the tag filter once and, for ``semver``, through the version
+parse and the constraint once: the allowed list that becomes ``Resolution.candidates`` is
+the one the choice is made from (:func:`~imageupdater.strategies.select_allowed`).
 """
 
 from __future__ import annotations
@@ -24,9 +28,15 @@ from imageupdater.platforms import Platform, current_platform
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf, RegistryEndpoint, TagSortMode
 from imageupdater.registry import RegistryClient
-from imageupdater.strategies import Strategy, missing_followed_tag, select
+from imageupdater.strategies import (
+    Strategy,
+    missing_followed_tag,
+    select,
+    select_allowed,
+    semver_allowed,
+)
 from imageupdater.tags import TagInfo
-from imageupdater.versions import Constraint, Version
+from imageupdater.versions import Constraint
 
 _LOG = logging.getLogger("image_updater.resolver")
 _SYNTHETIC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -128,13 +138,18 @@ async def resolve(
         remembered = memo.get(memo_key, tags)
         if remembered is not None:
             return remembered
-    kept = [tag for tag in tags if policy.tag_filter.keeps(tag)]
+    tag_filter = policy.tag_filter
+    kept = list(tags) if tag_filter.keeps_every_tag else [t for t in tags if tag_filter.keeps(t)]
     log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
     if not policy.strategy.needs_metadata:
         if policy.strategy.constraint_is_semver:
-            # Candidates are what the constraint allows: that is what ``test`` lists.
-            kept = [tag for tag in kept if _allowed(constraint, tag)]
-        resolution = done([TagInfo(tag) for tag in kept], listed=kept)
+            # Candidates are what the constraint allows: that is what ``test`` lists, and
+            # what the choice is made from, each tag evaluated once.
+            allowed = semver_allowed(kept, constraint)
+            chosen = select_allowed(allowed, current=current_tag)
+            resolution = _resolution(policy, chosen, [entry.tag.name for entry in allowed])
+        else:
+            resolution = done([TagInfo(tag) for tag in kept], listed=kept)
         if memo is not None and memo_key is not None:
             memo.put(memo_key, tags, resolution)
         return resolution
@@ -150,6 +165,10 @@ def _finish(
     policy: ImagePolicy, candidates: Sequence[TagInfo], listed: Sequence[str], current: str | None
 ) -> Resolution:
     chosen = select(policy.strategy, candidates, constraint=policy.constraint, current=current)
+    return _resolution(policy, chosen, listed)
+
+
+def _resolution(policy: ImagePolicy, chosen: TagInfo | None, listed: Sequence[str]) -> Resolution:
     return Resolution(
         image=policy.image.full_name,
         strategy=policy.strategy,
@@ -158,11 +177,6 @@ def _finish(
         digest=chosen.digest if chosen else None,
         candidates=tuple(listed),
     )
-
-
-def _allowed(constraint: Constraint, tag: str) -> bool:
-    version = Version.parse(tag)
-    return version is not None and constraint.allows(version)
 
 
 def _synthetic_dates(

@@ -6,15 +6,31 @@ does (the capability properties of :class:`Strategy`: callers ask these, never
 ``strategy is Strategy.X``), and :func:`select`, which picks one tag out of the candidates
 the registry listed and the filters kept.
 
+For ``semver`` the work per tag (parse it, ask the constraint) is done once, by
+:func:`semver_allowed`; :func:`select_allowed` chooses among what it kept. A caller that also
+needs the allowed list (the resolver lists it as the candidates) calls the two itself
+rather than :func:`select`, so no tag is evaluated twice.
+
 Upstream silently treats an unknown strategy as ``semver``; :func:`parse_strategy` raises.
 """
 
 from __future__ import annotations
 
-__all__ = ["Strategy", "missing_followed_tag", "parse_strategy", "select"]
+__all__ = [
+    "Allowed",
+    "Strategy",
+    "VersionTest",
+    "missing_followed_tag",
+    "parse_strategy",
+    "select",
+    "select_allowed",
+    "semver_allowed",
+]
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from imageupdater.errors import InvalidConstraint, InvalidStrategy
 from imageupdater.tags import TagInfo
@@ -123,7 +139,8 @@ def select(
     """
     match strategy:
         case Strategy.SEMVER:
-            return _select_semver(candidates, Constraint.parse(constraint or ""), current)
+            allowed = semver_allowed(candidates, Constraint.parse(constraint or ""))
+            return select_allowed(allowed, current=current, candidates=candidates)
         case Strategy.NEWEST_BUILD:
             dated = [tag for tag in candidates if tag.created is not None]
             return max(dated, key=lambda tag: (tag.created, tag.name), default=None)
@@ -135,20 +152,59 @@ def select(
             return next((tag for tag in candidates if tag.name == constraint), None)
 
 
-def _select_semver(
-    candidates: Sequence[TagInfo], constraint: Constraint, current: str | None
+class VersionTest(Protocol):
+    """What :func:`semver_allowed` asks of a constraint (a :class:`Constraint` is one)."""
+
+    def allows(self, version: Version, /) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """A candidate the semver constraint allows, with the version its name reads as."""
+
+    version: Version
+    tag: TagInfo
+
+
+def semver_allowed(candidates: Iterable[TagInfo | str], constraint: VersionTest) -> list[Allowed]:
+    """The candidates that parse as versions and that ``constraint`` allows, in order.
+
+    Each candidate is parsed once and put to the constraint at most once (not at all when
+    its name is no version). A bare name stands for ``TagInfo(name)``, built only for the
+    candidates allowed (the resolver's tag lists run to tens of thousands of names).
+    """
+    allowed: list[Allowed] = []
+    for candidate in candidates:
+        name = candidate if isinstance(candidate, str) else candidate.name
+        version = Version.parse(name)
+        if version is not None and constraint.allows(version):
+            tag = TagInfo(candidate) if isinstance(candidate, str) else candidate
+            allowed.append(Allowed(version, tag))
+    return allowed
+
+
+def select_allowed(
+    allowed: Sequence[Allowed],
+    *,
+    current: str | None = None,
+    candidates: Sequence[TagInfo] | None = None,
 ) -> TagInfo | None:
-    best: tuple[Version, TagInfo] | None = None
-    for tag in candidates:
-        version = Version.parse(tag.name)
-        if version is None or not constraint.allows(version):
-            continue
-        if best is None or version > best[0]:
-            best = (version, tag)
+    """The ``semver`` choice among ``allowed`` (from :func:`semver_allowed`), as :func:`select`.
+
+    When the best allowed version is below ``current``, the candidate named ``current`` is
+    returned: it is looked for in ``candidates`` when given, else among ``allowed``.
+    """
+    best: Allowed | None = None
+    for entry in allowed:
+        if best is None or entry.version > best.version:
+            best = entry
+    if best is None:
+        return None
     running = Version.parse(current) if current else None
-    if best is None or running is None or best[0].precedence(running) >= 0:
-        return None if best is None else best[1]
-    return next((tag for tag in candidates if tag.name == current), None)
+    if running is None or best.version.precedence(running) >= 0:
+        return best.tag
+    pool = candidates if candidates is not None else [entry.tag for entry in allowed]
+    return next((tag for tag in pool if tag.name == current), None)
 
 
 def missing_followed_tag(

@@ -240,6 +240,11 @@ class TagFilter:
         patterns = tuple(p.strip() for p in ignore if p.strip())
         return cls(AllowTags.parse(allow or ""), patterns)
 
+    @property
+    def keeps_every_tag(self) -> bool:
+        """Whether nothing is filtered (allow any, ignore none): callers may skip :meth:`keeps`."""
+        return self.allow.pattern is None and not self.ignore
+
     def keeps(self, tag: str) -> bool:
         """Whether ``tag`` passes the filter (``*`` in ignore drops every tag: a pause)."""
         # The same filters meet the same tags every cycle; the answer is a pure function of

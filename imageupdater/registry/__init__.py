@@ -16,6 +16,7 @@ from imageupdater.registry.counters import Counters, CountersSnapshot, RequestKi
 from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.registry.requester import CredentialProvider, registry_label
 from imageupdater.registry.settings import ClientSettings
+from imageupdater.registry.tls import TlsContexts, TlsOptions
 
 __all__ = [
     "ClientSettings",
@@ -27,5 +28,7 @@ __all__ = [
     "RegistryClient",
     "RequestKind",
     "SystemClock",
+    "TlsContexts",
+    "TlsOptions",
     "registry_label",
 ]

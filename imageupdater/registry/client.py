@@ -43,6 +43,7 @@ from imageupdater.registry.manifests import (
 from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
 from imageupdater.registry.settings import ClientSettings
 from imageupdater.registry.taglist import read_tag_list
+from imageupdater.registry.tls import TlsContexts
 from imageupdater.registry.transport import Answer, Transport
 from imageupdater.tags import TagInfo
 
@@ -66,7 +67,10 @@ class RegistryClient:
         clock: Clock | None = None,
         counters: Counters | None = None,
         logger: logging.Logger | None = None,
+        tls_contexts: TlsContexts | None = None,
     ) -> None:
+        """``tls_contexts``: SSL contexts to share with other clients (default: this
+        client's own). Proxies are read from the environment when the client opens."""
         self.settings = settings or ClientSettings()
         self.counters = counters or Counters()
         clock = clock or SystemClock()
@@ -74,7 +78,11 @@ class RegistryClient:
         self._cycle_started: float | None = None
         self._log = logger or _LOG
         self._transport = Transport(
-            settings=self.settings, clock=clock, counters=self.counters, logger=self._log
+            settings=self.settings,
+            clock=clock,
+            counters=self.counters,
+            logger=self._log,
+            tls_contexts=tls_contexts,
         )
         self._requester = Requester(
             transport=self._transport,
@@ -126,6 +134,11 @@ class RegistryClient:
             yield
         finally:
             self._cycle_started = None
+
+    @property
+    def tls_contexts(self) -> TlsContexts:
+        """The SSL contexts this client uses (``built`` counts those it had to build)."""
+        return self._transport.contexts
 
     def snapshot(self) -> CountersSnapshot:
         return self.counters.snapshot()

@@ -1,6 +1,11 @@
-"""HTTP for the registry client: the aiohttp sessions, TLS contexts per endpoint, and
-sending one request with pacing, timeouts, body-size limits, 429/5xx retries, redirects
-and counters.
+"""HTTP for the registry client: the aiohttp sessions, and sending one request with
+pacing, timeouts, body-size limits, 429/5xx retries, redirects and counters.
+
+An https request takes its SSL context from :class:`~imageupdater.registry.tls.TlsContexts`
+(built on first use, shared by every endpoint with the same TLS options); plain http needs
+none. Proxies come from the environment as the session opens
+(:mod:`imageupdater.registry.proxies`), the choice per (scheme, host, port) remembered, so no
+request looks the environment up again.
 
 Errors leave this module as :mod:`imageupdater.errors` types whose messages name the
 registry host, the method and the path, never headers or credentials.
@@ -13,14 +18,17 @@ not ask the resolver about IP literals, so those are checked before each hop. Re
 are followed here rather than by aiohttp, so that every hop is checked and the
 ``Authorization`` header is dropped once a hop leaves the original scheme, host and port
 (blob downloads are redirected to object storage, which must not see our credentials).
+Guarded requests never go through a proxy: the proxy, not this process, would resolve the
+name, and the policy could no longer judge the address connected to.
 """
 
 from __future__ import annotations
 
-__all__ = ["Answer", "TlsOptions", "Transport"]
+__all__ = ["Answer", "TlsContexts", "TlsOptions", "Transport"]
 
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Mapping
@@ -38,9 +46,11 @@ from imageupdater.errors import (
 )
 from imageupdater.registry.clock import Clock
 from imageupdater.registry.counters import Counters, RequestKind
+from imageupdater.registry.proxies import EnvProxies, ProxyChoice, UnusableProxy
 from imageupdater.registry.ratelimit import RegistryGate, parse_retry_after
 from imageupdater.registry.reachability import ReachabilityPolicy, host_port
 from imageupdater.registry.settings import ClientSettings
+from imageupdater.registry.tls import SYSTEM_CAS, TlsContexts, TlsOptions
 
 _KEPT_HEADERS = (
     "content-type",
@@ -50,13 +60,6 @@ _KEPT_HEADERS = (
     "retry-after",
     "content-length",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    insecure: bool = False
-    ca_file: str | None = None
-    ca_data: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class Answer:
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_PROXY_CHOICES = 4096  # (scheme, host, port) answers kept per session
 
 
 def _where(method: str, url: URL) -> str:
@@ -128,7 +132,11 @@ class Transport:
         clock: Clock,
         counters: Counters,
         logger: logging.Logger,
+        tls_contexts: TlsContexts | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``tls_contexts`` may be shared with other clients; ``environ`` (default
+        ``os.environ``) is where proxies are read from, each time a session opens."""
         self._settings = settings
         self._clock = clock
         self._counters = counters
@@ -138,7 +146,10 @@ class Transport:
         # Separate from the trusted session so a pooled connection opened for a configured
         # registry is never reused for a tenant-named one, and vice versa.
         self._guarded: aiohttp.ClientSession | None = None
-        self._ssl: dict[TlsOptions, ssl.SSLContext | bool] = {}
+        self.contexts = tls_contexts if tls_contexts is not None else TlsContexts()
+        self._environ = environ
+        self._proxies = EnvProxies()
+        self._proxy_choices: dict[tuple[str, str, int | None], ProxyChoice] = {}
 
     def _new_session(self, connector: aiohttp.BaseConnector | None) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -152,6 +163,13 @@ class Transport:
 
     async def open(self) -> None:
         if self._session is None:
+            self._proxies = EnvProxies.from_environ(
+                os.environ if self._environ is None else self._environ
+            )
+            self._proxy_choices.clear()
+            for proxy in (self._proxies.http, self._proxies.https):
+                if isinstance(proxy, UnusableProxy):
+                    self._log.error("registry requests needing a proxy will fail: %s", proxy.reason)
             self._session = self._new_session(None)
         if self._guarded is None and self._policy is not None:
             self._guarded = self._new_session(
@@ -164,25 +182,25 @@ class Transport:
                 await session.close()
         self._session = self._guarded = None
 
-    def _ssl_for(self, tls: TlsOptions, registry: str) -> ssl.SSLContext | bool:
-        cached = self._ssl.get(tls)
-        if cached is not None:
-            return cached
-        context: ssl.SSLContext | bool
-        if tls.insecure:
-            context = False  # `insecure: true` in registries.conf: skip verification (upstream)
-        else:
-            try:
-                context = ssl.create_default_context(cafile=tls.ca_file, cadata=tls.ca_data)
-            except (OSError, ssl.SSLError) as exc:
-                raise RegistryUnavailable(
-                    f"registry {registry}: cannot load its CA certificates "
-                    f"(ca_file={tls.ca_file!r}, ca_data {'set' if tls.ca_data else 'unset'}): "
-                    f"{exc.__class__.__name__}",
-                    registry=registry,
-                ) from exc
-        self._ssl[tls] = context
-        return context
+    def _ssl_for(self, url: URL, tls: TlsOptions, registry: str) -> ssl.SSLContext | bool:
+        if url.scheme != "https":
+            return True  # aiohttp's default, unused without TLS: no context is built for http
+        return self.contexts.for_options(tls, registry=registry)
+
+    def _proxy_for(self, url: URL, *, registry: str, where: str) -> URL | None:
+        key = (url.scheme, url.raw_host or "", url.explicit_port)
+        try:
+            choice = self._proxy_choices[key]
+        except KeyError:
+            if len(self._proxy_choices) >= _MAX_PROXY_CHOICES:
+                self._proxy_choices.clear()
+            choice = self._proxy_choices[key] = self._proxies.for_url(url)
+        if isinstance(choice, UnusableProxy):
+            raise RegistryUnavailable(
+                f"registry {registry}: {where} goes through a proxy, but {choice.reason}",
+                registry=registry,
+            )
+        return choice
 
     async def send(
         self,
@@ -297,9 +315,19 @@ class Transport:
                     # The endpoint's CA or `insecure` is about its own host; object storage a
                     # blob is redirected to is verified against the system's CAs.
                     same = host_port(current) == host_port(url)
-                    context = self._ssl_for(tls if same else TlsOptions(), registry)
+                    context = self._ssl_for(current, tls if same else SYSTEM_CAS, registry)
+                    proxy = (
+                        None
+                        if guarded or not self._proxies.configured
+                        else self._proxy_for(current, registry=registry, where=where)
+                    )
                     async with session.request(
-                        method, current, headers=sent, ssl=context, allow_redirects=False
+                        method,
+                        current,
+                        headers=sent,
+                        ssl=context,
+                        proxy=proxy,
+                        allow_redirects=False,
                     ) as response:
                         status = response.status
                         location = response.headers.get("Location")
@@ -335,6 +363,14 @@ class Transport:
             ) from exc
         except RegistryRefused as exc:
             raise self._failed(exc) from None
+        except aiohttp.ClientHttpProxyError as exc:
+            # Its text would name the proxy's URL, which may carry the proxy's password.
+            raise self._failed(
+                RegistryUnavailable(
+                    f"registry {registry}: {where} failed: the proxy answered {exc.status}",
+                    registry=registry,
+                )
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, _Denied):
                 raise self._failed(
@@ -427,6 +463,8 @@ def _describe(exc: aiohttp.ClientError) -> str:
         return "TLS handshake failed"
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or exc.os_error.__class__.__name__
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return f"cannot connect to the proxy: {reason}"
         return f"cannot connect: {reason}"
     text = " ".join(str(exc).split())
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
