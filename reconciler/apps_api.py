@@ -10,7 +10,11 @@ dashboards expect.
 
 from __future__ import annotations
 
-__all__ = ["ApplicationsAPI", "KubeApplications"]
+__all__ = [
+    "ApplicationsAPI",
+    "KubeApplications",
+    "OwnWrites",
+]
 
 import asyncio
 import random
@@ -53,11 +57,47 @@ class ApplicationsAPI(Protocol):
 
     async def patch(self, namespace: str, name: str, patch: dict[str, Any]) -> Application: ...
 
+    def own_write(self, app: Application) -> bool:
+        """True (once) when ``app`` is exactly what one of our own patches produced: the
+        controller then has nothing new to process in it."""
+        ...
+
     async def get_project(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     async def close(self) -> None:
         """Release what the adapter owns (Argo CD's HTTP session); a shared client stays open."""
         ...
+
+
+class OwnWrites:
+    """The resourceVersion each of our patches produced, per Application, until its watch
+    event comes back (bounded: an event that never comes must not grow it)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._versions: dict[str, str] = {}
+        self._limit = limit
+
+    @staticmethod
+    def _key(app: Application) -> tuple[str, str]:
+        meta = app.get("metadata", {})
+        return f"{meta.get('namespace', '')}/{meta.get('name', '')}", str(
+            meta.get("resourceVersion", "")
+        )
+
+    def remember(self, app: Application) -> None:
+        key, version = self._key(app)
+        if version:
+            self._versions.pop(key, None)
+            self._versions[key] = version
+            if len(self._versions) > self._limit:
+                self._versions.pop(next(iter(self._versions)))
+
+    def recognise(self, app: Application) -> bool:
+        key, version = self._key(app)
+        if version and self._versions.get(key) == version:
+            del self._versions[key]
+            return True
+        return False
 
 
 class KubeApplications:
@@ -78,6 +118,7 @@ class KubeApplications:
         self.retry_backoff = retry_backoff
         self._client = client
         self._metrics = metrics
+        self._own_writes = OwnWrites()
         self.namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
         self.label_selector = label_selector
         # AppProjects live in Argo CD's own namespace, whatever namespace the app is in.
@@ -147,7 +188,11 @@ class KubeApplications:
         result: Application = await self._counted(
             "patch", lambda: self._client.patch(kube.APPLICATIONS, namespace, name, patch)
         )
+        self._own_writes.remember(result)
         return result
+
+    def own_write(self, app: Application) -> bool:
+        return self._own_writes.recognise(app)
 
     async def get_project(self, namespace: str, name: str) -> dict[str, Any] | None:
         project_ns = self.project_namespace or namespace

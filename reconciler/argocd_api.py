@@ -24,6 +24,7 @@ from imageupdater import kube
 from imageupdater.application import Application
 from imageupdater.argocd import ArgoCDClient
 from imageupdater.errors import KubeError, KubeNotFound
+from reconciler.apps_api import OwnWrites
 from reconciler.metrics import ReconcilerMetrics
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class ArgoCDApplications:
     ) -> None:
         self._client = client
         self._metrics = metrics
+        self._own_writes = OwnWrites()
         # dict.fromkeys keeps the order and drops repeats of a repeated flag
         self.namespaces: tuple[str, ...] = tuple(dict.fromkeys(n for n in namespaces if n))
         self.label_selector = label_selector or None
@@ -109,7 +111,11 @@ class ArgoCDApplications:
         app = await self._counted(
             "patch", self._client.patch_application(name, namespace or None, patch)
         )
+        self._own_writes.remember(cast(Application, app))
         return cast(Application, app)
+
+    def own_write(self, app: Application) -> bool:
+        return self._own_writes.recognise(app)
 
     async def get_project(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The AppProject ``name`` (argocd-server knows its namespace), None when missing."""

@@ -136,6 +136,10 @@ class Controller:
             self.index.pop(key, None)
             return
         self.index[key] = app
+        if previous is not None and self.api.own_write(app):
+            # Our own patch coming back through the watch: the cycle that wrote it already
+            # decided everything in it; processing it again would only re-resolve.
+            return
         if previous is None or _interesting(previous) != _interesting(app):
             self._dirty.add(key)
             self._wake.set()
@@ -278,6 +282,10 @@ class Controller:
         loop = asyncio.get_running_loop()
         next_resync = loop.time()
         self._dirty.clear()
+        if self.leader_changed is not None:
+            # Leadership won before the loop starts is what the first resync below serves;
+            # answering that change again would run every Application twice at start.
+            self.leader_changed.clear()
         while True:
             now = loop.time()
             if now >= next_resync:

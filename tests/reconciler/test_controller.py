@@ -17,6 +17,7 @@ from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from tests.kube_activity import KubeActivity
 from tests.reconciler.conftest import PREFIX, application, stored
+from tests.waiting import async_wait_until
 
 
 class ObservedController(Controller):
@@ -222,6 +223,50 @@ async def test_an_expired_watch_relists_and_keeps_reacting(
             lambda: images_of(kube_api, "relisted") == [f"{image}:1.1.0"],
             "the update to 1.1.0 seen through the new watch",
         )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_its_own_patch_coming_back_through_the_watch_starts_no_cycle(
+    kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
+    cluster: kube.KubeClient,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    image = await seeded(["1.0.0", "1.1.0"])
+    kube_api.store.put(application("own", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    api = KubeApplications(cluster, metrics)
+    controller = ObservedController(
+        api=api,
+        cycle=make_cycle(api=api),
+        metrics=metrics,
+        settings=ControllerSettings(interval=3600, debounce=0.05),
+    )
+    task = asyncio.create_task(controller.run())
+    try:
+        await controller.after_a_cycle(
+            lambda: images_of(kube_api, "own") == [f"{image}:1.1.0"], "the first cycle's write"
+        )
+        written = stored(kube_api, "own")["metadata"]["resourceVersion"]
+        # The write's watch event arrives (the index holds it) without queueing a cycle.
+        await async_wait_until(
+            lambda: controller.index["argocd/own"]["metadata"]["resourceVersion"] == written,
+            within=5,
+            what="the write's watch event",
+        )
+        await asyncio.sleep(0.3)  # several debounce periods
+        assert len(controller.cycles) == 1
+        # Someone else's change is still processed.
+        await cluster.patch(
+            kube.APPLICATIONS,
+            "argocd",
+            "own",
+            {"metadata": {"annotations": {PREFIX + "update-strategy": "semver"}}},
+        )
+        await controller.after_a_cycle(lambda: len(controller.cycles) == 2, "a cycle for the edit")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
