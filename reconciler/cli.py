@@ -19,7 +19,6 @@ from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
-from imageupdater.registries_conf import RegistriesConf
 from reconciler.options import RunOptions
 
 log = logging.getLogger("image_updater.reconciler")
@@ -257,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"image-updater run: {exc}", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(options.loglevel, options.logformat)
+    from imageupdater.registries_conf import RegistriesConf  # yaml, cryptography: only now
+
     try:
         conf = RegistriesConf.from_flag(options.registries_conf_path)
     except ImageUpdaterError as exc:

@@ -22,7 +22,6 @@ from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
-from imageupdater.registries_conf import RegistriesConf
 from webhook.options import WebhookOptions
 from webhook.review import MAX_BODY
 
@@ -154,6 +153,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from imageupdater.registries_conf import RegistriesConf  # yaml, cryptography: only now
+
     try:
         options = WebhookOptions.from_args(args)
         conf = RegistriesConf.from_flag(options.registries_conf_path)

@@ -13,18 +13,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, credential_rules
 from imageupdater.errors import InvalidInput
-from imageupdater.lint import (
-    CHART_FILE,
-    LintFinding,
-    chart_template,
-    excluded,
-    lint_documents,
-    template_skipped,
-)
+
+if TYPE_CHECKING:
+    from imageupdater.lint import LintFinding
+
+# imageupdater.lint (yaml, the review rules) is imported by the functions that use it, so
+# that building the parser (`image-updater --help`) does not load it.
 
 _STDIN = "-"
 _STDIN_NAME = "<stdin>"
@@ -100,6 +99,8 @@ def _glob(value: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from imageupdater.lint import chart_template, lint_documents, template_skipped
+
     try:
         rules = credential_rules(args)
     except InvalidInput as exc:
@@ -139,6 +140,8 @@ class _ChartDirs:
 
     def holds_chart(self, directory: PurePath) -> bool:
         if directory not in self._known:
+            from imageupdater.lint import CHART_FILE
+
             self._known[directory] = (Path(directory) / CHART_FILE).is_file()
         return self._known[directory]
 
@@ -151,6 +154,8 @@ def _read(name: str, patterns: Sequence[str]) -> list[_Input]:
 
     ``path`` is None for stdin, ``text`` None when unreadable (already reported).
     """
+    from imageupdater.lint import excluded
+
     if name == _STDIN:
         try:
             return [(_STDIN_NAME, None, sys.stdin.read())]
@@ -175,6 +180,8 @@ def _read(name: str, patterns: Sequence[str]) -> list[_Input]:
 
 def _yaml_files(root: Path, patterns: Sequence[str]) -> tuple[list[Path], bool]:
     """The YAML files below ``root`` in name order, and whether ``--exclude`` skipped any."""
+    from imageupdater.lint import excluded
+
     found: list[Path] = []
     skipped = False
     for directory, dirnames, filenames in os.walk(root):

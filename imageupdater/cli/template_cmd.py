@@ -13,7 +13,6 @@ from pathlib import Path
 
 from imageupdater.cli import EXIT_INVALID, EXIT_OK
 from imageupdater.errors import InvalidInput
-from imageupdater.gitops.messages import commit_message, load_commit_template, sample_changes
 
 SAMPLE_APP = "example-app"
 
@@ -33,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from imageupdater.gitops.messages import (  # the template engine: only now
+        commit_message,
+        load_commit_template,
+        sample_changes,
+    )
+
     try:
         template = load_commit_template(args.path, explicit=True)
     except InvalidInput as exc:
