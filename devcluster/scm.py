@@ -64,6 +64,7 @@ __all__ = [
     "gitlab_emulator",
 ]
 
+import abc
 import asyncio
 import base64
 import binascii
@@ -154,8 +155,9 @@ class _Reply(Exception):
         self.body = body
 
 
-class _Emulator:
-    """What both emulators share: tokens, faults, the request log, serving."""
+class _Emulator(abc.ABC):
+    """What both emulators share: tokens, faults, the request log, serving. Each provider's
+    emulator supplies its authentication, error bodies and routes."""
 
     api_prefix = ""
     _open_state = "open"
@@ -285,14 +287,17 @@ class _Emulator:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         return value.strip() if scheme.lower() in ("bearer", "token") else ""
 
+    @abc.abstractmethod
     def _authenticate(self, request: web.Request) -> None:
-        raise NotImplementedError
+        """Raise ``_Reply(401, …)`` with the provider's body unless a known token is sent."""
 
+    @abc.abstractmethod
     def _fault_body(self, status: int) -> JSON:
-        raise NotImplementedError
+        """The JSON body the provider answers an injected ``status`` with."""
 
+    @abc.abstractmethod
     async def _route(self, request: web.Request, body: Any) -> tuple[int, Any, Mapping[str, str]]:
-        raise NotImplementedError
+        """(status, JSON body, headers) for one authenticated request."""
 
     def _segments(self, request: web.Request) -> list[str]:
         """The path below the API prefix, split on '/' before percent-decoding, so an encoded
@@ -305,8 +310,9 @@ class _Emulator:
             raise _Reply(404, self._not_found())  # '//' or a trailing '/': not a route
         return [unquote(s) for s in parts]
 
+    @abc.abstractmethod
     def _not_found(self) -> JSON:
-        raise NotImplementedError
+        """The provider's 404 body."""
 
     def _next_created(self) -> int:
         self._created += 1

@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,14 @@ RULES_TEST = KIT / "rules-test.yaml"
 DASHBOARD = KIT / "grafana-dashboard.json"
 CONFIGMAP = KIT / "grafana-dashboard-configmap.yaml"
 KUSTOMIZATION = KIT / "kustomization.yaml"
+
+
+def installed(tool: str) -> str:
+    """The path of ``tool``; a missing tool fails the test (./dev installs it), never skips."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: run ./dev test, which installs it", pytrace=False)
+    return path
 
 
 def load_render() -> ModuleType:

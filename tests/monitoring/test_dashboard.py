@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.monitoring import (
@@ -16,6 +14,7 @@ from tests.monitoring import (
     dashboard_panels,
     dashboard_queries,
     grafana_to_promql,
+    installed,
     load_yaml,
     metric_names,
 )
@@ -85,7 +84,6 @@ def test_the_panels_cover_admission_cycles_updates_registries_git_and_leader() -
         assert metric in used, metric
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing")
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     # promtool parses rule expressions: hand it every query as a recording rule.
     queries = dashboard_queries()
@@ -103,7 +101,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard.rules.yaml"
     path.write_text(yaml.safe_dump(rules))
     done = subprocess.run(
-        ["promtool", "check", "rules", str(path)],
+        [installed("promtool"), "check", "rules", str(path)],
         capture_output=True,
         text=True,
         check=False,

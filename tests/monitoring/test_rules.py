@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,22 +19,23 @@ from tests.monitoring import (
     RULES_FILE,
     RULES_TEST,
     alert_rules,
+    installed,
     load_render,
     load_yaml,
 )
 
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool missing: Debian's prometheus package (./dev installs it)"
-)
 SEVERITIES = {"critical", "warning", "info"}
 _DURATION = re.compile(r"^(\d+[smhdwy])+$")
 
 
 def _promtool(*args: str, cwd: Path = KIT) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
     return subprocess.run(
-        [PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
+        [installed("promtool"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
 
 
@@ -115,10 +115,13 @@ def test_the_kustomization_applies_the_rule_and_the_dashboard() -> None:
 
 
 @pytest.mark.kubectl
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl missing")
 def test_kubectl_kustomize_builds_the_kit() -> None:
     built = subprocess.run(
-        ["kubectl", "kustomize", str(KIT)], capture_output=True, text=True, check=True, timeout=60
+        [installed("kubectl"), "kustomize", str(KIT)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     documents: list[dict[str, Any]] = list(yaml.safe_load_all(built))
     kinds = sorted((d["kind"], d["metadata"]["name"]) for d in documents)
@@ -134,14 +137,12 @@ def test_kubectl_kustomize_builds_the_kit() -> None:
     assert configmap["data"]["image-updater.json"] == DASHBOARD.read_text()
 
 
-@needs_promtool
 def test_promtool_checks_the_rules() -> None:
     done = _promtool("check", "rules", str(RULES_FILE))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(alert_rules())} rules found" in done.stdout
 
 
-@needs_promtool
 def test_the_promtool_unit_tests_pass() -> None:
     done = _promtool("test", "rules", str(RULES_TEST))
     assert done.returncode == 0, done.stdout + done.stderr
