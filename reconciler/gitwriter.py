@@ -113,9 +113,6 @@ class PendingWrites:
         self.clock = clock
         self._written: dict[tuple[str, str, str], tuple[frozenset[str], float]] = {}
 
-    def key(self, app: str, repository: str, branch: str) -> tuple[str, str, str]:
-        return (app, repository, branch)
-
     def covers(self, key: tuple[str, str, str], versions: frozenset[str]) -> bool:
         found = self._written.get(key)
         if found is None:
@@ -149,6 +146,11 @@ class _AppWrite:
     @property
     def app(self) -> str:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    def pending_key(self) -> tuple[str, str, str]:
+        # The branch as configured (not as resolved: "" is the remote's default), so the
+        # check before any network call and the record after the push name the same key.
+        return (self.app, self.repository, self.push or self.checkout or "")
 
     def group(self) -> tuple[str, str | None, str | None, str, str | None]:
         return (self.repository, self.checkout, self.push, self.credentials, self.provider)
@@ -217,10 +219,7 @@ class GitWriter:
             if isinstance(prepared, WriteFailed):
                 outcomes[index] = prepared
                 continue
-            pending_key = self.pending.key(
-                prepared.app, prepared.repository, prepared.push or prepared.checkout or ""
-            )
-            if self.pending.covers(pending_key, prepared.versions):
+            if self.pending.covers(prepared.pending_key(), prepared.versions):
                 log.debug("%s: already committed, waiting for Argo CD to sync it", prepared.app)
                 outcomes[index] = Skipped(change.work, "unchanged", change.plan)
                 continue
@@ -421,9 +420,7 @@ class GitWriter:
         if not applied.changed_apps:
             for index, item in members:
                 if index not in outcomes:
-                    self.pending.remember(
-                        self.pending.key(item.app, item.repository, push), item.versions
-                    )
+                    self.pending.remember(item.pending_key(), item.versions)
                     outcomes[index] = Skipped(item.change.work, "unchanged", item.change.plan)
             return outcomes
         if dry_run:
@@ -448,7 +445,7 @@ class GitWriter:
         for index, item in members:
             if index in outcomes:
                 continue
-            self.pending.remember(self.pending.key(item.app, item.repository, push), item.versions)
+            self.pending.remember(item.pending_key(), item.versions)
             if index in applied.changed_apps:
                 outcomes[index] = Written(item.change.work, item.change.plan, commit)
             else:

@@ -40,7 +40,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from imageupdater.errors import (
@@ -450,7 +450,9 @@ class Repository:
             if signing is not None:
                 config = ["-c", f"gpg.format={signing.method}"]
                 args.insert(1, f"-S{signing.key}")
-            gnupg = os.environ.get("GNUPGHOME") or str(Path.home() / ".gnupg")
+            # Signing keys live where the process's environment says, as for network calls.
+            source = self.owner.environment if self.owner.environment is not None else os.environ
+            gnupg = source.get("GNUPGHOME") or str(PurePosixPath(source.get("HOME", "/"), ".gnupg"))
             sha = await self.owner.run(
                 (*config, *args),
                 cwd=self.path,

@@ -375,3 +375,19 @@ async def test_a_plugin_application_gets_its_env_in_the_override_file(
     text = repos.read("apps", "main", "plug/.argocd-source-plug.yaml") or ""
     assert text.startswith("plugin:\n  env:\n")
     assert "value: 1.1.0\n" in text
+
+
+async def test_a_change_pushed_to_the_default_branch_is_not_fetched_again_before_sync(
+    kube_api: KubeAPI, seeded: Seeded, kit: Kit, remote: tuple[GitRepos, str]
+) -> None:
+    repos, url = remote
+    image = await seeded(["1.0.0", "1.1.0"])
+    source = {"repoURL": url, "path": "apps/a", "targetRevision": "HEAD", "kustomize": {}}
+    kube_api.store.put(git_app("a", image, url, source=source))
+    k = kit()
+    cycle = k.cycle()
+    await cycle.run([stored(kube_api, "a")])
+    assert repos.read("apps", "main", override("a")) is not None
+    spawned = k.repos.spawned
+    await cycle.run([stored(kube_api, "a")])
+    assert k.repos.spawned == spawned
