@@ -24,6 +24,7 @@ from imageupdater.gitcreds import (
     secret_credentials,
     ssh_known_hosts,
 )
+from imageupdater.gitcreds.projects import check_source_permitted
 from imageupdater.gitops.messages import load_commit_template
 from imageupdater.scm import PullRequests, pull_requests
 from imageupdater.scm.githubapp import GitHubAppTokens
@@ -56,6 +57,10 @@ async def git_writer(
         ref: str, app_namespace: str, project: str, repository: str
     ) -> GitCredentials:
         if ref == "repocreds":
+            # Argo CD's credentials push only where the Application's project lets it
+            # deploy from; otherwise any Application could borrow them for any repository.
+            found = await client.get_or_none(kube.APPPROJECTS, settings_namespace, project)
+            check_source_permitted(repository, project, found)
             return await repository_credentials(
                 repository,
                 project=project,

@@ -37,6 +37,15 @@ def repository_secret(name: str, url: str, **fields: str) -> dict[str, Any]:
     }
 
 
+def app_project(name: str, source_repos: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"sourceRepos": source_repos, "destinations": [{"server": "*", "namespace": "*"}]},
+    }
+
+
 def run_once(
     tmp_path: Path,
     api: KubeAPI,
@@ -44,6 +53,9 @@ def run_once(
     *extra: str,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    # Argo CD always has the default project; a test that cares seeds its own first.
+    if api.store.get("argoproj.io", None, "appprojects", "argocd", "default") is None:
+        api.store.put(app_project("default", ["*"]))
     with run_in_thread(api) as running:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", running.url)
         return subprocess.run(
@@ -140,6 +152,45 @@ def test_run_once_pushes_over_https_with_repository_credentials(
     assert GIT_PASSWORD not in done.stderr + done.stdout
     written = git_repos.read("apps", "main", "guestbook/.argocd-source-guestbook.yaml")
     assert written == f"kustomize:\n  images:\n  - {image}:1.2.0\n"
+
+
+def test_argo_cds_credentials_push_only_to_repositories_the_apps_project_permits(
+    tmp_path: Path,
+    registry: LocalRegistry,
+    unique_repo: str,
+    git_repos: GitRepos,
+    git_https: SmartHTTPServer,
+    git_tls: tuple[object, Path],
+) -> None:
+    asyncio.run(seed(registry, unique_repo))
+    image = f"{registry.host}/{unique_repo}"
+    git_repos.create("apps", {"guestbook/kustomization.yaml": "resources: []\n"})
+    git_repos.create("platform", {"guestbook/kustomization.yaml": "resources: []\n"})
+    deployed, elsewhere = git_https.repo_url("apps"), git_https.repo_url("platform")
+    api = KubeAPI()
+    api.store.put(app_project("default", [deployed]))
+    for name, url in (("apps-repo", deployed), ("platform-repo", elsewhere)):
+        api.store.put(repository_secret(name, url, username="writer", password=GIT_PASSWORD))
+    source = {"repoURL": deployed, "path": "guestbook", "targetRevision": "main", "kustomize": {}}
+    api.store.put(
+        application(
+            "guestbook",
+            {"image-list": image, "write-back-method": "git", "git-repository": elsewhere},
+            source=source,
+            images=[f"{image}:1.0.0"],
+        )
+    )
+    done = run_once(tmp_path, api, registry, env={"GIT_SSL_CAINFO": str(git_tls[1])})
+    assert done.returncode == 1, done.stderr
+    assert "AppProject 'default' does not permit that repository" in done.stderr, done.stderr
+    assert GIT_PASSWORD not in done.stderr + done.stdout
+    assert len(git_repos.log("platform", "main")) == 1  # nothing pushed
+    events = [
+        e["message"]
+        for e in api.store.list("", None, "events", "argocd")
+        if e.get("type") == "Warning"
+    ]
+    assert any("does not permit that repository" in m for m in events), events
 
 
 def kustomize_app(name: str, image: str, url: str, **annotations: str) -> dict[str, Any]:
