@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that, given no --kubeconfig outside a cluster, read $KUBECONFIG (or
 # ~/.kube/config). `admission` then runs without cluster access; `test` reads a kubeconfig
 # only for Secret credentials and checks it itself.
-_KUBECONFIG_BY_DEFAULT = frozenset({"run", "certs"})
+_KUBECONFIG_BY_DEFAULT = frozenset({"run", "certs", "hold", "release"})
 
 
 def _kubeconfig_problem(args: argparse.Namespace) -> str | None:

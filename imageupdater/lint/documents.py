@@ -6,6 +6,9 @@
   with template expressions are skipped with a note (see ``imageupdater.lint.checks``).
 * ``argocd-image-updater.argoproj.io/v1alpha1`` ``ImageUpdater``: a warning, as nothing
   here reads that resource yet.
+* ``image-updater.io/v1alpha1`` ``ClusterImageUpdatePolicy`` and ``ImageUpdatePolicy``: the
+  problems ``updatepolicy.parse_policy`` finds, the words the webhook refuses them with,
+  under ``<Kind>/[<namespace>/]<name>`` and the field path.
 * ``kind: List`` (and the kinds' own lists): their items.
 
 Other kinds are ignored. A Helm or Go template is one note, not findings.
@@ -26,6 +29,9 @@ from imageupdater.credentials import CredentialRules
 from imageupdater.lint.checks import check_annotations, has_template
 from imageupdater.lint.findings import LintFinding, template_skipped
 from imageupdater.lint.yamltext import StrictLoader, is_go_template, yaml_finding
+from imageupdater.updatepolicy import API_VERSION as _POLICY_API
+from imageupdater.updatepolicy import KINDS as _POLICY_KINDS
+from imageupdater.updatepolicy import parse_policy
 
 _ARGO_API = "argoproj.io/v1alpha1"
 _UPDATER_API = "argocd-image-updater.argoproj.io/v1alpha1"
@@ -33,6 +39,7 @@ _LISTS = {
     ("ApplicationList", _ARGO_API),
     ("ApplicationSetList", _ARGO_API),
     ("ImageUpdaterList", _UPDATER_API),
+    *((f"{kind}List", _POLICY_API) for kind in _POLICY_KINDS),
 }
 _DEFAULT_NAMESPACE = "default"
 
@@ -85,8 +92,10 @@ def _resources(document: object) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if not isinstance(document, Mapping):
         return
     kind, api_version = document.get("kind"), document.get("apiVersion")
-    if (kind in ("Application", "ApplicationSet") and api_version == _ARGO_API) or (
-        kind == "ImageUpdater" and api_version == _UPDATER_API
+    if (
+        (kind in ("Application", "ApplicationSet") and api_version == _ARGO_API)
+        or (kind == "ImageUpdater" and api_version == _UPDATER_API)
+        or (kind in _POLICY_KINDS and api_version == _POLICY_API)
     ):
         yield str(kind), document
     elif kind == "List" or (kind, api_version) in _LISTS:
@@ -98,6 +107,8 @@ def _resources(document: object) -> Iterator[tuple[str, Mapping[str, Any]]]:
 def _lint_resource(
     kind: str, resource: Mapping[str, Any], source: str, rules: CredentialRules
 ) -> list[LintFinding]:
+    if kind in _POLICY_KINDS:
+        return _lint_policy(kind, resource, source)
     metadata = _mapping(resource.get("metadata"))
     namespace = _text(metadata.get("namespace"))
     label = f"{namespace or _DEFAULT_NAMESPACE}/{_text(metadata.get('name')) or '<unnamed>'}"
@@ -113,6 +124,18 @@ def _lint_resource(
             rules=rules,
         )
     return _lint_application_set(resource, source, label, namespace, rules)
+
+
+def _lint_policy(kind: str, resource: Mapping[str, Any], source: str) -> list[LintFinding]:
+    parsed = parse_policy(resource)
+    if parsed.ref is not None:
+        label = str(parsed.ref)
+    else:
+        name = _text(_mapping(resource.get("metadata")).get("name")) or "<unnamed>"
+        label = f"{kind}/{name}"
+    return [
+        LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in parsed.problems
+    ]
 
 
 def _lint_application_set(

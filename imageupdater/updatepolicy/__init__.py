@@ -1,0 +1,98 @@
+"""Update policies: ``ClusterImageUpdatePolicy`` and ``ImageUpdatePolicy`` (``image-updater.io``),
+read, matched to Applications and applied, plus the hold annotations. Pure: no I/O, no clock.
+
+The API, in the order a caller uses it:
+
+* :func:`parse_policy` — one resource → :class:`ParsedPolicy` (the :class:`Policy`, or None,
+  and every problem keyed by field path); the webhook denies a broken policy with these
+  problems and ``lint`` prints them.
+* :func:`applicable` — the policies that apply to one Application (cluster ones, then those
+  of its namespace), in a deterministic order.
+* :func:`check_application` — admission: the annotations' configuration and the spec's
+  overrides against those policies → :class:`Finding` s; :func:`problems` turns them into
+  the review's errors (Enforce) and warnings (Warn); Audit findings are only recorded.
+* :func:`filter_candidates` — the reconciler: one image's candidate tags → the
+  :class:`CandidateDecision` (kept, filtered with reasons, a :class:`Deferral`, standing
+  violations, ``require_digest``; ``findings_for(chosen)`` after the strategy chose).
+* :func:`parse_holds`, :func:`hold_patch`, :func:`release_patch` — the hold annotations.
+* :func:`policy_status`, :func:`violation_record` — the resource's status as data.
+
+Modules: ``model`` (values), ``globs``, ``selectors``, ``reading`` (field readers and wording),
+``fields`` (the field vocabulary the CRDs are tested against), ``parse``, ``parse_rules``,
+``matching``, ``findings``, ``checks`` (one rule against one value), ``admission``,
+``candidates``, ``holds``, ``status``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "API_GROUP",
+    "API_VERSION",
+    "CLUSTER_KIND",
+    "HOLD_ANNOTATION",
+    "HOLD_PREFIX",
+    "KINDS",
+    "NAMESPACED_KIND",
+    "Action",
+    "Bump",
+    "CandidateDecision",
+    "Deferral",
+    "Filtered",
+    "Finding",
+    "Holds",
+    "Match",
+    "ParsedHolds",
+    "ParsedPolicy",
+    "Policy",
+    "PolicyRef",
+    "Rules",
+    "UpdateWindow",
+    "applicable",
+    "check_application",
+    "filter_candidates",
+    "hold_key",
+    "hold_patch",
+    "parse_holds",
+    "parse_policy",
+    "policy_status",
+    "problems",
+    "release_patch",
+    "violation_record",
+]
+
+from imageupdater.updatepolicy.admission import check_application
+from imageupdater.updatepolicy.candidates import (
+    CandidateDecision,
+    Deferral,
+    Filtered,
+    filter_candidates,
+)
+from imageupdater.updatepolicy.findings import Finding, problems
+from imageupdater.updatepolicy.holds import (
+    HOLD_ANNOTATION,
+    HOLD_PREFIX,
+    Holds,
+    ParsedHolds,
+    hold_key,
+    hold_patch,
+    parse_holds,
+    release_patch,
+)
+from imageupdater.updatepolicy.matching import applicable
+from imageupdater.updatepolicy.model import (
+    API_GROUP,
+    API_VERSION,
+    CLUSTER_KIND,
+    KINDS,
+    NAMESPACED_KIND,
+    Action,
+    Bump,
+    Match,
+    ParsedPolicy,
+    Policy,
+    PolicyRef,
+    Rules,
+    UpdateWindow,
+)
+from imageupdater.updatepolicy.parse import parse_policy
+from imageupdater.updatepolicy.status import policy_status, violation_record

@@ -1,0 +1,210 @@
+"""The values of a parsed update policy: what a ``ClusterImageUpdatePolicy`` or an
+``ImageUpdatePolicy`` says, with every user pattern already compiled.
+
+Owns the vocabulary (kinds, actions, rule names, bump sizes), :class:`PolicyRef` (how a
+policy is named in every message, Event and metric label), update windows and their
+activity, and the :class:`Policy` / :class:`ParsedPolicy` values the parser returns
+(:class:`Glob` lives in ``globs``, label selectors in ``selectors``). Pure: no I/O, no clock
+(times are parameters).
+
+New parts of a policy (rollback, waves) are new fields with defaults on :class:`Policy`, so
+existing callers and tests keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "API_GROUP",
+    "API_VERSION",
+    "CLUSTER_KIND",
+    "KINDS",
+    "NAMESPACED_KIND",
+    "Action",
+    "Bump",
+    "Glob",
+    "Match",
+    "ParsedPolicy",
+    "Policy",
+    "PolicyKind",
+    "PolicyRef",
+    "RuleName",
+    "Rules",
+    "UpdateWindow",
+]
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+from imageupdater.cron import CronSchedule, InvalidCronExpression
+from imageupdater.problems import Problem
+from imageupdater.strategies import Strategy
+from imageupdater.syncwindows.window import as_utc, format_duration
+from imageupdater.updatepolicy.globs import Glob
+from imageupdater.updatepolicy.selectors import LabelSelector
+from imageupdater.versions import Constraint
+
+API_GROUP = "image-updater.io"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+PolicyKind = Literal["ClusterImageUpdatePolicy", "ImageUpdatePolicy"]
+CLUSTER_KIND: Final = "ClusterImageUpdatePolicy"
+NAMESPACED_KIND: Final = "ImageUpdatePolicy"
+KINDS: tuple[PolicyKind, ...] = (CLUSTER_KIND, NAMESPACED_KIND)
+
+RuleName = Literal[
+    "allowedRegistries",
+    "allowedRepositories",
+    "deniedTags",
+    "allowedStrategies",
+    "requiredConstraint",
+    "maxBump",
+    "minimumAge",
+    "requireDigest",
+    "updateWindows",
+]
+
+
+class Action(StrEnum):
+    """What a policy does about a breach: refuse it, allow it with a warning, or record it."""
+
+    ENFORCE = "Enforce"
+    WARN = "Warn"
+    AUDIT = "Audit"
+
+
+class Bump(StrEnum):
+    """The largest semver part a candidate may change from the running version."""
+
+    PATCH = "patch"
+    MINOR = "minor"
+    MAJOR = "major"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """A policy's identity; ``str()`` is how every message and metric label names it."""
+
+    kind: PolicyKind
+    name: str
+    namespace: str | None = None  # None for a ClusterImageUpdatePolicy
+
+    def __str__(self) -> str:
+        if self.namespace is None:
+            return f"{self.kind}/{self.name}"
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateWindow:
+    """Updates may go in from each fire of ``schedule`` (read in ``time_zone``) for ``duration``
+    of elapsed time, start included, end excluded: the rule of Argo CD's sync windows."""
+
+    schedule: CronSchedule
+    duration: timedelta
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    def is_active(self, now: datetime) -> bool:
+        """Whether ``now`` (time-zone aware) lies inside the window opened by the last fire."""
+        moment = as_utc(now)
+        try:
+            last = self.schedule.previous_fire(moment.astimezone(self.time_zone))
+        except InvalidCronExpression:  # no fire within the years searched
+            return False
+        return moment < last.astimezone(UTC) + self.duration
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The next fire after ``now`` (in UTC); None when none is found in the years searched."""
+        moment = as_utc(now)
+        try:
+            return self.schedule.next_fire(moment.astimezone(self.time_zone)).astimezone(UTC)
+        except InvalidCronExpression:
+            return None
+
+    def __str__(self) -> str:
+        return f"{self.schedule.text!r} for {format_duration(self.duration)} ({self.time_zone.key})"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which Applications a policy applies to; None (or empty) criteria select everything.
+    Every criterion given must hold."""
+
+    namespaces: tuple[Glob, ...] = ()
+    namespace_selector: LabelSelector | None = None
+    application_selector: LabelSelector | None = None
+    projects: tuple[Glob, ...] = ()
+    names: tuple[Glob, ...] = ()
+
+    def matches(
+        self,
+        *,
+        namespace: str,
+        namespace_labels: Mapping[str, str],
+        labels: Mapping[str, str],
+        project: str,
+        name: str,
+    ) -> bool:
+        return (
+            _any_glob(self.namespaces, namespace)
+            and (
+                self.namespace_selector is None or self.namespace_selector.matches(namespace_labels)
+            )
+            and (self.application_selector is None or self.application_selector.matches(labels))
+            and _any_glob(self.projects, project)
+            and _any_glob(self.names, name)
+        )
+
+
+def _any_glob(globs: tuple[Glob, ...], value: str) -> bool:
+    return not globs or any(g.matches(value) for g in globs)
+
+
+def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    return selector is None or selector.matches(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The rules of one policy; a rule left out (None / () / False) restricts nothing."""
+
+    allowed_registries: tuple[Glob, ...] | None = None  # matched against registry hosts
+    allowed_repositories: tuple[Glob, ...] | None = None  # against "host/repository"
+    denied_tags: tuple[Glob, ...] = ()
+    allowed_strategies: tuple[Strategy, ...] | None = None
+    required_constraint: Constraint | None = None
+    max_bump: Bump | None = None
+    minimum_age: timedelta | None = None
+    require_digest: bool = False
+    update_windows: tuple[UpdateWindow, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One valid policy resource."""
+
+    ref: PolicyRef
+    action: Action = Action.ENFORCE
+    match: Match = field(default_factory=Match)
+    rules: Rules = field(default_factory=Rules)
+    generation: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPolicy:
+    """What the parser made of one resource: the policy (None when any error) and every
+    problem, each keyed by its field path (``spec.rules.maxBump``)."""
+
+    policy: Policy | None
+    problems: tuple[Problem, ...] = ()
+    ref: PolicyRef | None = None  # known whenever kind and name could be read
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
