@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 
 import yaml
 
-from imageupdater.annotations import PREFIX
+from imageupdater.annotations import PREFIX, parse
 from imageupdater.annotations.keys import split_key
 from imageupdater.application import Application, live_images
 from imageupdater.credentials import CredentialRules
@@ -26,6 +26,7 @@ from imageupdater.lint.yamltext import template_expression
 from imageupdater.problems import Problem
 from imageupdater.review import configuration_checks, parse_configuration
 from imageupdater.strategies import Strategy
+from imageupdater.updatepolicy.holds import HOLD_ANNOTATION, HOLD_PREFIX, parse_holds
 
 # Stand-ins for a templated value, per option: valid values between them covering what
 # other checks depend on. None drops the annotation (nothing else depends on its value).
@@ -113,7 +114,44 @@ def check_annotations(
     findings.extend(
         LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in problems
     )
+    findings.extend(_holds(texts, source, label))
     return findings
+
+
+def _holds(texts: Mapping[str, str], source: str, label: str) -> list[LintFinding]:
+    """Holds on the Application: their mistakes, and a note for each hold in force, so a
+    reviewer sees why an image will not move."""
+    if not any(key.startswith(HOLD_ANNOTATION) for key in texts):
+        return []
+    ours = {k: v for k, v in texts.items() if k.startswith(PREFIX)}
+    config = parse(ours, operator_credentials=True).config if ours else None
+    aliases = [p.alias for p in config.images] if config is not None else None
+    parsed = parse_holds(texts, aliases)
+    found = [
+        LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in parsed.problems
+    ]
+    holds = parsed.holds
+    if holds.app is not None:
+        found.append(
+            LintFinding(
+                source,
+                f"held, no image is updated: {holds.app}",
+                "note",
+                app=label,
+                key=HOLD_ANNOTATION,
+            )
+        )
+    for alias, reason in holds.aliases:
+        found.append(
+            LintFinding(
+                source,
+                f"held, image {alias!r} is not updated: {reason}",
+                "note",
+                app=label,
+                key=HOLD_PREFIX + alias,
+            )
+        )
+    return found
 
 
 def _set_aside_templates(
