@@ -85,6 +85,9 @@ class ImageRef:
             raise _fail(text, "it is empty")
         if len(source) > _MAX_INPUT:
             raise _fail(source[:40] + "...", f"longer than {_MAX_INPUT} characters")
+        if not source.isascii() and any("\ud800" <= ch <= "\udfff" for ch in source):
+            # JSON can carry a lone surrogate; no image name can, and RE2 cannot read one.
+            raise _fail(source, "it contains a lone UTF-16 surrogate, which is not a character")
         alias, ref = _split_alias(source)
         ref, digest = _split_digest(source, ref)
         name_part, tag = _split_tag(source, ref)
