@@ -7,6 +7,12 @@ with the monolithic blob upload of the distribution API and answers the digest t
 registry serves for the tag. It understands Basic and Bearer-token challenges, so it seeds
 every flavour of ``LocalRegistry``. The fault registry reuses ``build_image`` so its
 in-memory images have the same shapes as pushed ones.
+
+``ImageSeeder.sign`` signs a pushed image as ``cosign sign --key`` does (formats in
+:mod:`devcluster.cosign`): under the ``sha256-<hex>.sig`` tag, or as a referrer (a manifest
+with a ``subject``); a registry that does not answer such a push with ``OCI-Subject`` gets
+the referrers tag schema index under ``sha256-<hex>`` instead, as go-containerregistry
+(cosign's client) maintains it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ __all__ = [
     "BuiltImage",
     "ImageSeeder",
     "SeedingFailed",
+    "SignedArtifact",
     "build_image",
     "format_created",
 ]
@@ -35,11 +42,16 @@ from ssl import SSLContext
 from typing import Literal
 
 import aiohttp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from yarl import URL
 
+from devcluster import cosign
 from imageupdater.errors import InvalidPlatform, RegistryError
 
 Media = Literal["docker", "oci"]
+SignatureStore = Literal["tag", "referrer"]
+SignatureFormat = Literal["simple-signing", "bundle"]
 
 MEDIA_TYPES: Mapping[str, Mapping[str, str]] = {
     "docker": {
@@ -61,6 +73,16 @@ ACCEPT_ALL = ", ".join(MEDIA_TYPES[m][k] for m in ("docker", "oci") for k in ("m
 
 class SeedingFailed(RegistryError):
     """The registry refused or garbled a push; the message names the request and status."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedArtifact:
+    """What ``ImageSeeder.sign`` pushed."""
+
+    manifest: str  # the signature manifest's digest
+    tag: str | None  # the tag it is under, or the referrers-schema tag that lists it
+    referrers_api: bool  # the registry answered the push with OCI-Subject
+    payload: Blob  # the signed payload (or bundle) blob
 
 
 def _digest(data: bytes) -> str:
@@ -184,6 +206,11 @@ def build_image(
     return BuiltImage(
         tuple(blobs), tuple(m for m, _ in manifests), Blob.of(types["index"], _canonical(top))
     )
+
+
+def _manifest_blob(media_type: str, fields: Mapping[str, object]) -> Blob:
+    doc = {"schemaVersion": 2, "mediaType": media_type, **fields}
+    return Blob.of(media_type, _canonical(doc))
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -346,6 +373,148 @@ class ImageSeeder:
                 f"{repository}:{reference} stored as {served!r}, expected {manifest.digest}"
             )
         return served
+
+    async def push_blob(self, repository: str, media_type: str, data: bytes) -> Blob:
+        """Upload ``data`` (skipped when the registry has it); returns its descriptor."""
+        blob = Blob.of(media_type, data)
+        await self._upload(repository, blob)
+        return blob
+
+    async def put_manifest(self, repository: str, reference: str, manifest: Blob) -> dict[str, str]:
+        """PUT ``manifest`` under ``reference`` (a tag or its digest); the answer's headers."""
+        _, headers, _ = await self._request(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            expect=(201,),
+            data=manifest.data,
+            headers={"Content-Type": manifest.media_type},
+        )
+        return headers
+
+    async def _get_json(self, repository: str, reference: str) -> dict[str, object] | None:
+        status, _, body = await self._request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            expect=(200, 404),
+            headers={"Accept": ACCEPT_ALL},
+        )
+        if status == 404:
+            return None
+        doc = json.loads(body)
+        if not isinstance(doc, dict):
+            raise SeedingFailed(f"{repository}:{reference} is not a JSON object")
+        return doc
+
+    async def descriptor_of(self, repository: str, digest: str) -> dict[str, object]:
+        """The descriptor (mediaType, digest, size) of the manifest ``digest`` names."""
+        _, headers, _ = await self._request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{digest}",
+            repository,
+            expect=(200,),
+            headers={"Accept": ACCEPT_ALL},
+        )
+        media_type = headers.get("Content-Type", "").split(";")[0]
+        return {"mediaType": media_type, "digest": digest, "size": int(headers["Content-Length"])}
+
+    async def sign(
+        self,
+        repository: str,
+        digest: str,
+        key: ec.EllipticCurvePrivateKey,
+        *,
+        store: SignatureStore = "tag",
+        signature_format: SignatureFormat = "simple-signing",
+        reference: str | None = None,
+        payload: bytes | None = None,
+        signature: bytes | None = None,
+        algorithm: type[hashes.HashAlgorithm] | None = None,
+        media: Media = "oci",
+    ) -> SignedArtifact:
+        """Sign ``repository@digest`` with ``key`` as cosign does (see the module docstring).
+
+        ``store="tag"`` adds a layer to the ``sha256-<hex>.sig`` manifest (kept layers: a
+        second signature is appended, as cosign appends); ``store="referrer"`` pushes a
+        manifest with a ``subject``. ``payload`` replaces what is signed (the payload, or for
+        bundles the in-toto statement) and ``signature`` the signature itself, for tests of
+        tampering; ``reference`` is the payload's docker-reference (default: this
+        registry's host and ``repository``). ``algorithm`` defaults to SHA-256 for simple
+        signing and to the curve's own hash for bundles, as cosign 2 and 3 sign.
+        """
+        if reference is None:
+            reference = f"{URL(self.base_url).host_port_subcomponent}/{repository}"
+        if signature_format == "simple-signing":
+            signed = payload or cosign.simple_signing_payload(reference, digest)
+            sig = signature or cosign.sign_bytes(key, signed, algorithm=algorithm)
+            layer_blob = await self.push_blob(repository, cosign.MEDIA_SIMPLE_SIGNING, signed)
+            layer = {
+                **layer_blob.descriptor(),
+                "annotations": {cosign.ANNOTATION_SIGNATURE: base64.b64encode(sig).decode()},
+            }
+        else:
+            statement = payload or cosign.in_toto_statement(digest)
+            data = cosign.bundle(key, statement, signature=signature, algorithm=algorithm)
+            layer_blob = await self.push_blob(repository, cosign.MEDIA_BUNDLE, data)
+            layer = layer_blob.descriptor()
+        algorithm_name, _, hexpart = digest.partition(":")
+        if store == "tag":
+            tag = f"{algorithm_name}-{hexpart}.sig"
+            existing = await self._get_json(repository, tag)
+            kept = existing.get("layers") if existing else None
+            layers = [*(kept if isinstance(kept, list) else []), layer]
+            image_config = await self.push_blob(
+                repository,
+                MEDIA_TYPES[media]["config"],
+                cosign.signature_config([str(entry["digest"]) for entry in layers]),
+            )
+            manifest = _manifest_blob(
+                MEDIA_TYPES[media]["manifest"],
+                {"config": image_config.descriptor(), "layers": layers},
+            )
+            await self.put_manifest(repository, tag, manifest)
+            return SignedArtifact(manifest.digest, tag, False, layer_blob)
+        subject = await self.descriptor_of(repository, digest)
+        if signature_format == "simple-signing":
+            artifact_type = cosign.ARTIFACT_SIGNATURE
+            config_blob = await self.push_blob(
+                repository, artifact_type, cosign.signature_config([layer_blob.digest])
+            )
+            config: dict[str, object] = config_blob.descriptor()
+            annotations: dict[str, str] = {}
+        else:
+            artifact_type = cosign.MEDIA_BUNDLE
+            empty = await self.push_blob(repository, *cosign.EMPTY_CONFIG)
+            config = {**empty.descriptor(), "artifactType": artifact_type}
+            annotations = {
+                "dev.sigstore.bundle.content": "dsse-envelope",
+                "dev.sigstore.bundle.predicateType": cosign.PREDICATE_SIGN,
+            }
+        fields: dict[str, object] = {
+            "config": config,
+            "layers": [layer],
+            "subject": subject,
+            "artifactType": artifact_type,
+        }
+        if annotations:
+            fields["annotations"] = annotations
+        manifest = _manifest_blob(MEDIA_TYPES["oci"]["manifest"], fields)
+        headers = await self.put_manifest(repository, manifest.digest, manifest)
+        if headers.get("OCI-Subject") == digest:
+            return SignedArtifact(manifest.digest, None, True, layer_blob)
+        # No referrers API: keep the subject's index under the referrers tag schema.
+        tag = f"{algorithm_name}-{hexpart}"
+        index = await self._get_json(repository, tag)
+        entries = index.get("manifests") if index else None
+        listed = [*(entries if isinstance(entries, list) else [])]
+        entry: dict[str, object] = {**manifest.descriptor(), "artifactType": artifact_type}
+        if annotations:
+            entry["annotations"] = annotations
+        listed.append(entry)
+        index_blob = _manifest_blob(MEDIA_TYPES["oci"]["index"], {"manifests": listed})
+        await self.put_manifest(repository, tag, index_blob)
+        return SignedArtifact(manifest.digest, tag, False, layer_blob)
 
     async def push(
         self,

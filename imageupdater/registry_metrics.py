@@ -25,8 +25,10 @@ from imageupdater.registry import CountersSnapshot
 
 
 def _failed(kind: str, klass: str) -> bool:
-    # A 401 to the ping is the registry announcing its auth scheme, not a failure.
-    if kind == "ping" and klass == "4xx":
+    # A 401 to the ping is the registry announcing its auth scheme, not a failure; a 404 to
+    # a referrers or signature-tag request says "no referrers API" or "not signed there",
+    # and an auth refusal of those fails the verification that made them, visibly.
+    if kind in ("ping", "referrers", "signature") and klass == "4xx":
         return False
     return klass in ("4xx", "5xx", "error")
 

@@ -3,7 +3,12 @@
 It serves ``/v2/``, ``tags/list`` (with ``Link`` pagination honouring ``n``/``last``, or
 endless pagination), manifests by tag or digest (GET/HEAD, ``Docker-Content-Digest``) and
 blobs, in the JSON shapes of the real registry; images come from ``seeder.build_image``.
-Optional Basic or token auth (opaque tokens from its own ``/token``).
+It takes pushes (blob uploads, manifest PUTs, checked as distribution checks them) and, as
+an OCI distribution 1.1 registry, serves the referrers API: a manifest pushed with a
+``subject`` is listed by ``GET /v2/<name>/referrers/<digest>`` (``artifactType`` filter,
+``OCI-Filters-Applied``, ``OCI-Subject`` on the push); ``referrers=False`` makes it answer
+that route as 2.8.2 does (see ``content``). Optional Basic or token auth (opaque tokens
+from its own ``/token``).
 
 Faults are switched on per repository or globally, optionally for some request kinds only,
 for the next ``times`` matching requests or until ``clear()``: 429 with ``Retry-After``,

@@ -9,14 +9,24 @@ import collections
 import datetime as dt
 import json
 import threading
+import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from devcluster.faultregistry.auth import AuthMode, FaultAuth
+from devcluster.faultregistry.content import (
+    ContentError,
+    Repo,
+    Upload,
+    digest_of,
+    is_digest,
+    referrers_index,
+    store_manifest,
+)
 from devcluster.faultregistry.wire import (
     Fault,
     Kind,
@@ -41,13 +51,6 @@ class _Armed:
     remaining: int | None  # None: until clear()
 
 
-@dataclass(slots=True)
-class _Repo:
-    tags: dict[str, str] = field(default_factory=dict)  # tag -> digest
-    manifests: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # digest -> (type, body)
-    blobs: dict[str, bytes] = field(default_factory=dict)
-
-
 class FaultRegistry:
     """See the module docstring. Thread-safe: tests may reconfigure it while it serves."""
 
@@ -58,10 +61,21 @@ class FaultRegistry:
         users: Mapping[str, str] = _NO_USERS,
         page_size: int | None = None,
         token_ttl: int = 300,
+        referrers: bool = True,
+        filter_referrers: bool = True,
+        referrers_page_size: int | None = None,
     ) -> None:
+        """``referrers=False`` serves no referrers API (``404 page not found``, as
+        distribution 2.8 does) and indexes no ``subject``; ``filter_referrers=False`` ignores
+        ``?artifactType=`` as registries that do not implement the filter do;
+        ``referrers_page_size`` pages referrers answers with ``Link`` headers."""
         self._auth = FaultAuth(auth, users, token_ttl)
         self._lock = threading.Lock()
-        self._repos: dict[str, _Repo] = collections.defaultdict(_Repo)
+        self._repos: dict[str, Repo] = collections.defaultdict(Repo)
+        self._uploads: dict[str, Upload] = {}
+        self.referrers = referrers
+        self.filter_referrers = filter_referrers
+        self.referrers_page_size = referrers_page_size
         self._faults: list[_Armed] = []
         self._page_size: dict[str | None, int] = {} if page_size is None else {None: page_size}
         self._endless: set[str | None] = set()
@@ -122,6 +136,29 @@ class FaultRegistry:
             )
             for tag in tags
         }
+
+    def add_manifest(self, repository: str, reference: str, media_type: str, data: bytes) -> str:
+        """Store a manifest as a push would (validated; a ``subject`` makes it a referrer
+        when the referrers API is on); returns its digest."""
+        with self._lock:
+            try:
+                digest, _ = store_manifest(
+                    self._repos[repository],
+                    reference,
+                    media_type,
+                    data,
+                    index_referrers=self.referrers,
+                )
+            except ContentError as exc:
+                raise ValueError(f"manifest refused: {exc.reply.body.decode()}") from exc
+        return digest
+
+    def add_blob(self, repository: str, data: bytes) -> str:
+        """Store a blob; returns its digest."""
+        digest = digest_of(data)
+        with self._lock:
+            self._repos[repository].blobs[digest] = data
+        return digest
 
     def remove_tag(self, repository: str, tag: str) -> None:
         with self._lock:
@@ -334,7 +371,8 @@ class FaultRegistry:
         elif (error := by_kind.get("error")) is not None:
             reply = error_reply(error.status, "UNAVAILABLE", "injected server error")
         else:
-            reply = self._answer(request, kind, repository, reference)
+            body = await request.read() if request.method in ("PUT", "PATCH", "POST") else b""
+            reply = self._answer(request, kind, repository, reference, body)
         entry = LoggedRequest(
             kind,
             request.method,
@@ -385,7 +423,12 @@ class FaultRegistry:
         return response
 
     def _answer(
-        self, request: web.Request, kind: Kind, repository: str | None, reference: str
+        self,
+        request: web.Request,
+        kind: Kind,
+        repository: str | None,
+        reference: str,
+        body: bytes = b"",
     ) -> Reply:
         if kind is Kind.TOKEN:
             return self._auth.issue(request)
@@ -396,11 +439,31 @@ class FaultRegistry:
             return Reply(200, b"{}")
         if repository is None:
             return error_reply(404, "NOT_FOUND", f"no route for {request.path}")
+        if kind is Kind.REFERRERS and not self.referrers:
+            return Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
+        if kind in (Kind.BLOB_UPLOAD, Kind.MANIFEST_PUT):
+            with self._lock:
+                return self._write_content(request, kind, repository, reference, body)
         with self._lock:
             known = repository in self._repos
-            repo = self._repos[repository] if known else _Repo()
+            repo = self._repos[repository] if known else Repo()
             if kind is Kind.TAGS:
                 return self._tags(request, repository, repo, known)
+            if kind is Kind.REFERRERS:
+                if not known:
+                    return error_reply(
+                        404, "NAME_UNKNOWN", f"repository name not known to registry: {repository}"
+                    )
+                wanted = request.query.get("artifactType")
+                return referrers_index(
+                    repo,
+                    reference,
+                    wanted,
+                    filtering=self.filter_referrers,
+                    path=request.path,
+                    page=request.query.get("page", ""),
+                    page_size=self.referrers_page_size,
+                )
             if kind is Kind.BLOB:
                 data = repo.blobs.get(reference)
                 if data is None:
@@ -417,7 +480,57 @@ class FaultRegistry:
             return error_reply(404, "MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
         return Reply(200, data, media_type, {"Docker-Content-Digest": digest})
 
-    def _tags(self, request: web.Request, name: str, repo: _Repo, known: bool) -> Reply:
+    def _write_content(
+        self, request: web.Request, kind: Kind, repository: str, reference: str, body: bytes
+    ) -> Reply:
+        """Uploads and manifest pushes (the caller holds the lock)."""
+        repo = self._repos[repository]
+        if kind is Kind.MANIFEST_PUT:
+            try:
+                digest, subject = store_manifest(
+                    repo,
+                    reference,
+                    request.headers.get("Content-Type", ""),
+                    body,
+                    index_referrers=self.referrers,
+                )
+            except ContentError as exc:
+                return exc.reply
+            headers = {
+                "Location": f"/v2/{repository}/manifests/{digest}",
+                "Docker-Content-Digest": digest,
+            }
+            if subject is not None:
+                headers["OCI-Subject"] = subject
+            return Reply(201, b"", headers=headers)
+        if request.method == "POST" and not reference:
+            upload_id = uuid.uuid4().hex
+            self._uploads[upload_id] = Upload(repository)
+            location = f"/v2/{repository}/blobs/uploads/{upload_id}"
+            headers = {"Location": location, "Range": "0-0", "Docker-Upload-UUID": upload_id}
+            return Reply(202, b"", headers=headers)
+        upload = self._uploads.get(reference)
+        if upload is None or upload.repository != repository:
+            return error_reply(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
+        upload.data += body
+        if request.method == "PATCH":
+            location = f"/v2/{repository}/blobs/uploads/{reference}"
+            headers = {"Location": location, "Range": f"0-{max(0, len(upload.data) - 1)}"}
+            return Reply(202, b"", headers=headers)
+        if request.method != "PUT":
+            return error_reply(405, "UNSUPPORTED", "the operation is unsupported")
+        expected = request.query.get("digest", "")
+        actual = digest_of(bytes(upload.data))
+        if not is_digest(expected) or expected != actual:
+            return error_reply(
+                400, "DIGEST_INVALID", "provided digest did not match uploaded content"
+            )
+        del self._uploads[reference]
+        repo.blobs[actual] = bytes(upload.data)
+        headers = {"Location": f"/v2/{repository}/blobs/{actual}", "Docker-Content-Digest": actual}
+        return Reply(201, b"", headers=headers)
+
+    def _tags(self, request: web.Request, name: str, repo: Repo, known: bool) -> Reply:
         endless = name in self._endless or None in self._endless
         if not known and not endless:
             return error_reply(

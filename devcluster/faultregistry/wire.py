@@ -39,6 +39,9 @@ class Kind(enum.StrEnum):
     MANIFEST_GET = "manifest_get"
     MANIFEST_HEAD = "manifest_head"
     BLOB = "blob"
+    REFERRERS = "referrers"
+    MANIFEST_PUT = "manifest_put"
+    BLOB_UPLOAD = "blob_upload"
     OTHER = "other"
 
 
@@ -103,11 +106,21 @@ def classify(method: str, path: str) -> tuple[Kind, str | None, str]:
     rest = path[len("/v2/") :]
     if rest.endswith("/tags/list"):
         return Kind.TAGS, rest.removesuffix("/tags/list"), ""
-    for marker, kind in (("/manifests/", Kind.MANIFEST_GET), ("/blobs/", Kind.BLOB)):
+    name, sep, ref = rest.rpartition("/blobs/uploads/")
+    if sep and name and "/" not in ref:
+        return Kind.BLOB_UPLOAD, name, ref  # ref: "" to open an upload, else its id
+    markers = (
+        ("/manifests/", Kind.MANIFEST_GET),
+        ("/blobs/", Kind.BLOB),
+        ("/referrers/", Kind.REFERRERS),
+    )
+    for marker, kind in markers:
         name, sep, ref = rest.rpartition(marker)
-        if sep and name and ref:
+        if sep and name and ref and "/" not in ref:
             if kind is Kind.MANIFEST_GET and method == "HEAD":
                 kind = Kind.MANIFEST_HEAD
+            elif kind is Kind.MANIFEST_GET and method == "PUT":
+                kind = Kind.MANIFEST_PUT
             return kind, name, ref
     return Kind.OTHER, None, ""
 

@@ -4,7 +4,8 @@
 reads manifest digests (``HEAD``) and per-tag metadata (manifests and config blobs, cached
 by digest), authenticates (Bearer tokens, Basic), paces requests per registry (token
 bucket, ``429 Retry-After`` pauses, bounded 5xx retries, a concurrency cap) and counts
-what it does. aiohttp stays inside this package.
+what it does. It also finds and judges cosign signatures of image digests
+(:mod:`imageupdater.registry.signatures`). aiohttp stays inside this package.
 
 With a :class:`ReachabilityPolicy` in its settings it refuses, at connect time, registries a
 tenant named that resolve into denied networks or fall outside the allowed host globs.
@@ -16,6 +17,7 @@ from imageupdater.registry.counters import Counters, CountersSnapshot, RequestKi
 from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.registry.requester import CredentialProvider, registry_label
 from imageupdater.registry.settings import ClientSettings
+from imageupdater.registry.signatures import FoundSignatures, SignatureSettings, verify_candidate
 from imageupdater.registry.tls import TlsContexts, TlsOptions
 
 __all__ = [
@@ -24,11 +26,14 @@ __all__ = [
     "Counters",
     "CountersSnapshot",
     "CredentialProvider",
+    "FoundSignatures",
     "ReachabilityPolicy",
     "RegistryClient",
     "RequestKind",
+    "SignatureSettings",
     "SystemClock",
     "TlsContexts",
     "TlsOptions",
     "registry_label",
+    "verify_candidate",
 ]

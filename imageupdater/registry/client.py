@@ -1,10 +1,12 @@
-"""The registry client: tag lists, manifest digests and per-tag metadata, with caches.
+"""The registry client: tag lists, manifest digests, per-tag metadata and image
+signatures, with caches.
 
 One :class:`RegistryClient` owns one aiohttp session (opened and closed by ``async with``)
 and every cache, so callers that share a client share tag lists (short TTL), manifest
 digests (short TTL, from ``HEAD``) and manifests and config blobs by digest (immutable,
 LRU-bounded). Keying metadata by digest rather than by tag name means a re-pushed tag is
 re-read as soon as its digest moves, and an unchanged tag costs no manifest or blob GET.
+Signature verdicts and artifacts are cached by :mod:`imageupdater.registry.signatures`.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ from imageupdater.registry.manifests import (
 )
 from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
 from imageupdater.registry.settings import ClientSettings
+from imageupdater.registry.signatures import FoundSignatures, SignatureReader, SignatureSettings
 from imageupdater.registry.taglist import read_tag_list
 from imageupdater.registry.tls import TlsContexts
 from imageupdater.registry.transport import Answer, Transport
+from imageupdater.signatures import Verdict, VerificationKey
 from imageupdater.tags import TagInfo
 
 _LOG = logging.getLogger(__name__)
@@ -68,9 +72,11 @@ class RegistryClient:
         counters: Counters | None = None,
         logger: logging.Logger | None = None,
         tls_contexts: TlsContexts | None = None,
+        signature_settings: SignatureSettings | None = None,
     ) -> None:
         """``tls_contexts``: SSL contexts to share with other clients (default: this
-        client's own). Proxies are read from the environment when the client opens."""
+        client's own). Proxies are read from the environment when the client opens.
+        ``signature_settings``: signature cache lifetimes and read limits."""
         self.settings = settings or ClientSettings()
         self.counters = counters or Counters()
         clock = clock or SystemClock()
@@ -112,6 +118,14 @@ class RegistryClient:
         self._config_flights: SingleFlight[_BlobKey, ImageConfig] = SingleFlight()
         self._head_flights: SingleFlight[_DigestKey, str] = SingleFlight()
         self._get_flights: SingleFlight[_DigestKey, tuple[str, Manifest]] = SingleFlight()
+        self._signatures = SignatureReader(
+            requester=self._requester,
+            counters=self.counters,
+            clock=clock,
+            settings=signature_settings or SignatureSettings(),
+            logger=self._log,
+            cycle_started=lambda: self._cycle_started,
+        )
 
     async def __aenter__(self) -> Self:
         await self._transport.open()
@@ -467,6 +481,40 @@ class RegistryClient:
             return value
 
         return await flights.do(key, fetch)
+
+    # -- signatures -------------------------------------------------------------------------
+
+    async def verify_signature(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        digest: str,
+        key: VerificationKey,
+        *,
+        credentials: CredentialRef | None = None,
+    ) -> Verdict:
+        """Whether ``repository@digest`` carries a cosign signature by ``key``.
+
+        ``Verified`` stays cached; ``Unsigned`` and ``BadSignature`` are asked again after
+        ``SignatureSettings.recheck_after`` (not within one :meth:`cycle`). Registry
+        failures raise as elsewhere (a 5xx is never "unsigned"). See
+        :mod:`imageupdater.registry.signatures` for where signatures are looked for.
+        """
+        return await self._signatures.verify(
+            endpoint, repository, digest, key, credentials=credentials
+        )
+
+    async def signatures(
+        self,
+        endpoint: RegistryEndpoint,
+        repository: str,
+        digest: str,
+        *,
+        credentials: CredentialRef | None = None,
+    ) -> FoundSignatures:
+        """Every cosign signature of ``repository@digest`` in every place, as found (not yet
+        judged: ``.verdict(key)`` does that). Not cached as a whole; artifacts are."""
+        return await self._signatures.find(endpoint, repository, digest, credentials=credentials)
 
     @staticmethod
     def _manifest_url(endpoint: RegistryEndpoint, repository: str, reference: str) -> URL:

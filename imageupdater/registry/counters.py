@@ -24,8 +24,27 @@ __all__ = [
 from collections import Counter
 from typing import Literal, TypedDict
 
-RequestKind = Literal["ping", "token", "tags", "manifest_get", "manifest_head", "blob"]
-CacheName = Literal["tags", "digest", "manifest", "config", "token", "ping"]
+# "referrers": GET /v2/<name>/referrers/<digest>; "signature": GET of a cosign signature tag
+# (sha256-<hex>.sig, sha256-<hex>). A 404 to either is an answer ("no API", "no signature
+# there"), not a failure: the metrics collector does not count it as one.
+RequestKind = Literal[
+    "ping", "token", "tags", "manifest_get", "manifest_head", "blob", "referrers", "signature"
+]
+# "signature": verdicts by (registry, repository, digest, key); "signature_manifest" and
+# "signature_blob": signature artifacts by digest; "referrers": repositories remembered as
+# having no referrers API (a hit skips the request).
+CacheName = Literal[
+    "tags",
+    "digest",
+    "manifest",
+    "config",
+    "token",
+    "ping",
+    "signature",
+    "signature_manifest",
+    "signature_blob",
+    "referrers",
+]
 OTHER = "other"  # the label of every registry not configured by the operator
 MAX_REGISTRIES = 256
 
