@@ -4,8 +4,9 @@
 * ``argoproj.io/v1alpha1`` ``ApplicationSet``: the same review of ``spec.template`` (the
   Application template's annotations and spec), under the ApplicationSet's name; values
   with template expressions are skipped with a note (see ``imageupdater.lint.checks``).
-* ``argocd-image-updater.argoproj.io/v1alpha1`` ``ImageUpdater``: a warning, as nothing
-  here reads that resource yet.
+* ``argocd-image-updater.argoproj.io/v1alpha1`` ``ImageUpdater``: the problems
+  ``imageupdaters.parse`` finds (field paths as keys), and a warning while ``run`` does not
+  act on the resource yet.
 * ``image-updater.io/v1alpha1`` ``ClusterImageUpdatePolicy`` and ``ImageUpdatePolicy``: the
   problems ``updatepolicy.parse_policy`` finds, the words the webhook refuses them with,
   under ``<Kind>/[<namespace>/]<name>`` and the field path.
@@ -26,6 +27,7 @@ import yaml
 from imageupdater.annotations import PREFIX
 from imageupdater.application import Application
 from imageupdater.credentials import CredentialRules
+from imageupdater.imageupdaters import parse as parse_image_updater
 from imageupdater.lint.checks import check_annotations, has_template
 from imageupdater.lint.findings import LintFinding, template_skipped
 from imageupdater.lint.yamltext import StrictLoader, is_go_template, yaml_finding
@@ -44,9 +46,9 @@ _LISTS = {
 _DEFAULT_NAMESPACE = "default"
 
 _IMAGE_UPDATER_UNSUPPORTED = (
-    "ImageUpdater resources are not supported yet; nothing checks or acts on this one. "
+    "checked, but `image-updater run` does not act on ImageUpdater resources yet. "
     "Configure the Applications with argocd-image-updater.argoproj.io/* annotations "
-    "(in an ApplicationSet, on spec.template.metadata.annotations) instead"
+    "(in an ApplicationSet, on spec.template.metadata.annotations) until it does"
 )
 _TEMPLATE_PATCH_SKIPPED = (
     "skipped: spec.templatePatch, which lint does not apply; only spec.template is checked"
@@ -113,7 +115,12 @@ def _lint_resource(
     namespace = _text(metadata.get("namespace"))
     label = f"{namespace or _DEFAULT_NAMESPACE}/{_text(metadata.get('name')) or '<unnamed>'}"
     if kind == "ImageUpdater":
-        return [LintFinding(source, _IMAGE_UPDATER_UNSUPPORTED, "warning", app=label)]
+        parsed = parse_image_updater(resource, rules=rules)
+        found = [
+            LintFinding(source, p.message, p.severity, app=label, key=p.key)
+            for p in parsed.problems
+        ]
+        return [*found, LintFinding(source, _IMAGE_UPDATER_UNSUPPORTED, "warning", app=label)]
     if kind == "Application":
         return check_annotations(
             metadata.get("annotations"),

@@ -232,6 +232,7 @@ IMAGE_UPDATER = textwrap.dedent(
     spec:
       applicationRefs:
       - namePattern: "*"
+        useAnnotations: true
     """
 )
 
@@ -241,7 +242,23 @@ def test_an_image_updater_resource_is_a_warning_not_a_silent_pass() -> None:
     assert finding.severity == "warning"
     assert finding.app == "argocd/updater"
     assert str(finding).startswith(
-        "iu.yaml: argocd/updater: warning: ImageUpdater resources are not supported yet; "
+        "iu.yaml: argocd/updater: warning: checked, but `image-updater run` does not act on "
+        "ImageUpdater resources yet"
+    )
+
+
+def test_an_image_updater_resource_is_checked_with_the_readers_words_and_field_paths() -> None:
+    text = IMAGE_UPDATER.replace(
+        "useAnnotations: true",
+        "images:\n    - alias: web\n      imageName: nginx:1.x\n"
+        "      commonUpdateSettings: {updateStrategy: semverr}",
+    )
+    found = lint_documents(text, source="iu.yaml")
+    assert [f.severity for f in found] == ["error", "warning"]
+    assert str(found[0]) == (
+        "iu.yaml: argocd/updater: spec.applicationRefs[0].images[0].commonUpdateSettings."
+        "updateStrategy: unknown update strategy 'semverr'; expected one of semver, "
+        "newest-build, alphabetical, digest; did you mean 'semver'?"
     )
 
 

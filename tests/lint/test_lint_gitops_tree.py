@@ -87,7 +87,7 @@ FILES = {
           name: all
           namespace: argocd
         spec:
-          applicationRefs: [{namePattern: "*"}]
+          applicationRefs: [{namePattern: "*", useAnnotations: true}]
         """
     ),
     "vendor/upstream/bad.yaml": BAD_APP.replace("guestbook", "vendored"),
@@ -118,10 +118,10 @@ def expected_lines(root: Path) -> list[str]:
         "rendered",
         f"{root}/charts/web/templates/deployment.yaml: skipped: a Helm/Go template, not YAML "
         "until rendered",
-        f"{root}/updaters/updater.yaml: argocd/all: warning: ImageUpdater resources are not "
-        "supported yet; nothing checks or acts on this one. Configure the Applications with "
+        f"{root}/updaters/updater.yaml: argocd/all: warning: checked, but `image-updater run` "
+        "does not act on ImageUpdater resources yet. Configure the Applications with "
         f"{PREFIX}* annotations (in an ApplicationSet, on spec.template.metadata.annotations) "
-        "instead",
+        "until it does",
     ]
 
 
