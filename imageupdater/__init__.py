@@ -5,7 +5,7 @@ Layers, lowest first (the import contracts in ``pyproject.toml`` keep them hones
 * values: ``errors``, ``images``, ``versions``, ``platforms``, ``tags``, ``policy``,
   ``registries_conf``, ``credentials`` — immutable data and their parsers;
 * pure logic: ``annotations``, ``strategies`` — decisions without I/O or clocks;
-* adapters: ``registry`` (aiohttp client), ``kube`` (kubernetes_asyncio) — the only I/O.
+* adapters: ``registry`` (aiohttp client), ``kube`` (the API server over aiohttp) — the only I/O.
 
 The apps (``webhook``, ``reconciler``, ``certs``) build on this package; it never imports them.
 """

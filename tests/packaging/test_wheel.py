@@ -32,7 +32,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION: str = PYPROJECT["project"]["version"]
 PACKAGES = ("imageupdater", "webhook", "reconciler", "certs", "devcluster")
-SUBCOMMANDS = ("admission", "run", "certs", "lint", "test", "template", "version", "webhook")
+SUBCOMMANDS = (
+    "admission",
+    "run",
+    "certs",
+    "lint",
+    "test",
+    "template",
+    "version",
+    "webhook",
+    "hold",
+    "release",
+)
 # The UID/GID the manifests' pods run as; the image's USER must be the same numbers.
 RUN_AS = 65532
 
