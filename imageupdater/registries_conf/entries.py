@@ -7,8 +7,6 @@ __all__ = ["ACCEPTED_KEYS", "check_unique", "endpoint_from_entry"]
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from cryptography import x509
-
 from imageupdater.credentials import CredentialRef
 from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidCredentialRef, InvalidRegistriesConf
@@ -156,6 +154,8 @@ def _api_url(value: str, fail: Callable[[str], InvalidRegistriesConf]) -> str:
 
 
 def _holds_certificate(pem: str) -> bool:
+    from cryptography import x509  # only for a registries.conf that carries CA data
+
     try:
         return bool(x509.load_pem_x509_certificates(pem.encode()))
     except ValueError:

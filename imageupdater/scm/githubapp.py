@@ -30,9 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiohttp
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from yarl import URL
 
 from imageupdater.errors import CredentialError, InvalidInput
@@ -51,6 +48,11 @@ def _b64url(data: bytes) -> str:
 
 def sign_app_jwt(app_id: str, private_key_pem: str, *, now: float) -> str:
     """The App's RS256 JWT at time ``now`` (seconds since the epoch)."""
+    # Imported here: only GitHub App credentials need it, not every start of `run`.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     try:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

@@ -26,20 +26,21 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
-
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from typing import TYPE_CHECKING
 
 from imageupdater.errors import InvalidInput
 
+if TYPE_CHECKING:  # cryptography is imported when a key is loaded, not with the registry
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 MAX_KEY_BYTES = 64 * 1024  # a P-521 public key is under 300 bytes of PEM
 
-# curve name -> hashes a signature may have been made with (cosign's default first)
-_CURVES: dict[str, tuple[type[hashes.HashAlgorithm], ...]] = {
-    "secp256r1": (hashes.SHA256,),
-    "secp384r1": (hashes.SHA256, hashes.SHA384),
-    "secp521r1": (hashes.SHA256, hashes.SHA512),
+# curve name -> hashes a signature may have been made with (cosign's default first), by
+# their names in cryptography.hazmat.primitives.hashes
+_CURVES: dict[str, tuple[str, ...]] = {
+    "secp256r1": ("SHA256",),
+    "secp384r1": ("SHA256", "SHA384"),
+    "secp521r1": ("SHA256", "SHA512"),
 }
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 _BLOCK = re.compile(
@@ -60,7 +61,7 @@ class VerificationKey:
     fingerprint: str  # "sha256:<hex>" of the DER SubjectPublicKeyInfo
     curve: str  # "P-256" | "P-384" | "P-521"
     _key: ec.EllipticCurvePublicKey = field(repr=False, compare=False)
-    _hashes: tuple[type[hashes.HashAlgorithm], ...] = field(repr=False, compare=False)
+    _hashes: tuple[str, ...] = field(repr=False, compare=False)
 
     @property
     def short(self) -> str:
@@ -69,7 +70,12 @@ class VerificationKey:
 
     def verifies(self, signature: bytes, message: bytes) -> bool:
         """Whether ``signature`` (DER) is this key's ECDSA signature of ``message``."""
-        for algorithm in self._hashes:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        for name in self._hashes:
+            algorithm: type[hashes.HashAlgorithm] = getattr(hashes, name)
             try:
                 self._key.verify(signature, message, ec.ECDSA(algorithm()))
             except InvalidSignature:
@@ -88,6 +94,10 @@ def load_public_key(data: bytes | str, *, secret: str, key: str) -> Verification
 
     Raises :class:`InvalidVerificationKey` for anything but one ECDSA public key block.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
     where = _where(secret, key)
     if not raw.strip():

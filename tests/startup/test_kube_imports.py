@@ -125,3 +125,17 @@ def test_run_once_does_not_import_kubernetes_asyncio(
     )  # fmt: skip
     assert "imageupdater.kube.client" in modules, err[-2000:]
     assert heavy(modules, "kubernetes_asyncio") == []
+
+
+def test_run_once_without_signatures_or_github_apps_does_not_import_cryptography(
+    tmp_path: Path, conf: Path, kubeconfig: Path
+) -> None:
+    # cryptography is loaded when a cosign key, a GitHub App key or a registries.conf CA is
+    # read, not on every start.
+    modules, err = imported(
+        ["run", "--once", "--dry-run", "--kubeconfig", str(kubeconfig),
+         "--registries-conf-path", str(conf)],
+        tmp_path,
+    )  # fmt: skip
+    assert "imageupdater.registry.client" in modules, err[-2000:]
+    assert heavy(modules, "cryptography") == []
