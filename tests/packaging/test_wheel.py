@@ -43,6 +43,7 @@ SUBCOMMANDS = (
     "webhook",
     "hold",
     "release",
+    "migrate",
 )
 # The UID/GID the manifests' pods run as; the image's USER must be the same numbers.
 RUN_AS = 65532

@@ -8,7 +8,19 @@ import sys
 import pytest
 
 HEAVY = ("aiohttp", "kubernetes_asyncio", "cryptography", "yaml", "ruamel", "prometheus_client")
-COMMANDS = ("version", "test", "lint", "template", "certs", "admission", "webhook", "run")
+COMMANDS = (
+    "version",
+    "test",
+    "lint",
+    "template",
+    "certs",
+    "admission",
+    "webhook",
+    "run",
+    "hold",
+    "release",
+    "migrate",
+)
 
 
 def _imported(argv: list[str]) -> tuple[set[str], subprocess.CompletedProcess[str]]:
