@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imageupdater.errors import ImageUpdaterError
+from imageupdater.errors import ImageUpdaterError, KubeForbidden
 from imageupdater.kube import Resource
 from imageupdater.policy import AppConfig
 from imageupdater.problems import Problem
@@ -90,16 +90,32 @@ class PolicyWatch:
             policies = [
                 policy
                 for resource in POLICY_RESOURCES
-                for policy in self._valid(await self._list(resource))
+                for policy in self._valid(await self._listed(resource))
             ]
             labels: dict[str, Mapping[str, str]] = {}
             if any(p.match.namespace_selector is not None for p in policies):
-                labels = _namespace_labels(await self._list(NAMESPACES))
+                labels = _namespace_labels(await self._listed(NAMESPACES))
         except ImageUpdaterError as exc:
             log.warning("cannot list update policies (keeping the last ones read): %s", exc)
             return False
         self.snapshot = PolicySnapshot(tuple(policies), labels)
         return True
+
+    async def _listed(self, resource: Resource) -> Mapping[str, Any]:
+        """A listing; a kind this install may not list (a namespaced install has no
+        cluster-wide rights) counts as empty, said once."""
+        try:
+            return await self._list(resource)
+        except KubeForbidden as exc:
+            key = (resource.plural, "forbidden")
+            if key not in self._logged:
+                self._logged.add(key)
+                log.warning(
+                    "not allowed to list %s, so admission applies none of them: %s",
+                    resource.plural,
+                    exc,
+                )
+            return {"items": []}
 
     async def run(self) -> None:
         while True:

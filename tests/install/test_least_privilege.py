@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from certs.manager import CertSettings, ensure
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from devcluster.kubeapi.server import DEFAULT_CRDS
 from imageupdater import kube
 from imageupdater.errors import CredentialError, KubeForbidden
 from imageupdater.gitcreds import KubeGitSecrets
@@ -28,6 +29,7 @@ from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from tests.install.harness import NAMESPACE, render
 from tests.reconciler.conftest import application
+from webhook.policies import PolicyWatch
 from webhook.windows import SyncWindowGate
 
 Probe = Callable[[kube.KubeClient], Awaitable[None]]
@@ -68,8 +70,26 @@ def workload() -> list[dict[str, Any]]:
         "metadata": {"name": "default", "namespace": NAMESPACE},
         "spec": {},
     }
-    return [app, secret, repository, known_hosts, project]
+    cluster_policy = {
+        "apiVersion": "image-updater.io/v1alpha1",
+        "kind": "ClusterImageUpdatePolicy",
+        "metadata": {"name": "prod"},
+        "spec": {
+            "match": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": TEAM}}},
+            "rules": {"deniedTags": ["latest"]},
+        },
+    }
+    team_policy = {
+        "apiVersion": "image-updater.io/v1alpha1",
+        "kind": "ImageUpdatePolicy",
+        "metadata": {"name": "ghcr", "namespace": TEAM},
+        "spec": {"rules": {"allowedRegistries": ["ghcr.io"]}},
+    }
+    team = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}}
+    return [app, secret, repository, known_hosts, project, team, cluster_policy, team_policy]
 
+
+POLICY_CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
 
 # ---- what each component does with each rule ----
 
@@ -109,6 +129,18 @@ async def admission_windows(client: kube.KubeClient) -> None:
     gate = SyncWindowGate(read, project_namespace=NAMESPACE)
     held = await gate.holds(application("web", {}, namespace=TEAM))
     assert held is None, held
+
+
+async def admission_policies(client: kube.KubeClient) -> None:
+    watch = PolicyWatch(client.list)
+    await watch.refresh()
+    assert sorted(p.ref.name for p in watch.snapshot.policies) == ["ghcr", "prod"]
+
+
+async def admission_namespaces(client: kube.KubeClient) -> None:
+    watch = PolicyWatch(client.list)
+    await watch.refresh()
+    assert TEAM in watch.snapshot.namespace_labels
 
 
 async def pull_secret(client: kube.KubeClient) -> None:
@@ -166,6 +198,11 @@ PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
     ("Role", "image-updater-reconciler", 3): ("image-updater-reconciler", known_hosts),
     ("ClusterRole", "image-updater-admission", 0): ("image-updater-admission", pull_secret),
     ("ClusterRole", "image-updater-admission", 1): ("image-updater-admission", admission_windows),
+    ("ClusterRole", "image-updater-admission", 2): ("image-updater-admission", admission_policies),
+    ("ClusterRole", "image-updater-admission", 3): (
+        "image-updater-admission",
+        admission_namespaces,
+    ),
     ("Role", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
     ("Role", "image-updater-admission-certs", 1): ("image-updater-admission", certificates),
     ("ClusterRole", "image-updater-admission-certs", 0): ("image-updater-admission", certificates),
@@ -189,7 +226,7 @@ def test_every_shipped_rule_has_a_probe_and_every_probe_a_rule() -> None:
 async def cluster_as(
     tmp_path: Path, account: str, without: tuple[str, str, int] | None
 ) -> AsyncIterator[tuple[KubeAPI, kube.KubeClient]]:
-    api = KubeAPI()
+    api = KubeAPI(crds=(DEFAULT_CRDS, POLICY_CRDS))
     for doc in render("self-signed"):
         doc = copy.deepcopy(doc)
         if without is not None and (doc["kind"], doc["metadata"]["name"]) == without[:2]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from imageupdater.errors import KubeUnavailable
+from imageupdater.errors import KubeForbidden, KubeUnavailable
 from imageupdater.kube import Resource
 from tests.updatepolicy.builders import application, config, resource
 from webhook.policies import (
@@ -125,3 +125,25 @@ def test_a_policy_with_mistakes_is_denied_with_every_problem_and_its_field_path(
 def test_a_correct_policy_is_admitted() -> None:
     verdict, errors = policy_verdict(request(resource({"deniedTags": ["latest"]})))
     assert verdict.allowed and errors == ()
+
+
+async def test_a_kind_this_install_may_not_list_counts_as_empty_and_is_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Forbidden(Listings):
+        async def __call__(self, resource: Resource) -> Mapping[str, Any]:
+            if resource.plural == "clusterimageupdatepolicies":
+                raise KubeForbidden("list clusterimageupdatepolicies: forbidden")
+            return await super().__call__(resource)
+
+    listings = Forbidden(
+        imageupdatepolicies=[
+            resource({}, kind="ImageUpdatePolicy", name="mine", namespace="argocd")
+        ]
+    )
+    watch = PolicyWatch(listings)
+    assert await watch.refresh()
+    assert await watch.refresh()
+    assert [p.ref.name for p in watch.snapshot.policies] == ["mine"]
+    said = [r for r in caplog.records if "not allowed to list" in r.getMessage()]
+    assert len(said) == 1
