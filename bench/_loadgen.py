@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "WRK_INSTALL",
     "ProcStats",
+    "ProcTree",
     "Server",
     "WrkResult",
     "issue_certs",
@@ -247,6 +248,38 @@ class ProcStats:
         return True
 
 
+class ProcTree:
+    """A process and its children (``--workers``: the supervisor and its workers), summed."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.members = [ProcStats(p) for p in [pid, *children(pid)]]
+
+    def cpu_seconds(self) -> float:
+        return sum(member.cpu_seconds() for member in self.members)
+
+    def peak_rss_kib(self) -> int:
+        return sum(member.peak_rss_kib() for member in self.members)
+
+    def reset_peak(self) -> bool:
+        done = [member.reset_peak() for member in self.members]  # every one, not until False
+        return all(done)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from ``/proc/<pid>/stat``'s ppid field)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
 # -- the webhook process --------------------------------------------------------------------
 
 
@@ -259,10 +292,18 @@ def issue_certs(directory: Path) -> Path:
 
 @contextlib.contextmanager
 def webhook(
-    out: Path, certs: Path, conf: Path, name: str, timeout: float, tree: Path | None
+    out: Path,
+    certs: Path,
+    conf: Path | None,
+    name: str,
+    timeout: float,
+    tree: Path | None,
+    *,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """The real ``image-updater admission`` process on 127.0.0.1, ready to serve; ``tree`` is
-    another source tree to run it from (a baseline to compare with)."""
+    another source tree to run it from (a baseline to compare with); ``conf`` None serves
+    without a registries.conf; ``workers`` > 1 starts that many workers (``--workers``)."""
     port = free_port()
     env = dict(os.environ)
     if tree is not None:
@@ -276,8 +317,9 @@ def webhook(
             f"--port={port}",
             f"--tls-cert-file={certs / 'tls.crt'}",
             f"--tls-key-file={certs / 'tls.key'}",
-            f"--registries-conf-path={conf}",
+            f"--registries-conf-path={conf if conf is not None else ''}",
             f"--resolve-timeout={timeout * 1000:g}ms",
+            *([f"--workers={workers}"] if workers > 1 else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -286,6 +328,9 @@ def webhook(
     server = Server(proc.pid, f"https://127.0.0.1:{port}", certs / "ca.crt")
     try:
         asyncio.run(server.wait_ready(proc))
+        if workers > 1:
+            # /healthz answers once one worker listens; every one must before measuring.
+            asyncio.run(server.wait_workers(proc, workers))
         yield server
     finally:
         proc.terminate()
@@ -317,6 +362,21 @@ class Server:
                             return
                 await asyncio.sleep(0.05)
         raise RuntimeError("the webhook did not answer /healthz within 15 s")
+
+    async def wait_workers(self, proc: subprocess.Popen[bytes], count: int) -> None:
+        """Until ``/metrics`` says every one of ``count`` workers is up."""
+        wanted = [f'image_updater_admission_worker_up{{worker="{i}"}} 1.0' for i in range(count)]
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):  # 30 s
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the webhook exited with {proc.returncode}; see its log")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.url + "/metrics", ssl=self.context()) as resp:
+                        text = await resp.text()
+                        if all(line in text for line in wanted):
+                            return
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"not all {count} workers were up within 30 s")
 
     async def post_all(
         self, endpoint: str, bodies: Sequence[bytes], *, concurrent: bool = False

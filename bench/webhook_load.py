@@ -12,11 +12,20 @@ queueing) and *paced* at a fixed rate (gives latency at that load). Finally *col
 mutation: a registry that hangs (the fault registry's ``slow``) and ``--resolve-timeout``;
 we record how far past the deadline the answers come, idle, in a burst, and under load.
 
-Server CPU comes from ``/proc/<pid>/stat`` (utime+stime deltas), peak RSS from VmHWM (reset
-before each run), wrk's CPU from ``RUSAGE_CHILDREN``. The seeded registry lives in
+Server CPU comes from ``/proc/<pid>/stat`` (utime+stime deltas, summed over the supervisor
+and its workers with ``--workers``), peak RSS from VmHWM (reset before each run, summed the
+same way), wrk's CPU from ``RUSAGE_CHILDREN``. The seeded registry lives in
 ``<out>/registry`` with a stamp file; later runs reuse it (``--reseed`` forces seeding).
 
+``--side-by-side`` (issue 13) measures only validation, on servers that all run at once: one
+worker, two workers (``--workers 2``) and, with ``--server-tree``, that tree's single process.
+Each repeat measures every server in turn, paced at ``--validate-rate`` and saturated, so
+background load on a shared machine falls on all of them alike; the report gives each one's
+medians and the two-worker to one-worker ratio of saturated throughput (per repeat and of the
+medians).
+
     cd /work/main && .venv/bin/python bench/webhook_load.py [--quick] [--out DIR] [--json PATH]
+    cd /work/main && .venv/bin/python bench/webhook_load.py --side-by-side [--server-tree DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +52,7 @@ import aiohttp
 from _loadgen import (
     WRK_INSTALL,
     ProcStats,
+    ProcTree,
     Server,
     WrkResult,
     issue_certs,
@@ -143,7 +154,7 @@ def registries_conf(path: Path, host: str, url: str) -> Path:
 def measure(
     server: Server, endpoint: str, bodies: Path, work: Path, *, conns: int, rate: float, p: Profile
 ) -> dict[str, Any]:
-    stats = ProcStats(server.pid)
+    stats = ProcTree(server.pid)
     stats.reset_peak()
     busy0, cpu0, t0 = ProcStats.machine_busy_seconds(), stats.cpu_seconds(), time.monotonic()
     result: WrkResult = run_wrk(
@@ -267,6 +278,75 @@ def cold(
     return result
 
 
+def side_by_side(out: Path, certs: Path, p: Profile, tree: Path | None) -> dict[str, Any]:
+    """Validation on one worker, two workers (and ``tree``'s server), measured in turn."""
+    conns = p.connections[0]
+    variants = [("1 worker", 1, None), ("2 workers", 2, None)]
+    if tree is not None:
+        variants.append((f"{tree} (1 process)", 1, tree))
+    validate_file = write_bodies(out / "validate.jsonl", validation_bodies(p.bodies))
+    loads = (("paced", p.validate_rate), ("saturated", 0.0))
+    result: dict[str, Any] = {"connections": conns, "variants": {}}
+    with ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(
+                webhook(out, certs, None, f"sbs-{i}", p.resolve_timeout, t, workers=n)
+            )
+            for i, (name, n, t) in enumerate(variants)
+        }
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+            name: {load: [] for load, _ in loads} for name in servers
+        }
+        workers = {name: n for name, n, _ in variants}
+        for name, server in servers.items():
+            result["variants"][name] = {
+                "workers": workers[name],
+                "sanity": sanity(server, "validate", validation_bodies(p.bodies)),
+            }
+            # Warm every worker's caches (the sanity pass used one connection, so one worker).
+            for _, rate in loads:
+                run_wrk(
+                    f"{server.url}/validate",
+                    validate_file,
+                    out,
+                    connections=conns,
+                    duration=2.0,
+                    rate=rate,
+                )
+        for repeat in range(p.repeats):
+            for name, server in servers.items():
+                for load, rate in loads:
+                    run = measure(
+                        server, "validate", validate_file, out, conns=conns, rate=rate, p=p
+                    )
+                    runs[name][load].append(run)
+                    print(
+                        f"  #{repeat + 1} {name:24} {load:9} {run['rps']:8.0f} req/s  "
+                        f"p50 {run['p50_ms']:.2f}  p99 {run['p99_ms']:.2f}  "
+                        f"p99.9 {run['p999_ms']:.2f} ms  cpu {run['server_cpu_pct']:.0f}% "
+                        f"({run['server_cpu_ms_per_review']:.3f} ms each)  "
+                        f"wrk {run['wrk_cpu_pct']:.0f}%  others {run['others_cpu_pct']:.0f}%",
+                        flush=True,
+                    )
+    for name, by_load in runs.items():
+        for load, measured in by_load.items():
+            median = {key: statistics.median(run[key] for run in measured) for key in measured[0]}
+            result["variants"][name][load] = {"runs": measured, "median": median}
+    one, two = result["variants"]["1 worker"], result["variants"]["2 workers"]
+    per_repeat = [
+        round(b["rps"] / a["rps"], 3)
+        for a, b in zip(one["saturated"]["runs"], two["saturated"]["runs"], strict=True)
+    ]
+    result["saturated_ratio_2_to_1"] = {
+        "of_medians": round(
+            two["saturated"]["median"]["rps"] / one["saturated"]["median"]["rps"], 3
+        ),
+        "per_repeat": per_repeat,
+    }
+    print(f"saturated throughput, 2 workers / 1 worker: {result['saturated_ratio_2_to_1']}")
+    return result
+
+
 def machine() -> dict[str, str]:
     def sh(*cmd: str) -> str:
         return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
@@ -301,6 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="paced validation rate, req/s (default 2000; lower it on a machine that "
         "saturates near it, where p99 measures queueing)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="serve the scenarios with this many workers"
+    )
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="validation only: one worker against two (and --server-tree's server), in turn",
+    )
     args = parser.parse_args(argv)
     for tool, hint in (("wrk", WRK_INSTALL), (BINARY, f"apt-get install -y {BINARY}")):
         if shutil.which(tool) is None:
@@ -319,6 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine(),
         "profile": asdict(p),
     }
+    if args.side_by_side:
+        if shutil.which("wrk") is None:
+            print(f"webhook_load: wrk is missing; {WRK_INSTALL}", file=sys.stderr)
+            return 2
+        report["side_by_side"] = side_by_side(out, certs, p, args.server_tree)
+        destination = args.json or out / "side-by-side.json"
+        destination.write_text(json.dumps(report, indent=2))
+        print(f"results: {destination}")
+        return 0
     validate_file = write_bodies(out / "validate.jsonl", validation_bodies(p.bodies))
     with LocalRegistry(out / "registry") as registry:
         names = [f"bench/svc-{i}" for i in range(p.repos)]
@@ -328,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         repos = [f"{registry.host}/{name}" for name in names]
         mutate = mutation_bodies(repos, p.bodies)
         mutate_file = write_bodies(out / "mutate.jsonl", mutate)
-        with webhook(out, certs, conf, "warm", p.resolve_timeout, args.server_tree) as server:
+        with webhook(
+            out, certs, conf, "warm", p.resolve_timeout, args.server_tree, workers=args.workers
+        ) as server:
             report["sanity"] = {
                 "validate": sanity(server, "validate", validation_bodies(p.bodies)),
                 "mutate": sanity(server, "mutate", mutate),

@@ -59,7 +59,9 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 # (secret scope, env:/ext: allowed, our annotations)
 _ParseKey = tuple[str | None, bool, tuple[tuple[str, str], ...]]
-_RiskKey = tuple[_ParseKey, tuple[str, ...]]
+# (the parse entry's serial, the live images): the serial stands for its _ParseKey, which is
+# not hashed a second time; a serial is never reused, so an evicted entry's risks only age out.
+_RiskKey = tuple[int, tuple[str, ...]]
 # Time kept back from the resolve deadline for building and sending the answer, and for
 # reviews that waited behind others (TLS handshakes in a burst) before reaching us.
 _ANSWER_MARGIN = 0.05
@@ -84,8 +86,54 @@ class Decision:
     problems: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A parse, with the text every verdict on it says formatted once."""
+
+    serial: int
+    result: annotation_parser.ParseResult
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    denial: str  # the message a denial carries; "" without errors
+    stored: tuple[str, ...]  # the errors as warnings, for a write that leaves them as they were
+
+    @classmethod
+    def of(cls, serial: int, result: annotation_parser.ParseResult) -> _Parsed:
+        errors = result.errors
+        denial = ""
+        if errors:
+            count = len(errors)
+            denial = (
+                f"{count} problem{'s' if count > 1 else ''} in image-updater annotations:\n"
+                + _problem_lines(errors)
+            )
+        return cls(
+            serial,
+            result,
+            tuple(str(p) for p in errors),
+            tuple(str(p) for p in result.warnings),
+            denial,
+            tuple(f"image-updater annotations have errors: {p}" for p in errors),
+        )
+
+
 def _is_application(request: Request) -> bool:
     return request.group == "argoproj.io" and request.kind == "Application"
+
+
+def _annotations(obj: Any) -> Any:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return metadata.get("annotations") if isinstance(metadata, dict) else None
+
+
+def _same_annotations(request: Request, ours: dict[str, str]) -> bool:
+    """Whether the old object has the image-updater annotations ``ours`` (the new one's)."""
+    # Argo CD's status writes leave every annotation as it was: one dict comparison in C,
+    # before filtering the old object's annotations as ``our_annotations`` does.
+    new = _annotations(request.object)
+    if new is not None and new == _annotations(request.old_object):
+        return True
+    return review.our_annotations(request.old_object) == ours
 
 
 def _recall(cache: OrderedDict[_K, _V], key: _K) -> _V | None:
@@ -130,23 +178,24 @@ class Admission:
         # AppProjects to read; in a cluster the gate is always there.
         self._windows = windows
         self._background: set[asyncio.Task[Resolution]] = set()
-        self._parsed: OrderedDict[_ParseKey, annotation_parser.ParseResult] = OrderedDict()
+        self._parsed: OrderedDict[_ParseKey, _Parsed] = OrderedDict()
         self._risks: OrderedDict[_RiskKey, tuple[str, ...]] = OrderedDict()
+        self._serials = 0
 
-    def _parse(
-        self, annotations: dict[str, str], request: Request
-    ) -> tuple[_ParseKey, annotation_parser.ParseResult]:
+    def _parse(self, annotations: dict[str, str], request: Request) -> _Parsed:
         rules = self.settings.credentials
         scope = rules.secret_scope(request.namespace)
         operator_kinds = rules.allows_operator_kinds(request.namespace)
         key: _ParseKey = (scope, operator_kinds, tuple(sorted(annotations.items())))
-        result = _recall(self._parsed, key)
-        if result is None:
+        parsed = _recall(self._parsed, key)
+        if parsed is None:
+            self._serials += 1
             result = review.parse_configuration(annotations, request.namespace, rules)
-            _remember(self._parsed, key, result)
-        return key, result
+            parsed = _Parsed.of(self._serials, result)
+            _remember(self._parsed, key, parsed)
+        return parsed
 
-    def _checks(self, key: _ParseKey, config: AppConfig, app: Application) -> list[str]:
+    def _checks(self, parsed: _Parsed, config: AppConfig, app: Application) -> list[str]:
         """The review's checks of a valid configuration, kept per live-image list."""
         status: Any = app.get("status")
         summary = status.get("summary") if isinstance(status, dict) else None
@@ -154,7 +203,7 @@ class Admission:
         where = [str(p) for p in review.git_checks(config, app)]
         if not isinstance(live, list) or not all(isinstance(i, str) for i in live):
             return [str(p) for p in review.configuration_checks(config, live_images(app))] + where
-        risk_key: _RiskKey = (key, tuple(live))
+        risk_key: _RiskKey = (parsed.serial, tuple(live))
         warnings = _recall(self._risks, risk_key)
         if warnings is None:
             checks = review.configuration_checks(config, live_images(app))
@@ -170,34 +219,24 @@ class Admission:
         new = review.our_annotations(request.object)
         if not new:
             return Decision(Verdict())
-        key, result = self._parse(new, request)
-        problems = list(result.errors)
-        config = result.config
-        warnings = [str(p) for p in result.warnings]
+        parsed = self._parse(new, request)
+        config = parsed.result.config
+        warnings = list(parsed.warnings)
         if config is not None:
-            warnings += self._checks(key, config, cast(Application, request.object))
-        unchanged = (
-            request.operation == "UPDATE" and review.our_annotations(request.old_object) == new
-        )
-        if problems and unchanged:
+            warnings += self._checks(parsed, config, cast(Application, request.object))
+        if not parsed.errors:
+            return Decision(Verdict(warnings=warnings))
+        if request.operation == "UPDATE" and _same_annotations(request, new):
             # Never block writes (Argo CD's own status updates included) over a mistake
             # that is already stored: report it, let the write through.
-            warnings = [f"image-updater annotations have errors: {p}" for p in problems] + warnings
+            warnings = [*parsed.stored, *warnings]
             return Decision(Verdict(warnings=warnings), outcome="allowed-with-errors")
-        if problems:
-            count = len(problems)
-            message = (
-                f"{count} problem{'s' if count > 1 else ''} in image-updater annotations:\n"
-                + _problem_lines(problems)
-            )
-            reason = "invalid-annotations"
-            return Decision(
-                Verdict(allowed=False, message=message, code=422, warnings=warnings),
-                outcome="denied",
-                denial_reason=reason,
-                problems=tuple(str(p) for p in problems),
-            )
-        return Decision(Verdict(warnings=warnings))
+        return Decision(
+            Verdict(allowed=False, message=parsed.denial, code=422, warnings=warnings),
+            outcome="denied",
+            denial_reason="invalid-annotations",
+            problems=parsed.errors,
+        )
 
     # -- mutation --------------------------------------------------------------------------
 
@@ -214,10 +253,9 @@ class Admission:
         new = review.our_annotations(request.object)
         if not new:
             return Decision(Verdict())
-        if request.operation == "UPDATE" and review.our_annotations(request.old_object) == new:
+        if request.operation == "UPDATE" and _same_annotations(request, new):
             return Decision(Verdict(), outcome="skipped")
-        _, result = self._parse(new, request)
-        config = result.config
+        config = self._parse(new, request).result.config
         if config is None or config.write_back.method != "argocd":
             # Invalid annotations are the validating webhook's to deny; git write-back keeps
             # git as the source of truth, so nothing is set in the Application.

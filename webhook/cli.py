@@ -5,6 +5,14 @@ Serves HTTPS (TLS 1.2 or newer) with the certificate in ``--tls-cert-file`` /
 runs the ``certs`` rotation loop in-process: it keeps the CA and serving certificate in a
 Secret, injects the CA bundle into the webhook configurations and writes the files it
 serves. Leave that off when cert-manager (or the ``certs`` Job) provides the certificate.
+
+With ``--workers N`` (N > 1) a supervisor starts N serving processes that listen on the one
+port (``SO_REUSEPORT``: the kernel spreads connections over them), each with its own caches;
+it alone rotates certificates with ``--self-signed-certs``, the workers reload the files. It
+restarts a worker that dies (at most 5 times a minute, then it stops and exits 1) and stops
+them all, each draining its requests, on SIGTERM or SIGINT. ``/metrics`` on any worker
+answers for all of them, every series labelled ``worker="<i>"``, plus
+``image_updater_admission_worker_up``.
 """
 
 from __future__ import annotations
@@ -106,6 +114,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="reviews handled at once; past it 503 with Retry-After (default %(default)s)",
     )
     add(
+        "--workers",
+        default=None,
+        metavar="N",
+        help="serving processes sharing the port (SO_REUSEPORT), 1 to 64 or 'auto' (one per "
+        "CPU); the connection and in-flight limits apply to each; /metrics answers for all "
+        'of them, each series labelled worker="<i>" (env IMAGE_UPDATER_ADMISSION_WORKERS; '
+        "default 1)",
+    )
+    add(
         "--cert-reload-interval",
         default="10s",
         help="how often the certificate files are checked for changes (default %(default)s)",
@@ -164,9 +181,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(options.loglevel, options.logformat)
     # Imported here: serving pulls in aiohttp, TLS and the Kubernetes client, which `--help`
     # and flag errors should not wait for.
-    from webhook.serve import serve
-
     try:
+        if options.workers > 1:
+            from webhook.workers import supervise  # serves nothing itself: the workers do
+
+            return asyncio.run(supervise(options, conf))
+        from webhook.serve import serve
+
         return asyncio.run(serve(options, conf))
     except InvalidInput as exc:
         log.error("%s", exc)

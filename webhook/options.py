@@ -10,10 +10,17 @@ Cheap to import: ``image-updater --help`` and flag errors load this module.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_WEBHOOK_CONFIGURATION", "WebhookOptions"]
+__all__ = [
+    "DEFAULT_WEBHOOK_CONFIGURATION",
+    "MAX_WORKERS",
+    "WORKERS_ENV",
+    "WebhookOptions",
+    "parse_workers",
+]
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +37,33 @@ if TYPE_CHECKING:
 
 # The webhook configurations the base manifests install, when no --certs-webhook-configuration.
 DEFAULT_WEBHOOK_CONFIGURATION = "image-updater"
+# --workers: past a few dozen processes per pod the answer is more replicas, not more workers
+# (each holds its own resolver, caches and connections to the registries).
+MAX_WORKERS = 64
+WORKERS_ENV = "IMAGE_UPDATER_ADMISSION_WORKERS"
+
+
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (a cpuset narrows them), not every CPU of the node.
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parse_workers(flag: str | None, env: Mapping[str, str]) -> int:
+    """``--workers``, else ``IMAGE_UPDATER_ADMISSION_WORKERS``, else 1: a number from 1 to
+    ``MAX_WORKERS``, or ``auto`` (one per usable CPU, at most ``MAX_WORKERS``)."""
+    name, raw = ("--workers", flag) if flag is not None else (WORKERS_ENV, env.get(WORKERS_ENV))
+    if raw is None:
+        return 1
+    text = raw.strip()
+    if text.lower() == "auto":
+        return min(_usable_cpus(), MAX_WORKERS)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_WORKERS):
+        shown = f"{name} {raw!r}" if name.startswith("--") else f"{name}={raw!r}"
+        raise InvalidInput(f"{shown}: expected a number from 1 to {MAX_WORKERS}, or auto")
+    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +77,9 @@ class WebhookOptions:
     tls_key_file: Path
     cert_reload_interval: float  # --cert-reload-interval, seconds
     max_body_bytes: int
-    max_connections: int  # at least 1
-    max_in_flight_requests: int  # at least 1
+    max_connections: int  # at least 1, per worker
+    max_in_flight_requests: int  # at least 1, per worker
+    workers: int  # --workers / IMAGE_UPDATER_ADMISSION_WORKERS: 1..MAX_WORKERS serving processes
     # Reviewing and mutating
     resolve_timeout: float  # --resolve-timeout, seconds, positive
     credentials: CredentialRules  # --allow-cross-namespace-secrets, --allow-env-ext-credentials
@@ -72,6 +107,7 @@ class WebhookOptions:
         reload_interval = parse_duration(args.cert_reload_interval)
         credentials = credential_rules(args)
         policy = reachability(args)
+        workers = parse_workers(args.workers, os.environ)
         if args.max_connections < 1 or args.max_in_flight_requests < 1:
             raise InvalidInput("--max-connections and --max-in-flight-requests must be at least 1")
         if resolve_timeout <= 0:
@@ -85,6 +121,7 @@ class WebhookOptions:
             max_body_bytes=args.max_body_bytes,
             max_connections=args.max_connections,
             max_in_flight_requests=args.max_in_flight_requests,
+            workers=workers,
             resolve_timeout=resolve_timeout,
             credentials=credentials,
             reachability=policy,

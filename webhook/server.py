@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["ADMISSION", "METRICS", "make_app"]
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,9 +36,7 @@ def _record(
     decision: Decision,
     started: float,
 ) -> None:
-    metrics.duration.labels(endpoint, request.operation, decision.outcome).observe(
-        time.perf_counter() - started
-    )
+    metrics.observe(endpoint, request.operation, decision.outcome, time.perf_counter() - started)
     if decision.denial_reason:
         metrics.denials.labels(decision.denial_reason).inc()
     for outcome, count in decision.mutations.items():
@@ -104,9 +103,19 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
             decision = await admission.mutate(request, received_at=received_at)
         _record(metrics, endpoint, request, decision, started)
         _log(endpoint, request, decision)
-        return web.json_response(review.encode(request, decision.verdict))
+        return _answer(request, decision.verdict)
 
     return handle
+
+
+_JSON = {hdrs.CONTENT_TYPE: "application/json; charset=utf-8"}
+
+
+def _answer(request: review.Request, verdict: review.Verdict) -> web.Response:
+    """The AdmissionReview answer: the bytes and headers ``web.json_response`` would send,
+    without its content-type parsing and re-encoding on every review."""
+    payload = json.dumps(review.encode(request, verdict)).encode()
+    return web.Response(body=payload, headers=_JSON)
 
 
 def _one_line(text: str) -> str:
@@ -117,6 +126,8 @@ def _one_line(text: str) -> str:
 def _log(endpoint: str, request: review.Request, decision: Decision) -> None:
     """One line per review; a denial names its reason and every problem behind it."""
     verdict = decision.verdict
+    if verdict.allowed and not verdict.patch and not log.isEnabledFor(logging.DEBUG):
+        return  # the common answer, logged at debug only
     context: dict[str, object] = {
         "uid": request.uid,
         "application": f"{request.namespace}/{request.name}",
@@ -152,13 +163,30 @@ async def _healthz(http: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def _metrics(http: web.Request) -> web.Response:
-    payload = generate_latest(http.app[METRICS].registry)
-    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+# The exposition /metrics answers with when it is not this process's registry alone (the
+# workers' merged one, ``webhook.workers.MetricsPeers.collect``).
+Exposition = Callable[[], Awaitable[bytes]]
+
+
+def _metrics_handler(
+    exposition: Exposition | None,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(http: web.Request) -> web.Response:
+        if exposition is None:
+            payload = generate_latest(http.app[METRICS].registry)
+        else:
+            payload = await exposition()
+        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return handle
 
 
 def make_app(
-    admission: Admission, metrics: WebhookMetrics, *, max_body: int = MAX_BODY
+    admission: Admission,
+    metrics: WebhookMetrics,
+    *,
+    max_body: int = MAX_BODY,
+    exposition: Exposition | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=max_body)
     app[ADMISSION] = admission
@@ -167,7 +195,7 @@ def make_app(
     app.router.add_post("/mutate", _handler("mutate"))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/metrics", _metrics_handler(exposition))
 
     async def close_admission(app: web.Application) -> None:
         await app[ADMISSION].close()

@@ -59,11 +59,14 @@ class _Site(web.BaseSite):
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=guard.limits.backlog)
         self.guard = guard
         self.host = host
         self.requested_port = port
+        self.reuse_port = reuse_port
         self.listener: asyncio.Server | None = None
 
     @property
@@ -82,7 +85,11 @@ class _Site(web.BaseSite):
         # TLS is the guard's (start_tls per connection), so connections still in the
         # handshake count against the cap and have their own deadline.
         self.listener = await asyncio.get_running_loop().create_server(
-            self.guard.protocol, self.host, self.requested_port, backlog=self._backlog
+            self.guard.protocol,
+            self.host,
+            self.requested_port,
+            backlog=self._backlog,
+            reuse_port=self.reuse_port or None,
         )
 
     async def stop(self) -> None:
@@ -119,10 +126,14 @@ async def serve_app(
     ssl_context: ssl.SSLContext | None = None,
     limits: ServerLimits | None = None,
     shutdown_timeout: float = 10.0,
+    reuse_port: bool = False,
 ) -> AsyncIterator[HardenedServer]:
     """Serve ``app`` on (host, port) while the context is open; port 0 binds ephemerally.
 
-    The app must not be frozen yet: the guard's middleware goes first in its chain.
+    ``reuse_port`` listens with ``SO_REUSEPORT``: several processes of one user may then
+    listen on the same port, and the kernel spreads new connections over them (the webhook's
+    ``--workers``). The app must not be frozen yet: the guard's middleware goes first in its
+    chain.
     """
     limits = limits or ServerLimits()
     cap = connection_cap(limits, raise_fd_limit())
@@ -152,7 +163,7 @@ async def serve_app(
         app.middlewares.insert(0, guard.middleware)
         await runner.setup()
         try:
-            site = _Site(runner, guard, host, port, ssl_context)
+            site = _Site(runner, guard, host, port, ssl_context, reuse_port=reuse_port)
             await site.start()
             guard.start_sweeping()
             yield HardenedServer(site.port, cap, guard.stats, guard)

@@ -46,7 +46,8 @@ BAD_STRATEGY = f"{PREFIX}web.update-strategy: unknown update strategy 'bogus'"
 def _conditions(kind: str) -> list[tuple[str, Program]]:
     for document in yaml.safe_load_all(MANIFESTS.read_text()):
         if document["kind"] == kind:
-            [hook] = document["webhooks"]
+            # The Applications' webhook comes first; a later one (the policies') has none.
+            hook = document["webhooks"][0]
             return [
                 (c["name"], compile_expression(c["expression"])) for c in hook["matchConditions"]
             ]
