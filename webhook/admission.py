@@ -44,6 +44,7 @@ from imageupdater.plan import current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
+from webhook.policies import PolicyWatch, application_findings, is_policy, policy_verdict
 from webhook.review import Request, Verdict
 from webhook.windows import SyncWindowGate
 
@@ -117,6 +118,29 @@ class _Parsed:
         )
 
 
+def _policy_decision(request: Request) -> Decision:
+    verdict, errors = policy_verdict(request)
+    if verdict.allowed:
+        return Decision(verdict)
+    return Decision(verdict, outcome="denied", denial_reason="invalid-policy", problems=errors)
+
+
+def _policy_denial(refused: Sequence[str]) -> str:
+    if not refused:
+        return ""
+    count = len(refused)
+    lines = [f"  {line}" for line in refused[:MAX_DENIAL_LINES]]
+    if count > MAX_DENIAL_LINES:
+        lines.append(f"  … and {count - MAX_DENIAL_LINES} more")
+    return f"{count} update-policy violation{'s' if count > 1 else ''}:\n" + "\n".join(lines)
+
+
+def _same_spec(request: Request) -> bool:
+    old = request.old_object.get("spec") if request.old_object is not None else None
+    new = request.object.get("spec") if request.object is not None else None
+    return old == new
+
+
 def _is_application(request: Request) -> bool:
     return request.group == "argoproj.io" and request.kind == "Application"
 
@@ -171,12 +195,15 @@ class Admission:
         resolve: ResolveFn | None = None,
         *,
         windows: SyncWindowGate | None = None,
+        policies: PolicyWatch | None = None,
     ) -> None:
         self.settings = settings
         self._resolve = resolve
         # Without API access (tests, a webhook run without a kubeconfig) there are no
         # AppProjects to read; in a cluster the gate is always there.
         self._windows = windows
+        # Without API access there are no stored policies; in a cluster the watch is there.
+        self._policies = policies
         self._background: set[asyncio.Task[Resolution]] = set()
         self._parsed: OrderedDict[_ParseKey, _Parsed] = OrderedDict()
         self._risks: OrderedDict[_RiskKey, tuple[str, ...]] = OrderedDict()
@@ -214,7 +241,11 @@ class Admission:
     # -- validation ------------------------------------------------------------------------
 
     def validate(self, request: Request) -> Decision:
-        if not _is_application(request) or request.operation not in ("CREATE", "UPDATE"):
+        if request.operation not in ("CREATE", "UPDATE"):
+            return Decision(Verdict())
+        if is_policy(request):
+            return _policy_decision(request)
+        if not _is_application(request):
             return Decision(Verdict())
         new = review.our_annotations(request.object)
         if not new:
@@ -224,19 +255,38 @@ class Admission:
         warnings = list(parsed.warnings)
         if config is not None:
             warnings += self._checks(parsed, config, cast(Application, request.object))
-        if not parsed.errors:
+        refused, advised = self._policy_findings(request, config)
+        warnings += advised
+        if not parsed.errors and not refused:
             return Decision(Verdict(warnings=warnings))
-        if request.operation == "UPDATE" and _same_annotations(request, new):
+        if (
+            request.operation == "UPDATE"
+            and _same_annotations(request, new)
+            and (not refused or _same_spec(request))
+        ):
             # Never block writes (Argo CD's own status updates included) over a mistake
-            # that is already stored: report it, let the write through.
-            warnings = [*parsed.stored, *warnings]
-            return Decision(Verdict(warnings=warnings), outcome="allowed-with-errors")
+            # that is already stored, or a policy written after the Application: report
+            # it, let the write through.
+            stored = [*parsed.stored, *(f"update policy not met: {line}" for line in refused)]
+            return Decision(Verdict(warnings=[*stored, *warnings]), outcome="allowed-with-errors")
+        message = "\n".join(part for part in (parsed.denial, _policy_denial(refused)) if part)
         return Decision(
-            Verdict(allowed=False, message=parsed.denial, code=422, warnings=warnings),
+            Verdict(allowed=False, message=message, code=422, warnings=warnings),
             outcome="denied",
-            denial_reason="invalid-annotations",
-            problems=parsed.errors,
+            denial_reason="invalid-annotations" if parsed.errors else "update-policy",
+            problems=(*parsed.errors, *refused),
         )
+
+    def _policy_findings(
+        self, request: Request, config: AppConfig | None
+    ) -> tuple[list[str], list[str]]:
+        """What the matching update policies refuse (Enforce) and warn about (Warn)."""
+        if self._policies is None or request.object is None:
+            return [], []
+        findings = application_findings(self._policies.snapshot, request.object, config)
+        refused = [f.text for f in findings if f.severity == "error"]
+        advised = [f.text for f in findings if f.severity == "warning"]
+        return refused, advised
 
     # -- mutation --------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from imageupdater.serving import ServerLimits, serve_app
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
 from webhook.options import WebhookOptions
+from webhook.policies import PolicyWatch
 from webhook.server import make_app
 from webhook.windows import SyncWindowGate
 from webhook.workers import MetricsPeers, WorkerRole, report_ready, watch_supervisor
@@ -99,6 +100,12 @@ async def serve(
                 return await api.get_or_none(kube.APPPROJECTS, namespace, name)
 
             gate = SyncWindowGate(read_project, project_namespace=options.argocd_namespace)
+        policies = None
+        if client is not None:
+            policies = PolicyWatch(client.list)
+            # The first listing before serving, so the first review already sees them.
+            await policies.refresh()
+            background.append(asyncio.create_task(policies.run()))
         admission = Admission(
             AdmissionSettings(
                 resolve_timeout=options.resolve_timeout,
@@ -106,6 +113,7 @@ async def serve(
             ),
             resolver.resolve,
             windows=gate,
+            policies=policies,
         )
         peers = None
         if role is not None:
