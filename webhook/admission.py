@@ -44,6 +44,7 @@ from imageupdater.plan import current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
+from imageupdater.updatepolicy.holds import parse_holds
 from webhook.policies import PolicyWatch, application_findings, is_policy, policy_verdict
 from webhook.review import Request, Verdict
 from webhook.windows import SyncWindowGate
@@ -322,7 +323,32 @@ class Admission:
                 ),
                 outcome="skipped",
             )
-        return await self._plan(app, source, config.images, received_at)
+        # A held Application or image keeps what it has, whatever the annotations say.
+        holds = parse_holds(_annotations(app), [p.alias for p in config.images]).holds
+        if holds.app is not None:
+            note = f"image-updater: the Application is held ({holds.app}); no override is set"
+            return Decision(Verdict(warnings=[note]), outcome="skipped")
+        free = [p for p in config.images if holds.reason(p.alias) is None]
+        notes = [
+            f"image-updater: image {p.alias!r} is held ({holds.reason(p.alias)}); "
+            "its override is not set"
+            for p in config.images
+            if holds.reason(p.alias) is not None
+        ]
+        if not free:
+            return Decision(Verdict(warnings=notes), outcome="skipped")
+        decision = await self._plan(app, source, free, received_at)
+        if notes:
+            verdict = decision.verdict
+            decision.verdict = Verdict(
+                allowed=verdict.allowed,
+                message=verdict.message,
+                reason=verdict.reason,
+                code=verdict.code,
+                warnings=[*notes, *verdict.warnings],
+                patch=verdict.patch,
+            )
+        return decision
 
     async def _plan(
         self,
