@@ -13,7 +13,8 @@ Cases (issue 13's list):
 
 Wall time and peak RSS come from runs without import tracing; the module count from one
 extra run with ``PYTHONPROFILEIMPORTTIME``, so tracing never inflates the times.
-Run: ``python bench/startup.py [--runs N] [--only CASE ...]``; prints JSON.
+Run: ``python bench/startup.py [--runs N] [--only CASE ...]``; prints JSON. Needs GNU time
+(Debian package ``time``) for the peak RSS.
 """
 
 from __future__ import annotations
@@ -135,22 +136,30 @@ def _check_all_updated(api_url: str) -> None:
 
 
 def _once(argv: list[str], *, trace_imports: bool = False) -> tuple[float, int, int, str]:
+    """(wall seconds, peak RSS KiB, modules imported, stderr) of one process.
+
+    The peak RSS is GNU time's (``%M``): a forked child's own ``ru_maxrss`` would count the
+    pages it shared with this process before ``exec``.
+    """
     env = dict(os.environ)
     if trace_imports:
         env["PYTHONPROFILEIMPORTTIME"] = "1"
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, rusage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[1:]} exited {proc.returncode}: {err[-2000:]}")
-    modules = sum(1 for line in err.splitlines() if line.startswith("import time:")) - 1
-    return wall, rusage.ru_maxrss, max(modules, 0), err
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        peak = int(rss.read().strip().splitlines()[-1])
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[1:]} exited {done.returncode}: {done.stderr[-2000:]}")
+    modules = sum(1 for line in done.stderr.splitlines() if line.startswith("import time:")) - 1
+    return wall, peak, max(modules, 0), done.stderr
 
 
 @contextmanager
