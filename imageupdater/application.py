@@ -14,7 +14,9 @@ __all__ = [
     "SourceKind",
     "SourceRef",
     "app_key",
+    "live_image_texts",
     "live_images",
+    "parse_live_images",
     "select_source",
 ]
 
@@ -188,13 +190,24 @@ def live_images(app: Application) -> tuple[ImageRef, ...]:
     Any shape is read: ``lint`` hands over manifests as their authors wrote them, and a
     status that is not what Argo CD writes simply reports no images.
     """
+    return parse_live_images(live_image_texts(app))
+
+
+def live_image_texts(app: Application | Mapping[str, Any]) -> tuple[str, ...]:
+    """The text entries of ``status.summary.images`` (other values skipped): all that
+    :func:`live_images` reads, so a cache of its answer can be keyed on them."""
     status: object = app.get("status")
     summary = status.get("summary") if isinstance(status, Mapping) else None
     images = summary.get("images") if isinstance(summary, Mapping) else None
+    if not isinstance(images, list):
+        return ()
+    return tuple(text for text in images if isinstance(text, str))
+
+
+def parse_live_images(texts: Sequence[str]) -> tuple[ImageRef, ...]:
+    """:func:`live_images` from the texts :func:`live_image_texts` read."""
     found: list[ImageRef] = []
-    for text in images if isinstance(images, list) else ():
-        if not isinstance(text, str):
-            continue
+    for text in texts:
         try:
             found.append(ImageRef.parse(text))
         except InvalidImageReference:

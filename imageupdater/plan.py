@@ -21,6 +21,7 @@ __all__ = [
     "Change",
     "Plan",
     "current_override",
+    "current_overrides",
     "helm_parameter_names",
     "json_patch",
     "managed_names",
@@ -133,27 +134,43 @@ def current_override(
     source: ApplicationSource, kind: str, policy: ImagePolicy
 ) -> RunningVersion | None:
     """The version this source already overrides the image with, if any."""
+    return current_overrides(source, kind, (policy,))[0]
+
+
+def current_overrides(
+    source: ApplicationSource, kind: str, policies: Sequence[ImagePolicy]
+) -> list[RunningVersion | None]:
+    """:func:`current_override` for each of ``policies``, reading the source once."""
+    if kind == "Kustomize":
+        entries = source.get("kustomize", {}).get("images", [])
+        keys = [_kustomize_key(entry) for entry in entries]
+        found: list[RunningVersion | None] = []
+        for policy in policies:
+            key = _kustomize_name(policy)
+            found.append(
+                next(
+                    (_kustomize_version(e) for e, k in zip(entries, keys, strict=True) if k == key),
+                    None,
+                )
+            )
+        return found
     if kind == "Helm":
-        spec_param, _, tag_param = _helm_names(policy)
-        params = {
+        values = {
             p.get("name"): p.get("value") for p in source.get("helm", {}).get("parameters", [])
         }
-        if spec_param is not None:
-            value = params.get(spec_param)
-            return _kustomize_version(value) if value else None
-        return RunningVersion.parse(params.get(tag_param)) if tag_param else None
-    if kind == "Kustomize":
-        key = _kustomize_name(policy)
-        for entry in source.get("kustomize", {}).get("images", []):
-            if _kustomize_key(entry) == key:
-                return _kustomize_version(entry)
-        return None
-    spec_env, _, tag_env = _plugin_names(policy)
-    env = {e.get("name"): e.get("value") for e in source.get("plugin", {}).get("env", [])}
-    if spec_env is not None:
-        value = env.get(spec_env)
-        return _kustomize_version(value) if value else None
-    return RunningVersion.parse(env.get(tag_env)) if tag_env else None
+        names = _helm_names
+    else:
+        values = {e.get("name"): e.get("value") for e in source.get("plugin", {}).get("env", [])}
+        names = _plugin_names
+    overrides: list[RunningVersion | None] = []
+    for policy in policies:
+        spec_name, _, tag_name = names(policy)
+        if spec_name is not None:
+            value = values.get(spec_name)
+            overrides.append(_kustomize_version(value) if value else None)
+        else:
+            overrides.append(RunningVersion.parse(values.get(tag_name)) if tag_name else None)
+    return overrides
 
 
 def _set_helm(source: ApplicationSource, chosen: ChosenImage) -> None:
@@ -224,6 +241,9 @@ def plan_overrides(
     already runs its choice is not listed as changed.
     """
     old_source = source.get(app)
+    if not chosen:
+        # Nothing to set (every image runs its choice): the copy would equal the original.
+        return Plan(source, old_source, old_source, ())
     new_source: ApplicationSource = copy.deepcopy(old_source)
     changes: list[Change] = []
     setter = _SETTERS[source.kind]

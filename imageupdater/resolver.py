@@ -18,7 +18,7 @@ __all__ = ["Resolution", "SelectionMemo", "resolve"]
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,18 +28,21 @@ from imageupdater.platforms import Platform, current_platform
 from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf, RegistryEndpoint, TagSortMode
 from imageupdater.registry import RegistryClient
+from imageupdater.registry.cache import SingleFlight
 from imageupdater.strategies import (
+    SemverRanking,
     Strategy,
     missing_followed_tag,
     select,
-    select_allowed,
     semver_allowed,
 )
-from imageupdater.tags import TagInfo
+from imageupdater.tags import TagFilter, TagInfo
 from imageupdater.versions import Constraint
 
 _LOG = logging.getLogger("image_updater.resolver")
 _SYNTHETIC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# One tag's metadata read: the tag, an error, or None (no image for the platforms).
+_TagMetadata = TagInfo | RegistryError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +60,67 @@ class SelectionMemo:
 
     For ``semver`` and ``alphabetical`` the answer depends only on the repository's tag list,
     the policy and the current tag. The registry client hands back the *same* tuple for a
-    repository while its tag list is cached, so a remembered choice is reused exactly as
-    long as that object is current: a refreshed list (a new object) recomputes it. This
-    takes filtering and version parsing off the hot path of repeated admission reviews and
-    of Applications sharing a policy. Bounded, least recently used first out.
+    repository while its tag list is cached, so a remembered choice is reused at once while
+    that object is current; a list read again (a new object) is compared with the one the
+    choice was made from, and the choice is reused only when the two are equal — a list
+    that changed in any way, order included, recomputes it. :meth:`canonical` makes that
+    one comparison per repository and read rather than one per choice. This takes
+    filtering and version parsing off the hot path of repeated admission reviews, of
+    Applications sharing a policy, and of every reconcile cycle in which a repository got
+    no new tag. Bounded, least recently used first out.
+
+    A semver choice that is not remembered yet (a new current tag) is made from the
+    policy's remembered :class:`~imageupdater.strategies.SemverRanking` of the same list, so
+    the tags are not parsed and checked again either.
+
+    It also keeps what resolutions share without remembering any answer: parsed version
+    constraints (a pure function of their text), and the metadata reads in flight — two
+    ``newest-build`` resolutions of one repository that differ only in the current tag
+    read the same tags' metadata at the same moment, so they share that one read while it
+    runs (the registry client would answer both from the same cache).
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[tuple[str, ...], Resolution]] = OrderedDict()
+        self._rankings: OrderedDict[Hashable, tuple[tuple[str, ...], SemverRanking]] = OrderedDict()
+        self.rankings_reused = 0
+        self._constraints: OrderedDict[str, Constraint] = OrderedDict()
+        # Per tag list (registry, repository, credentials): the first object read with this
+        # content, and the object the registry client hands out now.
+        self._lists: OrderedDict[Hashable, tuple[tuple[str, ...], tuple[str, ...]]] = OrderedDict()
+        self.metadata_reads: SingleFlight[Hashable, list[_TagMetadata]] = SingleFlight()
         self.hits = 0
         self.misses = 0
 
+    def constraint(self, text: str) -> Constraint:
+        """``Constraint.parse(text)``, parsed once (its errors are raised every time)."""
+        parsed = self._constraints.get(text)
+        if parsed is None:
+            parsed = Constraint.parse(text)
+            self._constraints[text] = parsed
+            if len(self._constraints) > self.max_entries:
+                self._constraints.popitem(last=False)
+        return parsed
+
+    def canonical(self, list_key: Hashable, tags: tuple[str, ...]) -> tuple[str, ...]:
+        """``tags``, or the equal list seen before under ``list_key`` (so choices remembered
+        with that one are found by identity); a changed list becomes the one kept."""
+        kept = self._lists.get(list_key)
+        if kept is not None and (kept[1] is tags or kept[0] == tags):
+            if kept[1] is not tags:
+                self._lists[list_key] = (kept[0], tags)
+            self._lists.move_to_end(list_key)
+            return kept[0]
+        self._lists[list_key] = (tags, tags)
+        self._lists.move_to_end(list_key)
+        if len(self._lists) > self.max_entries:
+            self._lists.popitem(last=False)
+        return tags
+
     def get(self, key: Hashable, tags: tuple[str, ...]) -> Resolution | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] is not tags:
+        if entry is None or (entry[0] is not tags and entry[0] != tags):
             self.misses += 1
             return None
         self._entries.move_to_end(key)
@@ -84,10 +133,26 @@ class SelectionMemo:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def ranking(self, key: Hashable, tags: tuple[str, ...]) -> SemverRanking | None:
+        """The ``semver`` ranking of ``tags`` for a policy whatever its current tag (``key``
+        is the choice's key without it), under the same rule as :meth:`get`."""
+        entry = self._rankings.get(key)
+        if entry is None or (entry[0] is not tags and entry[0] != tags):
+            return None
+        self._rankings.move_to_end(key)
+        self.rankings_reused += 1
+        return entry[1]
+
+    def put_ranking(self, key: Hashable, tags: tuple[str, ...], ranking: SemverRanking) -> None:
+        self._rankings[key] = (tags, ranking)
+        self._rankings.move_to_end(key)
+        while len(self._rankings) > self.max_entries:
+            self._rankings.popitem(last=False)
+
 
 def _memo_key(
     policy: ImagePolicy, endpoint: RegistryEndpoint, repository: str, current: str | None
-) -> Hashable:
+) -> tuple[Hashable, ...]:
     return (
         endpoint.api_url,
         repository,
@@ -130,35 +195,69 @@ async def resolve(
         )
         return done(infos, listed=listed)
     # Parse before any request: a bad constraint is the user's error, not the registry's.
-    constraint = Constraint.parse(policy.constraint or "")
+    constraint = (memo.constraint if memo is not None else Constraint.parse)(
+        policy.constraint or ""
+    )
     tags = await client.list_tags(endpoint, repository, credentials=credentials)
     memo_key = None
     if memo is not None and policy.strategy.choice_depends_on_tags_only:
         memo_key = _memo_key(policy, endpoint, repository, current_tag)
+        tags = memo.canonical(
+            (endpoint.api_url, repository, str(credentials) if credentials else ""), tags
+        )
         remembered = memo.get(memo_key, tags)
         if remembered is not None:
             return remembered
     tag_filter = policy.tag_filter
-    kept = list(tags) if tag_filter.keeps_every_tag else [t for t in tags if tag_filter.keeps(t)]
-    log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
     if not policy.strategy.needs_metadata:
         if policy.strategy.constraint_is_semver:
             # Candidates are what the constraint allows: that is what ``test`` lists, and
-            # what the choice is made from, each tag evaluated once.
-            allowed = semver_allowed(kept, constraint)
-            chosen = select_allowed(allowed, current=current_tag)
-            resolution = _resolution(policy, chosen, [entry.tag.name for entry in allowed])
+            # what the choice is made from, each tag evaluated once — and, through the
+            # memo, once for every current tag of the policy.
+            ranking_key = memo_key[:-1] if memo_key is not None else None
+            ranking = (
+                memo.ranking(ranking_key, tags)
+                if memo is not None and ranking_key is not None
+                else None
+            )
+            if ranking is None:
+                kept = _kept(tag_filter, tags)
+                log.debug(
+                    "%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags)
+                )
+                ranking = SemverRanking.of(semver_allowed(kept, constraint))
+                if memo is not None and ranking_key is not None:
+                    memo.put_ranking(ranking_key, tags, ranking)
+            resolution = _resolution(policy, ranking.choose(current_tag), ranking.names)
         else:
+            kept = _kept(tag_filter, tags)
+            log.debug(
+                "%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags)
+            )
             resolution = done([TagInfo(tag) for tag in kept], listed=kept)
         if memo is not None and memo_key is not None:
             memo.put(memo_key, tags, resolution)
         return resolution
+    kept = _kept(tag_filter, tags)
+    log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
     if endpoint.tagsortmode is not TagSortMode.NONE:
         return done(_synthetic_dates(tags, kept, endpoint.tagsortmode), listed=kept)
     infos = await _metadata(
-        client, endpoint, repository, kept, platforms, credentials, image.full_name, log
+        client,
+        endpoint,
+        repository,
+        kept,
+        platforms,
+        credentials,
+        image.full_name,
+        log,
+        memo.metadata_reads if memo is not None else None,
     )
     return done(infos, listed=kept)
+
+
+def _kept(tag_filter: TagFilter, tags: Sequence[str]) -> list[str]:
+    return list(tags) if tag_filter.keeps_every_tag else [t for t in tags if tag_filter.keeps(t)]
 
 
 def _finish(
@@ -202,21 +301,28 @@ async def _metadata(
     credentials: CredentialRef | None,
     image: str,
     log: logging.Logger,
+    shared: SingleFlight[Hashable, list[_TagMetadata]] | None = None,
 ) -> list[TagInfo]:
     """Metadata for every tag; a tag whose metadata fails is dropped with a warning, but if
-    every tag fails the first error is raised (an outage must not look like "no update")."""
-    slots = asyncio.Semaphore(client.settings.max_concurrency)
+    every tag fails the first error is raised (an outage must not look like "no update").
 
-    async def one(tag: str) -> TagInfo | RegistryError | None:
-        async with slots:
-            try:
-                return await client.tag_info(
-                    endpoint, repository, tag, platforms=platforms, credentials=credentials
-                )
-            except RegistryError as exc:
-                return exc
+    With ``shared``, identical reads in flight at the same time are one read; each caller
+    still logs and raises for itself."""
 
-    results = await asyncio.gather(*(one(tag) for tag in tags))
+    def read() -> Awaitable[list[_TagMetadata]]:
+        return _read_metadata(client, endpoint, repository, tags, platforms, credentials)
+
+    if shared is None:
+        results = await read()
+    else:
+        key = (
+            endpoint.api_url,
+            repository,
+            tuple(tags),
+            tuple(platforms),
+            str(credentials) if credentials else None,
+        )
+        results = await shared.do(key, read)
     infos: list[TagInfo] = []
     failures: list[RegistryError] = []
     for tag, result in zip(tags, results, strict=True):
@@ -230,6 +336,33 @@ async def _metadata(
     if failures and len(failures) == len(tags):
         raise failures[0]
     return infos
+
+
+async def _read_metadata(
+    client: RegistryClient,
+    endpoint: RegistryEndpoint,
+    repository: str,
+    tags: Sequence[str],
+    platforms: Sequence[Platform],
+    credentials: CredentialRef | None,
+) -> list[_TagMetadata]:
+    results: list[_TagMetadata] = [None] * len(tags)
+    queue = iter(enumerate(tags))
+
+    # ``max_concurrency`` readers taking the next tag in turn: as many reads at once as a
+    # semaphore would allow, without a task per tag (most answers come from the cache).
+    async def reader() -> None:
+        for index, tag in queue:
+            try:
+                results[index] = await client.tag_info(
+                    endpoint, repository, tag, platforms=platforms, credentials=credentials
+                )
+            except RegistryError as exc:
+                results[index] = exc
+
+    readers = min(max(client.settings.max_concurrency, 1), len(tags))
+    await asyncio.gather(*(reader() for _ in range(readers)))
+    return results
 
 
 async def _digest_candidates(

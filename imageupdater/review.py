@@ -5,14 +5,17 @@ the admission webhook turns errors into a denial and warnings into ``kubectl`` w
 the reconciler turns them into Events, and ``image-updater lint`` prints them as lines.
 The steps are separate functions as well as one :func:`review` because the webhook keeps
 each step's result in a cache of its own (the same annotations come back on every status
-write Argo CD makes). Checks on a parsed configuration — today the risk warnings, later
-policies — plug in at :func:`configuration_checks`.
+write Argo CD makes); :class:`ReviewMemo` is that cache for a caller that reviews the same
+Applications every cycle (the reconciler). Checks on a parsed configuration — today the
+risk warnings, later policies — plug in at :func:`configuration_checks`.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "Review",
+    "ReviewMemo",
+    "Reviewed",
     "configuration_checks",
     "git_checks",
     "our_annotations",
@@ -20,12 +23,20 @@ __all__ = [
     "review",
 ]
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from imageupdater.annotations import PREFIX, ParseResult, parse
-from imageupdater.application import Application, ApplicationSource, live_images, select_source
+from imageupdater.application import (
+    Application,
+    ApplicationSource,
+    live_image_texts,
+    live_images,
+    parse_live_images,
+    select_source,
+)
 from imageupdater.choice import live_entry
 from imageupdater.credentials import CredentialRules
 from imageupdater.gitops.location import revision_warning
@@ -158,3 +169,129 @@ def review(app: Application | Mapping[str, Any], rules: CredentialRules) -> Revi
 
 def _warning(message: str) -> Problem:
     return Problem("", message, "warning")
+
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class _Recent(Generic[_K, _V]):
+    """A bounded mapping that drops the least recently used entry first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[_K, _V] = OrderedDict()
+
+    def get(self, key: _K) -> _V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: _K, value: _V) -> _V:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# (secret scope, env:/ext: allowed, our annotations sorted): every input of the parse.
+_ParseKey = tuple[str | None, bool, tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """A review with what a cycle reads next from the same inputs: the live images and,
+    aligned with the configuration's images (empty without one), the live entry each
+    manages (:func:`~imageupdater.choice.live_entry`)."""
+
+    review: Review
+    live: tuple[ImageRef, ...]
+    entries: tuple[ImageRef | None, ...]
+
+
+class ReviewMemo:
+    """:func:`review` and what follows from the same inputs (:class:`Reviewed`), remembered
+    by those exact inputs, for a caller that reviews the same Applications again and again
+    (the reconciler does every Application every cycle; its annotations rarely change).
+
+    A review is a pure function of our annotations, of what the Application's namespace may
+    reference (``CredentialRules``' two answers for it), of the live image texts
+    (``status.summary.images``) and — for a git write-back only — of its sources
+    (:func:`git_checks`). So the parse is kept per (secret scope, operator kinds,
+    annotations), the checks and live entries per (that, live image texts), the live images
+    per their texts; the git checks, which read the spec, are made on every call. Any input
+    that differs is a different key: nothing remembered can be stale. What it hands out is
+    immutable and shared between Applications. Bounded, least recently used first out.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._parsed: _Recent[_ParseKey, ParseResult] = _Recent(max_entries)
+        self._checked: _Recent[tuple[_ParseKey, tuple[str, ...]], Reviewed] = _Recent(max_entries)
+        self._live: _Recent[tuple[str, ...], tuple[ImageRef, ...]] = _Recent(max_entries)
+        self.hits = 0  # reviews answered without parsing or checking
+        self.misses = 0
+
+    def live_images(self, app: Application | Mapping[str, Any]) -> tuple[ImageRef, ...]:
+        """The same as :func:`~imageupdater.application.live_images`."""
+        texts = live_image_texts(app)
+        if not texts:
+            return ()
+        found = self._live.get(texts)
+        if found is None:
+            found = self._live.put(texts, parse_live_images(texts))
+        return found
+
+    def review(self, app: Application | Mapping[str, Any], rules: CredentialRules) -> Review | None:
+        """The same as :func:`review` (an equal value; its parts may be shared)."""
+        reviewed = self.reviewed(app, rules)
+        return reviewed.review if reviewed is not None else None
+
+    def reviewed(
+        self, app: Application | Mapping[str, Any], rules: CredentialRules
+    ) -> Reviewed | None:
+        """:meth:`review` with the live images and entries; None without our annotations."""
+        annotations = our_annotations(app)
+        if not annotations:
+            return None
+        metadata = app.get("metadata")
+        namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        namespace = namespace if isinstance(namespace, str) and namespace else None
+        key: _ParseKey = (
+            rules.secret_scope(namespace),
+            rules.allows_operator_kinds(namespace),
+            tuple(sorted(annotations.items())),
+        )
+        texts = live_image_texts(app)
+        reviewed = self._checked.get((key, texts))
+        if reviewed is None:
+            self.misses += 1
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = self._parsed.put(key, parse_configuration(annotations, namespace, rules))
+            live = self.live_images(app)
+            config = parsed.config
+            if config is None:
+                reviewed = Reviewed(Review(parsed), live, ())
+            else:
+                reviewed = Reviewed(
+                    Review(parsed, configuration_checks(config, live)),
+                    live,
+                    tuple(live_entry(policy, live) for policy in config.images),
+                )
+            self._checked.put((key, texts), reviewed)
+        else:
+            self.hits += 1
+        config = reviewed.review.config
+        if config is None or config.write_back.method != "git":
+            return reviewed
+        # configuration_checks puts the git checks first.
+        where = git_checks(config, cast(Application, app))
+        if not where:
+            return reviewed
+        found = reviewed.review
+        return Reviewed(Review(found.parsed, where + found.checks), reviewed.live, reviewed.entries)

@@ -9,7 +9,8 @@ the registry listed and the filters kept.
 For ``semver`` the work per tag (parse it, ask the constraint) is done once, by
 :func:`semver_allowed`; :func:`select_allowed` chooses among what it kept. A caller that also
 needs the allowed list (the resolver lists it as the candidates) calls the two itself
-rather than :func:`select`, so no tag is evaluated twice.
+rather than :func:`select`, so no tag is evaluated twice; a :class:`SemverRanking` keeps
+just enough of that list to choose again for another current tag.
 
 Upstream silently treats an unknown strategy as ``semver``; :func:`parse_strategy` raises.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "Allowed",
+    "SemverRanking",
     "Strategy",
     "VersionTest",
     "missing_followed_tag",
@@ -194,17 +196,49 @@ def select_allowed(
     When the best allowed version is below ``current``, the candidate named ``current`` is
     returned: it is looked for in ``candidates`` when given, else among ``allowed``.
     """
+    best = _best(allowed)
+    if best is None or not _stays(best, current):
+        return best.tag if best is not None else None
+    pool = candidates if candidates is not None else [entry.tag for entry in allowed]
+    return next((tag for tag in pool if tag.name == current), None)
+
+
+def _best(allowed: Iterable[Allowed]) -> Allowed | None:
     best: Allowed | None = None
     for entry in allowed:
         if best is None or entry.version > best.version:
             best = entry
-    if best is None:
-        return None
+    return best
+
+
+def _stays(best: Allowed, current: str | None) -> bool:
+    """Whether the best allowed version is below ``current`` (never a downgrade)."""
     running = Version.parse(current) if current else None
-    if running is None or best.version.precedence(running) >= 0:
-        return best.tag
-    pool = candidates if candidates is not None else [entry.tag for entry in allowed]
-    return next((tag for tag in pool if tag.name == current), None)
+    return running is not None and best.version.precedence(running) < 0
+
+
+@dataclass(frozen=True, slots=True)
+class SemverRanking:
+    """What the ``semver`` choice for *any* current tag needs from one set of bare tag
+    names: the best allowed version and the allowed names, in order (the candidates).
+
+    :meth:`choose` answers as :func:`select_allowed` on the same names, without looking at
+    the versions again, so a ranking can serve every current tag of a policy.
+    """
+
+    best: Allowed | None
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, allowed: Sequence[Allowed]) -> SemverRanking:
+        """From :func:`semver_allowed` of bare names."""
+        return cls(_best(allowed), tuple(entry.tag.name for entry in allowed))
+
+    def choose(self, current: str | None = None) -> TagInfo | None:
+        best = self.best
+        if best is None or not _stays(best, current):
+            return best.tag if best is not None else None
+        return TagInfo(current) if current is not None and current in self.names else None
 
 
 def missing_followed_tag(

@@ -25,7 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,17 @@ def _interesting(app: Application) -> tuple[Any, ...]:
     annotations = review.our_annotations(app)
     images = (app.get("status", {}).get("summary") or {}).get("images")
     return (sorted(annotations.items()), repr(app.get("spec")), repr(images))
+
+
+def _lists_images(app: Application) -> bool:
+    """Whether ``review.our_annotations(app)`` has ``image-list`` (without building it: this
+    runs over the whole index on every list and watch event)."""
+    metadata: Any = app.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return isinstance(annotations, Mapping) and isinstance(annotations.get(_IMAGE_LIST), str)
+
+
+_IMAGE_LIST = PREFIX + "image-list"
 
 
 class Controller:
@@ -145,9 +156,7 @@ class Controller:
             self._wake.set()
 
     def _update_gauges(self) -> None:
-        managed = sum(
-            1 for app in self.index.values() if PREFIX + "image-list" in review.our_annotations(app)
-        )
+        managed = sum(1 for app in self.index.values() if _lists_images(app))
         self.metrics.applications_watched.set(managed)
 
     async def relist(self) -> dict[str | None, str | None]:

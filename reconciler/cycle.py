@@ -1,7 +1,9 @@
 """One reconcile cycle over a set of Applications (upstream behaviour §3.2, §8–§10).
 
 1. Parse each Application's annotations (invalid ones become a Warning Event and a metric,
-   never an exception), pick the source to write and the live images.
+   never an exception), pick the source to write and the live images. Reviews are kept
+   across cycles by their exact inputs (``imageupdater.review.ReviewMemo``): the same
+   annotations, namespace rules and live images are not parsed or checked again.
 2. Resolve every distinct (image policy, current version) **once** for all Applications —
    the registry client's caches then make that one tag list per repository. Each distinct
    resolution is a task of its own, started as soon as an Application names it and bounded
@@ -9,7 +11,9 @@
 3. As soon as its own resolutions are done, an Application's choices are made
    (``imageupdater.choice``), planned (``imageupdater.plan``) and decided
    (``reconciler.writeback.decide``: sync windows, dry run, leadership), then handed to the
-   writer of its write-back method (at most ``max_concurrency`` at a time). A streaming
+   writer of its write-back method (at most ``max_concurrency`` at a time: that many
+   writers take the ready Applications in turn, so an Application costs no task or wait of
+   its own — thousands of them wait on a few hundred lookups every cycle). A streaming
    writer (``argocd``: one guarded merge patch, re-planned on 409) writes it at once, so a
    registry that hangs holds back only the Applications that use it, and those only until
    the deadline; a batch writer receives the whole cycle's planned changes at the end.
@@ -27,6 +31,7 @@ __all__ = ["Cycle", "CycleResult", "CycleSettings"]
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 from collections.abc import (
@@ -46,13 +51,11 @@ from imageupdater import review, syncwindows
 from imageupdater.application import (
     Application,
     app_key,
-    live_images,
     select_source,
 )
 from imageupdater.choice import (
     ChosenImage,
     chosen_image,
-    live_entry,
     outdated_choices,
     running_version,
 )
@@ -62,7 +65,7 @@ from imageupdater.errors import (
     RegistryError,
     RegistryUnavailable,
 )
-from imageupdater.plan import current_override, plan_overrides
+from imageupdater.plan import current_overrides, plan_overrides
 from imageupdater.policy import ImagePolicy
 from imageupdater.resolver import Resolution
 from reconciler.apps_api import ApplicationsAPI
@@ -111,29 +114,62 @@ def _failure_text(job: Job, exc: ImageUpdaterError) -> str:
 
 class _Resolutions:
     """This cycle's lookups: one task per distinct key, started when an Application first
-    names it and awaited only by the Applications that need it."""
+    names it; an Application is handed on (:meth:`when_done`) as soon as its own are done,
+    without a task or a wait of its own."""
 
     def __init__(self, lookup: Callable[[Job], Coroutine[Any, Any, Lookup]]) -> None:
         self._lookup = lookup
         self._tasks: dict[ResolutionKey, asyncio.Task[Lookup]] = {}
+        # Per key still being looked up: the Applications waiting for it.
+        self._waiting: dict[ResolutionKey, list[_Waiter]] = {}
 
     def start(self, jobs: Iterable[Job]) -> None:
         for job in jobs:
             if job.key not in self._tasks:
-                self._tasks[job.key] = asyncio.create_task(self._lookup(job))
+                task = asyncio.create_task(self._lookup(job))
+                self._tasks[job.key] = task
+                task.add_done_callback(functools.partial(self._done, job.key))
+
+    def when_done(self, jobs: Collection[Job], then: Callable[[], None]) -> None:
+        """Call ``then`` once every job's lookup is done (at once when they all are)."""
+        self.start(jobs)
+        pending = {job.key for job in jobs if not self._tasks[job.key].done()}
+        if not pending:
+            then()
+            return
+        waiter = _Waiter(len(pending), then)
+        for key in pending:
+            self._waiting.setdefault(key, []).append(waiter)
+
+    def _done(self, key: ResolutionKey, _: asyncio.Task[Lookup]) -> None:
+        for waiter in self._waiting.pop(key, ()):
+            waiter.left -= 1
+            if waiter.left == 0:
+                waiter.then()
+
+    def results(self, jobs: Collection[Job]) -> dict[ResolutionKey, Lookup]:
+        """The outcomes of lookups that are done (a lookup that failed unexpectedly raises)."""
+        return {job.key: self._tasks[job.key].result() for job in jobs}
 
     async def outcomes(self, jobs: Collection[Job]) -> dict[ResolutionKey, Lookup]:
         self.start(jobs)
         tasks = {self._tasks[job.key] for job in jobs}
+        tasks = {task for task in tasks if not task.done()}
         if tasks:
             # ``wait``, not ``gather``: a waiter being cancelled must not cancel a lookup
             # other Applications share.
             await asyncio.wait(tasks)
-        return {job.key: self._tasks[job.key].result() for job in jobs}
+        return self.results(jobs)
 
     @property
     def tasks(self) -> list[asyncio.Task[Lookup]]:
         return list(self._tasks.values())
+
+
+@dataclass(slots=True)
+class _Waiter:
+    left: int  # lookups not done yet
+    then: Callable[[], None]
 
 
 @dataclass(slots=True)
@@ -192,6 +228,7 @@ class Cycle:
         backoff: RepositoryBackoff | None = None,
         scope: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         writers: Mapping[str, Writer] | None = None,
+        reviews: review.ReviewMemo | None = None,
     ) -> None:
         # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
         # cycle, however long the cycle takes).
@@ -213,6 +250,9 @@ class Cycle:
         self.settings = settings
         self.is_leader = is_leader
         self.clock = clock
+        # Lives across cycles: an Application whose annotations and live images are those
+        # of the last cycle is not parsed or checked again.
+        self.reviews = reviews if reviews is not None else review.ReviewMemo()
 
     async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
         result = CycleResult()
@@ -220,29 +260,58 @@ class Cycle:
         started = loop.time()
         registries = _Registries(max(self.settings.max_concurrency, 1) * 5)
         state = _CycleState(result, _Resolutions(lambda job: self._lookup(job, registries)))
-        limit = asyncio.Semaphore(self.settings.max_concurrency)
+        # Applications whose lookups are done, written by ``max_concurrency`` writers in the
+        # order they became ready; ``left`` counts those not written yet, plus one while
+        # Applications are still being prepared.
+        ready: asyncio.Queue[AppWork] = asyncio.Queue()
+        left = 1
+        written: asyncio.Future[None] = loop.create_future()
 
-        async def one(item: AppWork) -> None:
-            outcomes = await state.table.outcomes(item.jobs)
-            async with limit:
-                await self._write(item, outcomes, state)
+        def finished_one() -> None:
+            nonlocal left
+            left -= 1
+            if left == 0 and not written.done():
+                written.set_result(None)
 
-        tasks: list[asyncio.Task[None]] = []
+        async def writer() -> None:
+            while True:
+                item = await ready.get()
+                await self._write(item, state.table.results(item.jobs), state)
+                finished_one()
+
+        writers: list[asyncio.Task[None]] = []
         with self.scope():
             try:
+                writers = [
+                    asyncio.create_task(writer())
+                    for _ in range(max(self.settings.max_concurrency, 1))
+                ]
                 for app in apps:
                     prepared = await self._prepare(app, result)
                     if prepared is not None:
-                        state.table.start(prepared.jobs)
-                        tasks.append(asyncio.create_task(one(prepared)))
-                await asyncio.gather(*tasks)
+                        left += 1
+                        state.table.when_done(
+                            prepared.jobs, functools.partial(ready.put_nowait, prepared)
+                        )
+                finished_one()
+                # A writer ends only by failing: then that failure ends the cycle.
+                await asyncio.wait([written, *writers], return_when=asyncio.FIRST_COMPLETED)
+                for task in writers:
+                    if task.done():
+                        task.result()
                 await self._write_batches(state)
             finally:
-                # Only reached with work still running when the cycle failed or was
-                # cancelled: leave no lookup or write behind it.
-                pending = [t for t in [*tasks, *state.table.tasks] if not t.done()]
-                for task in pending:
-                    task.cancel()
+                # The writers wait for work that will not come; anything else still running
+                # is left only when the cycle failed or was cancelled: leave nothing behind,
+                # and no failure unread (one is raised; others would be logged as lost).
+                pending: list[asyncio.Task[Any]] = []
+                everything: list[asyncio.Task[Any]] = [*writers, *state.table.tasks]
+                for started_task in everything:
+                    if not started_task.done():
+                        started_task.cancel()
+                        pending.append(started_task)
+                    elif not started_task.cancelled():
+                        started_task.exception()
                 await asyncio.gather(*pending, return_exceptions=True)
         elapsed = loop.time() - started
         self.metrics.cycle_duration.labels(trigger).observe(elapsed)
@@ -268,9 +337,10 @@ class Cycle:
     # -- 1. review and select ------------------------------------------------------------------
 
     async def _prepare(self, app: Application, result: CycleResult) -> AppWork | None:
-        found = review.review(app, self.settings.credentials)
-        if found is None:
+        reviewed = self.reviews.reviewed(app, self.settings.credentials)
+        if reviewed is None:
             return None
+        found = reviewed.review
         key = app_key(app)
         config = found.config
         if config is None:
@@ -318,11 +388,9 @@ class Cycle:
             result.images_skipped += len(config.images)
             return None
         result.applications += 1
-        live = live_images(app)
-        current_source = source.get(app)
+        overrides = current_overrides(source.get(app), source.kind, config.images)
         jobs: list[Job] = []
-        for policy in config.images:
-            entry = live_entry(policy, live)
+        for policy, entry, override in zip(config.images, reviewed.entries, overrides, strict=True):
             if entry is None and not policy.force_update:
                 log.debug(
                     "Image '%s' seems not to be live in this application, skipping",
@@ -332,7 +400,6 @@ class Cycle:
                 result.images_skipped += 1
                 continue
             result.images_considered += 1
-            override = current_override(current_source, source.kind, policy)
             running = running_version(policy, override, entry)
             current = running.tag if running is not None else None
             jobs.append(Job(policy, resolution_key(policy, current), running))

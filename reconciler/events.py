@@ -145,7 +145,9 @@ class EventRecorder:
 
     async def forget(self, app_key: str, reason: str) -> None:
         """The condition cleared: write its final count; the next occurrence is a new Event."""
-        await self._flush((app_key, reason))
+        # Called for every Application and reason each cycle, mostly with nothing to do.
+        if (app_key, reason) in self._series:
+            await self._flush((app_key, reason))
 
     async def _flush(self, key: tuple[str, str]) -> None:
         series = self._series.pop(key, None)

@@ -404,7 +404,7 @@ class RegistryClient:
             repository,
             digest,
             credentials,
-            url=self._manifest_url(endpoint, repository, digest),
+            url=lambda: self._manifest_url(endpoint, repository, digest),
             kind="manifest_get",
             what=what,
             accept=ACCEPT_MANIFESTS,
@@ -428,7 +428,7 @@ class RegistryClient:
             repository,
             digest,
             credentials,
-            url=URL(f"{endpoint.api_url}/v2/{repository}/blobs/{digest}"),
+            url=lambda: URL(f"{endpoint.api_url}/v2/{repository}/blobs/{digest}"),
             kind="blob",
             what=what,
             accept=None,
@@ -445,13 +445,14 @@ class RegistryClient:
         digest: str,
         credentials: CredentialRef | None,
         *,
-        url: URL,
+        url: Callable[[], URL],
         kind: RequestKind,
         what: str,
         accept: str | None,
         parse: Callable[[Answer, str], _T],
     ) -> _T:
         """Content-addressed data: kept by digest (it can never change), fetched once.
+        (``url`` is built only for a fetch: most calls are answered by the cache.)
 
         The fetch runs inside a flight and fills the cache before the flight ends, so a
         caller arriving as it finishes finds the entry rather than asking again.
@@ -468,7 +469,7 @@ class RegistryClient:
             answer = await self._requester.request(
                 endpoint,
                 "GET",
-                url,
+                url(),
                 kind=kind,
                 repository=repository,
                 credentials=credentials,
