@@ -236,6 +236,16 @@ def measure(
     os.environ["GIT_SSL_CAINFO"] = str(ca_file)  # for the product and the upstream algorithm
     with SmartHTTPServer(repos, users={USER: PASSWORD}, tls=tls) as server:
         api = KubeAPI()
+        # Argo CD's default project, permitting every repository: Argo CD's credentials
+        # push only where an Application's project allows.
+        api.store.put(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "AppProject",
+                "metadata": {"name": "default", "namespace": "argocd"},
+                "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}]},
+            }
+        )
         outdated: list[str] = []
         for r, names in enumerate(names_by_repo):
             url = server.repo_url(f"bench/repo{r:02d}")
