@@ -68,6 +68,7 @@ from imageupdater.errors import (
 from imageupdater.plan import current_overrides, plan_overrides
 from imageupdater.policy import ImagePolicy
 from imageupdater.resolver import Resolution
+from imageupdater.updatepolicy.holds import parse_holds
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
 from reconciler.events import EventRecorder
@@ -377,6 +378,9 @@ class Cycle:
             )
             result.images_skipped += len(config.images)
             return None
+        images = await self._unheld(app, key, config.images, result)
+        if not images:
+            return None
         source = select_source(app, config.write_back)
         if source is None:
             self.metrics.applications_skipped.labels("unsupported_source").inc()
@@ -391,6 +395,8 @@ class Cycle:
         overrides = current_overrides(source.get(app), source.kind, config.images)
         jobs: list[Job] = []
         for policy, entry, override in zip(config.images, reviewed.entries, overrides, strict=True):
+            if policy not in images:
+                continue  # held: counted by _unheld
             if entry is None and not policy.force_update:
                 log.debug(
                     "Image '%s' seems not to be live in this application, skipping",
@@ -408,6 +414,36 @@ class Cycle:
             self.metrics.applications_skipped.labels("no_live_images").inc()
             return None
         return AppWork(app, config, source, jobs)
+
+    async def _unheld(
+        self, app: Application, key: str, images: Sequence[ImagePolicy], result: CycleResult
+    ) -> list[ImagePolicy]:
+        """The images no hold keeps: a hold on the Application keeps all of them, a hold on
+        an alias that one. Each hold is a Normal ``UpdateHeld`` Event with its reason."""
+        metadata = app.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+        holds = parse_holds(annotations, [p.alias for p in images]).holds
+        if not holds.any:
+            self.metrics.images_held.labels(key).set(0)
+            await self.events.forget(key, "UpdateHeld")
+            return list(images)
+        free = [p for p in images if holds.reason(p.alias) is None]
+        held = len(images) - len(free)
+        self.metrics.images_held.labels(key).set(held)
+        result.images_skipped += held
+        if holds.app is not None:
+            message = f"updates are held: {holds.app}"
+        else:
+            message = "; ".join(
+                f"image {p.alias!r} is held: {holds.reason(p.alias)}"
+                for p in images
+                if holds.reason(p.alias) is not None
+            )
+        log.info("%s: %s", key, message, extra={"application": key, "reason": "held"})
+        await self.events.record(app, "Normal", "UpdateHeld", message)
+        if not free:
+            self.metrics.applications_skipped.labels("held").inc()
+        return free
 
     # -- 2. resolve each distinct key once -----------------------------------------------------
 

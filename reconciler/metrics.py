@@ -32,6 +32,7 @@ SKIP_REASONS = (
     "no_live_images",
     "dry_run",
     "not_leader",
+    "held",
 )
 
 
@@ -47,6 +48,13 @@ class ReconcilerMetrics:
         self.images_watched = Gauge(
             "argocd_image_updater_images_watched_total",
             "Number of images watched by Argo CD Image Updater",
+            ["application"],
+            registry=registry,
+        )
+        self.images_held = Gauge(
+            "image_updater_images_held",
+            "Images a hold keeps at their version (image-updater.io/hold[.<alias>]), per "
+            "Application",
             ["application"],
             registry=registry,
         )
