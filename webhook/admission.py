@@ -40,6 +40,7 @@ from imageupdater.choice import (
 )
 from imageupdater.credentials import CredentialRules
 from imageupdater.errors import ImageUpdaterError
+from imageupdater.imageupdaters import parse as parse_image_updater
 from imageupdater.plan import current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
@@ -140,6 +141,10 @@ def _same_spec(request: Request) -> bool:
     old = request.old_object.get("spec") if request.old_object is not None else None
     new = request.object.get("spec") if request.object is not None else None
     return old == new
+
+
+def _is_image_updater(request: Request) -> bool:
+    return request.group == "argocd-image-updater.argoproj.io" and request.kind == "ImageUpdater"
 
 
 def _is_application(request: Request) -> bool:
@@ -246,6 +251,8 @@ class Admission:
             return Decision(Verdict())
         if is_policy(request):
             return _policy_decision(request)
+        if _is_image_updater(request):
+            return self._image_updater_decision(request)
         if not _is_application(request):
             return Decision(Verdict())
         new = review.our_annotations(request.object)
@@ -276,6 +283,24 @@ class Admission:
             outcome="denied",
             denial_reason="invalid-annotations" if parsed.errors else "update-policy",
             problems=(*parsed.errors, *refused),
+        )
+
+    def _image_updater_decision(self, request: Request) -> Decision:
+        """An ImageUpdater resource, read by the reader ``lint`` and ``migrate`` use."""
+        parsed = parse_image_updater(request.object, rules=self.settings.credentials)
+        warnings = [str(p) for p in parsed.warnings]
+        if not parsed.errors:
+            return Decision(Verdict(warnings=warnings))
+        count = len(parsed.errors)
+        message = (
+            f"{count} problem{'s' if count > 1 else ''} in the ImageUpdater resource:\n"
+            + _problem_lines(parsed.errors)
+        )
+        return Decision(
+            Verdict(allowed=False, message=message, code=422, warnings=warnings),
+            outcome="denied",
+            denial_reason="invalid-imageupdater",
+            problems=tuple(str(p) for p in parsed.errors),
         )
 
     def _policy_findings(

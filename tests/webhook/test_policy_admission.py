@@ -107,7 +107,7 @@ async def start_cluster(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[St
         assert bundle is not None
         write_files(bundle, tmp_path / "certs")
         context = server_context(tmp_path / "certs" / "tls.crt", tmp_path / "certs" / "tls.key")
-        api = KubeAPI(crds=(DEFAULT_CRDS, POLICY_CRDS))
+        api = KubeAPI(crds=(DEFAULT_CRDS, POLICY_CRDS))  # DEFAULT_CRDS has ImageUpdater
         server = await aiohttp_server(api.app())
         url = str(server.make_url("")).rstrip("/")
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", url)
@@ -195,3 +195,43 @@ async def test_a_breach_left_as_it_was_does_not_block_other_writes(
     code, _, err = await cluster.apply(app)
     assert code == 0, err
     assert "Warning: update policy not met: policy ClusterImageUpdatePolicy/ghcr-only" in err
+
+
+IU_DENIED = (
+    'admission webhook "validate-imageupdaters.image-updater.argoproj.io" denied the request: '
+)
+
+
+async def test_an_image_updater_resource_with_mistakes_is_refused_with_field_paths(
+    start_cluster: StartCluster,
+) -> None:
+    cluster = await start_cluster()
+    resource = {
+        "apiVersion": "argocd-image-updater.argoproj.io/v1alpha1",
+        "kind": "ImageUpdater",
+        "metadata": {"name": "updater", "namespace": "argocd"},
+        "spec": {
+            "applicationRefs": [
+                {
+                    "namePattern": "*",
+                    "images": [
+                        {
+                            "alias": "web",
+                            "imageName": "nginx:1.x",
+                            "commonUpdateSettings": {"updateStrategy": "semverr"},
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    code, _, err = await cluster.apply(resource)
+    assert code == 1
+    assert IU_DENIED + "1 problem in the ImageUpdater resource:" in err
+    assert "spec.applicationRefs[0].images[0].commonUpdateSettings.updateStrategy" in err
+    assert "did you mean 'semver'?" in err
+    resource["spec"]["applicationRefs"][0]["images"][0]["commonUpdateSettings"] = {
+        "updateStrategy": "semver"
+    }
+    code, _, err = await cluster.apply(resource)
+    assert code == 0, err
