@@ -8,7 +8,6 @@ which reloads them without a restart.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -125,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         cert_lifetime=cert_lifetime,
         ca_lifetime=ca_lifetime,
     )
+    import asyncio  # the event loop only when the command runs, not for `--help`
+
     return asyncio.run(_main(args, settings, interval))
 
 

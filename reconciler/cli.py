@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = ["register", "run"]
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Callable
@@ -265,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     # Imported here: the process wiring pulls in the Kubernetes and HTTP clients, which
     # `--help` and flag errors should not wait for.
+    import asyncio
+
     from reconciler import runner
 
     try:

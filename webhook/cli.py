@@ -20,7 +20,6 @@ from __future__ import annotations
 __all__ = ["register", "run"]
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -181,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(options.loglevel, options.logformat)
     # Imported here: serving pulls in aiohttp, TLS and the Kubernetes client, which `--help`
     # and flag errors should not wait for.
+    import asyncio
+
     try:
         if options.workers > 1:
             from webhook.workers import supervise  # serves nothing itself: the workers do
