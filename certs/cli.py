@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "certs",
-        help="manage the webhook's TLS certificates (self-signed CA, rotation, caBundle)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -26,7 +26,6 @@ log = logging.getLogger("image_updater.reconciler")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the reconciler: keep Applications' images current",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

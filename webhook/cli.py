@@ -40,7 +40,6 @@ CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")  # noqa: S108
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "admission",
-        help="serve the admission webhook that validates and mutates Applications",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

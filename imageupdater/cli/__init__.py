@@ -1,10 +1,10 @@
 """The ``image-updater`` command line.
 
-Subcommands are plugins registered under the ``imageupdater.commands`` entry-point group
-(see ``pyproject.toml``): each entry names a ``register(subparsers)`` function that adds its
-parser and sets ``handler`` to a callable taking the parsed namespace and returning an exit
-code. The core finds the apps' commands (``webhook``, ``run``, ``certs``) this way without
-importing them.
+Subcommands are listed in :mod:`imageupdater.cli.commands`: each entry names a
+``register(subparsers)`` function that adds its parser (its summary comes from the table)
+and sets ``handler`` to a callable taking the parsed namespace and returning an exit code.
+Only the command being run has its parser built; the others appear in ``--help`` by their
+summaries alone, so a start imports nothing of theirs.
 
 Exit codes shared by every subcommand: 0 success, 1 the operation failed (registry, network,
 cluster), 2 invalid input (the message names the flag or key and the value).
@@ -16,18 +16,33 @@ __all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "Handler", "build_parser", 
 
 import argparse
 import difflib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from imageupdater.cli.commands import COMMANDS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
 Handler = Callable[[argparse.Namespace], int]
-ENTRY_POINT_GROUP = "imageupdater.commands"
+_SUMMARIES = {command.name: command.summary for command in COMMANDS}
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    _SubParsers = argparse._SubParsersAction
+
+
+class _Commands(_SubParsers):
+    """The subparsers action: every command's parser gets its summary from the table."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("help", _SUMMARIES[name])
+        return super().add_parser(name, **kwargs)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +55,8 @@ class _Parser(argparse.ArgumentParser):
     """
 
     _arguments: Sequence[str] = ()
+    # Set on the top-level parser when only one command's parser was built.
+    _partial = False
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -104,6 +121,8 @@ class _Parser(argparse.ArgumentParser):
 
     def _commands_with(self, flag: str) -> list[str]:
         """The subcommands of this parser that have ``flag``."""
+        if self._partial:  # a mistyped start: worth building every parser to say where
+            return cast("_Parser", build_parser())._commands_with(flag)
         return [
             name
             for action in self._actions
@@ -134,7 +153,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INVALID, f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (``command`` given) one whose only complete
+    subparser is that command's; the others then parse nothing and only list themselves."""
     parser = _Parser(
         prog="image-updater",
         description=(
@@ -143,16 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     subparsers = cast(
-        "argparse._SubParsersAction[argparse.ArgumentParser]",
-        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser),
+        "_Commands",
+        parser.add_subparsers(
+            dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands
+        ),
     )
     subparsers.required = True
-    entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-    for entry_point in entry_points:
-        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
-        register = entry_point.load()
+    parser._partial = command is not None
+    for entry in COMMANDS:
+        if command is not None and entry.name != command:
+            subparsers.add_parser(entry.name, add_help=False)
+            continue
+        module, function = entry.target.split(":")
+        register: Callable[[_Commands], None] = getattr(importlib.import_module(module), function)
         register(subparsers)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs: its first word that is not a flag, when it names one."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in _SUMMARIES else None
 
 
 # Commands that, given no --kubeconfig outside a cluster, read $KUBECONFIG (or
@@ -181,8 +213,9 @@ def _kubeconfig_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_named(arguments))
+    args = parser.parse_args(arguments)
     problem = _kubeconfig_problem(args)
     if problem is not None:
         print(f"image-updater {args.command}: {problem}", file=sys.stderr)

@@ -43,7 +43,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register_hold(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "hold",
-        help="stop updating an Application (or one of its images), with a reason",
         description=(
             "Hold APP: neither the admission webhook nor the reconciler changes its images "
             "(with --alias, that image's) until the hold is released. The reason is shown "
@@ -58,7 +57,6 @@ def register_hold(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 def register_release(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "release",
-        help="release a hold made with `hold` (or by a detected rollback)",
         description=(
             "Release the hold on APP (with --alias, the hold on that image), so updates "
             "resume at the next reconcile. Releasing what is not held changes nothing."

@@ -51,7 +51,6 @@ cluster could not be read, or the self-check failed.
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "migrate",
-        help="print ImageUpdater resources equivalent to Applications' annotations",
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

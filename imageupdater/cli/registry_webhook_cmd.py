@@ -16,7 +16,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # message below is what the user sees, not "unrecognized arguments".
     parser = subparsers.add_parser(
         "webhook",
-        help="registry webhook receiver (upstream's command; not available yet)",
         description=__doc__,
         prefix_chars="\x00",
         add_help=False,

@@ -20,7 +20,6 @@ SAMPLE_APP = "example-app"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "template",
-        help="render a git commit message template with sample changes",
         description=(
             "Render the commit message template at PATH (the default template when PATH is "
             f"omitted) for application {SAMPLE_APP!r} with two sample changes: a tag update "

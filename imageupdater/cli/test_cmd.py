@@ -27,7 +27,6 @@ DEFAULT_REGISTRIES_CONF = Path("/app/config/registries.conf")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "test",
-        help="show which tag an image would be updated to",
         description=(
             "Resolve IMAGE against its registry the way the updater would and print the "
             "tag it would choose. IMAGE's tag, if any, is the version constraint (or, for "

@@ -15,7 +15,7 @@ from imageupdater.platforms import current_platform
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("version", help="print the version and exit")
+    parser = subparsers.add_parser("version")
     parser.add_argument("--short", action="store_true", help="print only the version number")
     parser.set_defaults(handler=run)
 
