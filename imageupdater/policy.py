@@ -9,6 +9,7 @@ consumer splits them the same way.
 from __future__ import annotations
 
 __all__ = [
+    "KUSTOMIZATION_FILES",
     "AppConfig",
     "HelmTarget",
     "ImagePolicy",
@@ -84,6 +85,11 @@ class ImagePolicy:
     @property
     def alias(self) -> str | None:
         return self.image.alias
+
+
+# kustomize's file names, in the order it looks for them: what a kustomization target's
+# directory holds (and what a target written as a file path may name).
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from imageupdater.application import app_key
 from imageupdater.errors import (
@@ -44,8 +44,6 @@ from imageupdater.errors import (
 from imageupdater.git.auth import GitAuth
 from imageupdater.git.repos import GitRepositories, Identity, Repository, Signing, TreeEntry
 from imageupdater.gitcreds import GitCredentials
-from imageupdater.gitops.edits import AppEdit, app_edit, commit_changes
-from imageupdater.gitops.kustomization import KUSTOMIZATION_FILES
 from imageupdater.gitops.location import git_location
 from imageupdater.gitops.messages import (
     CommitChange,
@@ -59,10 +57,14 @@ from imageupdater.gitops.messages import (
 )
 from imageupdater.gitops.paths import key_target, resolve_target
 from imageupdater.gitops.template import Template
+from imageupdater.policy import KUSTOMIZATION_FILES
 from imageupdater.scm import PullRequest, PullRequests
 from reconciler.metrics import GitMetrics
 from reconciler.work import Commit
 from reconciler.writeback import Outcome, Planned, Skipped, WriteContext, WriteFailed, Written
+
+if TYPE_CHECKING:
+    from imageupdater.gitops.edits import AppEdit
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +270,10 @@ class GitWriter:
             )
         except InvalidInput as exc:
             return _failed(change, str(exc))
+        # The file editors (ruamel.yaml) load with the first git change, not with every
+        # start of `run`.
+        from imageupdater.gitops.edits import app_edit, commit_changes
+
         edit = app_edit(target, plan, work.config.images)
         changes = commit_changes(plan)
         base_as_written = write_back.base_branch or ""

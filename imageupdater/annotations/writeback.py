@@ -17,6 +17,7 @@ import re2
 
 from imageupdater.annotations.report import Collector, quote
 from imageupdater.policy import (
+    KUSTOMIZATION_FILES,
     WriteBackConfig,
     WriteBackMethod,
     WriteBackTarget,
@@ -38,7 +39,6 @@ _REPOSITORY_FORMS = (
 )
 _TARGET_FORMS = "expected kustomization[:<dir>], helmvalues[:<file>] or a file path"
 _TARGET_KINDS = ("kustomization", "helmvalues")  # for "did you mean" only
-_KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _GIT_KEYS = (
     "git-branch",
     "git-repository",
@@ -288,7 +288,7 @@ def _check_target(value: str) -> _Problem | None:
             "error",
             f"unknown write-back target kind {quote(head)} in {quote(value)}; {_TARGET_FORMS}",
         )
-    if value.rstrip("/").rpartition("/")[2] in _KUSTOMIZATION_FILES:
+    if value.rstrip("/").rpartition("/")[2] in KUSTOMIZATION_FILES:
         return "error", (
             f"{quote(value)} would be overwritten as a parameter override file; to edit a "
             "kustomization write 'kustomization' or 'kustomization:<dir>'"

@@ -19,7 +19,7 @@ a leading ``---`` and ``%YAML`` directives stay byte for byte; see ``helmvalues`
 
 from __future__ import annotations
 
-__all__ = ["KUSTOMIZATION_FILES", "set_images"]
+__all__ = ["set_images"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,9 +40,6 @@ from imageupdater.gitops.helmvalues import (
     str_node,
     value_span,
 )
-
-# kustomize's recognised file names, in the order it looks for them
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 _PRESERVE = "*"
 _SEQ = "tag:yaml.org,2002:seq"

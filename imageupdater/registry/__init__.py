@@ -11,14 +11,22 @@ With a :class:`ReachabilityPolicy` in its settings it refuses, at connect time, 
 tenant named that resolve into denied networks or fall outside the allowed host globs.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from imageupdater.registry.client import RegistryClient
 from imageupdater.registry.clock import Clock, SystemClock
 from imageupdater.registry.counters import Counters, CountersSnapshot, RequestKind
 from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.registry.requester import CredentialProvider, registry_label
 from imageupdater.registry.settings import ClientSettings
-from imageupdater.registry.signatures import FoundSignatures, SignatureSettings, verify_candidate
 from imageupdater.registry.tls import TlsContexts, TlsOptions
+
+if TYPE_CHECKING:
+    from imageupdater.registry.signatures import (
+        FoundSignatures,
+        SignatureSettings,
+        verify_candidate,
+    )
 
 __all__ = [
     "ClientSettings",
@@ -37,3 +45,15 @@ __all__ = [
     "registry_label",
     "verify_candidate",
 ]
+
+
+_SIGNATURE_NAMES = frozenset({"FoundSignatures", "SignatureSettings", "verify_candidate"})
+
+
+def __getattr__(name: str) -> Any:
+    # The signature names load on first use: a start that verifies nothing skips them.
+    if name in _SIGNATURE_NAMES:
+        from imageupdater.registry import signatures
+
+        return getattr(signatures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

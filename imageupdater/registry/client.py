@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from yarl import URL
 
@@ -44,12 +44,18 @@ from imageupdater.registry.manifests import (
 )
 from imageupdater.registry.requester import CredentialProvider, Requester, registry_label
 from imageupdater.registry.settings import ClientSettings
-from imageupdater.registry.signatures import FoundSignatures, SignatureReader, SignatureSettings
 from imageupdater.registry.taglist import read_tag_list
 from imageupdater.registry.tls import TlsContexts
 from imageupdater.registry.transport import Answer, Transport
-from imageupdater.signatures import Verdict, VerificationKey
 from imageupdater.tags import TagInfo
+
+if TYPE_CHECKING:
+    from imageupdater.registry.signatures import (
+        FoundSignatures,
+        SignatureReader,
+        SignatureSettings,
+    )
+    from imageupdater.signatures import Verdict, VerificationKey
 
 _LOG = logging.getLogger(__name__)
 
@@ -118,14 +124,8 @@ class RegistryClient:
         self._config_flights: SingleFlight[_BlobKey, ImageConfig] = SingleFlight()
         self._head_flights: SingleFlight[_DigestKey, str] = SingleFlight()
         self._get_flights: SingleFlight[_DigestKey, tuple[str, Manifest]] = SingleFlight()
-        self._signatures = SignatureReader(
-            requester=self._requester,
-            counters=self.counters,
-            clock=clock,
-            settings=signature_settings or SignatureSettings(),
-            logger=self._log,
-            cycle_started=lambda: self._cycle_started,
-        )
+        self._signature_settings = signature_settings
+        self._signature_reader: SignatureReader | None = None
 
     async def __aenter__(self) -> Self:
         await self._transport.open()
@@ -485,6 +485,22 @@ class RegistryClient:
 
     # -- signatures -------------------------------------------------------------------------
 
+    def _signatures(self) -> SignatureReader:
+        # Few images are verified: the signature modules load when the first one is, which
+        # keeps them out of every other start.
+        if self._signature_reader is None:
+            from imageupdater.registry.signatures import SignatureReader, SignatureSettings
+
+            self._signature_reader = SignatureReader(
+                requester=self._requester,
+                counters=self.counters,
+                clock=self._clock,
+                settings=self._signature_settings or SignatureSettings(),
+                logger=self._log,
+                cycle_started=lambda: self._cycle_started,
+            )
+        return self._signature_reader
+
     async def verify_signature(
         self,
         endpoint: RegistryEndpoint,
@@ -501,7 +517,7 @@ class RegistryClient:
         failures raise as elsewhere (a 5xx is never "unsigned"). See
         :mod:`imageupdater.registry.signatures` for where signatures are looked for.
         """
-        return await self._signatures.verify(
+        return await self._signatures().verify(
             endpoint, repository, digest, key, credentials=credentials
         )
 
@@ -515,7 +531,7 @@ class RegistryClient:
     ) -> FoundSignatures:
         """Every cosign signature of ``repository@digest`` in every place, as found (not yet
         judged: ``.verdict(key)`` does that). Not cached as a whole; artifacts are."""
-        return await self._signatures.find(endpoint, repository, digest, credentials=credentials)
+        return await self._signatures().find(endpoint, repository, digest, credentials=credentials)
 
     @staticmethod
     def _manifest_url(endpoint: RegistryEndpoint, repository: str, reference: str) -> URL:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from imageupdater.errors import WriteBackTargetError
-from imageupdater.gitops.kustomization import KUSTOMIZATION_FILES, set_images
+from imageupdater.gitops.kustomization import set_images
+from imageupdater.policy import KUSTOMIZATION_FILES
 
 WHERE = "overlays/prod/kustomization.yaml"
 _HEADER = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
