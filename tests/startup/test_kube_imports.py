@@ -139,3 +139,24 @@ def test_run_once_without_signatures_or_github_apps_does_not_import_cryptography
     )  # fmt: skip
     assert "imageupdater.registry.client" in modules, err[-2000:]
     assert heavy(modules, "cryptography") == []
+
+
+def test_run_once_without_git_write_back_or_signatures_loads_no_file_editor_or_cosign_code(
+    tmp_path: Path, conf: Path, kubeconfig: Path
+) -> None:
+    # The git file editors (ruamel.yaml) load with the first git change, the cosign modules
+    # with the first verification: neither is part of a start.
+    modules, err = imported(
+        ["run", "--once", "--dry-run", "--kubeconfig", str(kubeconfig),
+         "--registries-conf-path", str(conf)],
+        tmp_path,
+    )  # fmt: skip
+    assert "reconciler.gitwriter" in modules, err[-2000:]
+    assert heavy(modules, "ruamel", "imageupdater.signatures", "imageupdater.gitops.edits") == []
+
+
+def test_test_loads_no_other_commands_code_and_no_cosign_code(tmp_path: Path, conf: Path) -> None:
+    modules, err = imported(["test", f"{CLOSED}/team/app:1.x", "--registries-conf-path",
+                             str(conf)], tmp_path)  # fmt: skip
+    assert "imageupdater.registry.client" in modules, err[-2000:]
+    assert heavy(modules, "reconciler", "webhook", "certs", "imageupdater.signatures") == []
