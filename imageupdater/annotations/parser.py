@@ -13,9 +13,8 @@ __all__ = ["ParseResult", "parse"]
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import re2
-
 from imageupdater.annotations import values as v
+from imageupdater.annotations.constraint import check_constraint
 from imageupdater.annotations.imagelist import Entry, parse_image_list
 from imageupdater.annotations.keys import (
     APP_DEFAULT_OPTIONS,
@@ -32,10 +31,10 @@ from imageupdater.annotations.limits import (
     MAX_TOTAL_LENGTH,
     MAX_VALUE_LENGTH,
 )
-from imageupdater.annotations.report import PREFIX, Collector, full_key, quote
+from imageupdater.annotations.report import PREFIX, Collector, full_key
 from imageupdater.annotations.writeback import parse_write_back
 from imageupdater.credentials import CredentialRef
-from imageupdater.errors import InvalidAnnotations, InvalidConstraint
+from imageupdater.errors import InvalidAnnotations
 from imageupdater.platforms import Platform
 from imageupdater.policy import (
     AppConfig,
@@ -45,14 +44,12 @@ from imageupdater.policy import (
     PluginTarget,
 )
 from imageupdater.problems import Problem
-from imageupdater.strategies import Strategy, missing_followed_tag
+from imageupdater.strategies import Strategy
 from imageupdater.tags import AllowTags, TagFilter
-from imageupdater.versions import Constraint
 
 IMAGE_LIST_KEY = full_key("image-list")
 # Where a problem with the annotations as a whole (too many, too long) is reported.
 ANY_KEY = full_key("*")
-_PLAIN_TAG = re2.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _TARGET_KINDS: tuple[v.ParameterKind, ...] = ("helm", "kustomize", "plugin")
 
 # (annotation key, value stripped of surrounding whitespace)
@@ -372,7 +369,10 @@ def _policy(out: Collector, entry: Entry, defaults: _Options, own: _Options) -> 
     chosen = own if own.strategy_key is not None else defaults
     strategy = chosen.strategy or Strategy.SEMVER
     if not chosen.strategy_invalid:
-        _check_constraint(out, entry, strategy, chosen.strategy_key)
+        source = f" (set by '{chosen.strategy_key}')" if chosen.strategy_key else ""
+        check_constraint(
+            out, IMAGE_LIST_KEY, ref=entry.ref, text=entry.text, strategy=strategy, source=source
+        )
     if own.platforms and not strategy.needs_metadata and not chosen.strategy_invalid:
         out.warn(
             own.platforms_key or "",
@@ -394,42 +394,4 @@ def _policy(out: Collector, entry: Entry, defaults: _Options, own: _Options) -> 
         helm=own.helm,
         kustomize=own.kustomize,
         plugin=own.plugin,
-    )
-
-
-def _check_constraint(
-    out: Collector, entry: Entry, strategy: Strategy, strategy_key: str | None
-) -> None:
-    constraint = entry.ref.tag if entry.ref is not None else None
-    source = f" (set by '{strategy_key}')" if strategy_key else ""
-    image = quote(entry.text)
-    if strategy.follows_one_tag:
-        if constraint is None:
-            name = entry.ref.full_name if entry.ref is not None else None
-            error = missing_followed_tag(image, name=name, source=source)
-            out.error(IMAGE_LIST_KEY, str(error))
-        elif not _PLAIN_TAG.fullmatch(constraint):
-            out.error(
-                IMAGE_LIST_KEY,
-                f"update strategy 'digest'{source} follows one tag, but image {image} has the "
-                f"version constraint {quote(constraint)}; write a plain tag such as 'latest'",
-            )
-        return
-    if constraint is None:
-        return
-    if strategy.constraint_is_semver:
-        try:
-            Constraint.parse(constraint)
-        except InvalidConstraint as err:
-            out.error(
-                IMAGE_LIST_KEY,
-                f"image {image} has an invalid semver constraint: {err}; to follow a moving "
-                "tag such as 'latest' use update strategy 'digest'",
-            )
-        return
-    out.warn(
-        IMAGE_LIST_KEY,
-        f"the constraint {quote(constraint)} of image {image} is ignored by update strategy "
-        f"'{strategy.value}'{source}; it only applies to "
-        f"{' and '.join(s.value for s in Strategy if s.uses_constraint)}",
     )

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from imageupdater.annotations import values as v
+from imageupdater.annotations.constraint import check_constraint
 from imageupdater.annotations.limits import MAX_CONSTRAINT_LENGTH
 from imageupdater.annotations.report import Collector, quote
-from imageupdater.errors import InvalidConstraint, InvalidImageReference
+from imageupdater.errors import InvalidImageReference
 from imageupdater.images import ImageRef
 from imageupdater.imageupdaters import fields as f
 from imageupdater.imageupdaters.quirk import Written
@@ -32,12 +33,10 @@ from imageupdater.imageupdaters.settings import (
 from imageupdater.imageupdaters.verification import VerificationBlock, parse_verification
 from imageupdater.patterns import compile_re2, fullmatches
 from imageupdater.policy import HelmTarget, ImagePolicy, KustomizeTarget, PluginTarget
-from imageupdater.strategies import Strategy, missing_followed_tag
+from imageupdater.strategies import Strategy
 from imageupdater.tags import TagFilter
-from imageupdater.versions import Constraint
 
 _ALIAS = compile_re2(r"[a-zA-Z0-9][a-zA-Z0-9-._]*")
-_PLAIN_TAG = compile_re2(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _FIELDS = ("alias", "imageName", "commonUpdateSettings", "manifestTargets", "imagesVerification")
 _TARGET_MESSAGE = (
     "Exactly one of helm, kustomize, or plugin must be specified within manifestTargets "
@@ -233,8 +232,13 @@ def build_policy(
     if entry.ref is None:
         return None
     strategy = Strategy.SEMVER if merged.strategy is None else merged.strategy.value
-    _check_constraint(
-        out, entry, strategy, None if merged.strategy is None else merged.strategy.path
+    check_constraint(
+        out,
+        f.at(entry.path, "imageName"),
+        ref=entry.ref,
+        text=entry.text,
+        strategy=strategy,
+        source="" if merged.strategy is None else f" (set by {merged.strategy.path})",
     )
     if merged.platforms is not None:
         platform_uses.setdefault(merged.platforms.path, []).append(strategy)
@@ -252,42 +256,4 @@ def build_policy(
         helm=entry.helm,
         kustomize=entry.kustomize,
         plugin=entry.plugin,
-    )
-
-
-def _check_constraint(
-    out: Collector, entry: ImageEntry, strategy: Strategy, set_by: str | None
-) -> None:
-    path = f.at(entry.path, "imageName")
-    constraint = entry.ref.tag if entry.ref is not None else None
-    source = f" (set by {set_by})" if set_by else ""
-    image = quote(entry.text)
-    if strategy.follows_one_tag:
-        if constraint is None:
-            name = entry.ref.full_name if entry.ref is not None else None
-            out.error(path, str(missing_followed_tag(image, name=name, source=source)))
-        elif not fullmatches(_PLAIN_TAG, constraint):
-            out.error(
-                path,
-                f"update strategy 'digest'{source} follows one tag, but image {image} has the "
-                f"version constraint {quote(constraint)}; write a plain tag such as 'latest'",
-            )
-        return
-    if constraint is None:
-        return
-    if strategy.constraint_is_semver:
-        try:
-            Constraint.parse(constraint)
-        except InvalidConstraint as err:
-            out.error(
-                path,
-                f"image {image} has an invalid semver constraint: {err}; to follow a moving "
-                "tag such as 'latest' use update strategy 'digest'",
-            )
-        return
-    out.warn(
-        path,
-        f"the constraint {quote(constraint)} of image {image} is ignored by update strategy "
-        f"'{strategy.value}'{source}; it only applies to "
-        f"{' and '.join(s.value for s in Strategy if s.uses_constraint)}",
     )
