@@ -14,6 +14,14 @@ given, makes the push fail rather than overwrite a tip the caller did not build 
 
 Every git process gets a bounded time, runs without a shell, and has its failure sorted
 into the ``GitError`` family by what git said, with credentials scrubbed from the message.
+
+The cache is kept tidy as it is used: every ``maintain_every`` fetches and pushes of one
+repository, ``git gc`` packs its loose objects (each commit leaves a few) and the shallow
+packs of earlier fetches, and drops what no ref reaches any more once git's grace period
+has passed (two weeks by default, far longer than a write's own unpushed objects live).
+It runs in the foreground, under the repository's fetch lock, so it never races a fetch
+and never outlives the process; a failed gc is logged and leaves the write it followed
+alone.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ __all__ = [
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -53,6 +62,8 @@ from imageupdater.errors import (
 from imageupdater.git.auth import GitAuth, git_environment
 
 Observe = Callable[[str, float, bool], None]
+
+log = logging.getLogger(__name__)
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _AUTH_FAILURE = (
@@ -178,12 +189,15 @@ class GitRepositories:
         observe: Observe | None = None,
         git: str = "git",
         environment: Mapping[str, str] | None = None,
+        maintain_every: int = 100,
     ) -> None:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.observe = observe
         self.git = shutil.which(git) or git
         self.environment = environment
+        self.maintain_every = maintain_every  # fetches + pushes of one repository; 0: never
+        self.maintained = 0  # gc runs that succeeded
         self.spawned = 0
         self._repositories: dict[str, Repository] = {}
 
@@ -275,15 +289,25 @@ class Repository:
         self._lock = asyncio.Lock()
         self._init_lock = asyncio.Lock()
         self._ready = False
+        self._since_maintenance = 0
 
     async def _local(
-        self, *args: str, stdin: bytes | None = None, extra_env: Mapping[str, str] = {}
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        extra_env: Mapping[str, str] = {},
+        operation: str | None = None,
     ) -> bytes:
         env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C", "HOME": str(self.path)}
         env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0")
         env.update(extra_env)
         return await self.owner.run(
-            args, cwd=self.path, env=env, stdin=stdin, operation=args[0], repository=self.display
+            args,
+            cwd=self.path,
+            env=env,
+            stdin=stdin,
+            operation=operation or args[0],
+            repository=self.display,
         )
 
     async def _ensure(self) -> None:
@@ -347,6 +371,22 @@ class Repository:
                 return
             specs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in wanted]
             await self._remote(auth, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", *specs)
+            await self._count_towards_maintenance()
+
+    async def _count_towards_maintenance(self) -> None:
+        """Count one fetch or push; every ``maintain_every``-th runs ``git gc``. The caller
+        holds the fetch lock."""
+        every = self.owner.maintain_every
+        self._since_maintenance += 1
+        if every <= 0 or self._since_maintenance < every:
+            return
+        self._since_maintenance = 0
+        try:
+            await self._local("-c", "gc.autoDetach=false", "gc", "--quiet", operation="gc")
+        except GitError as exc:
+            log.warning("git gc of the cached clone of %s failed: %s", self.display, exc)
+            return
+        self.owner.maintained += 1
 
     async def entries(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """The tree entries at ``commit`` of those ``paths`` that exist."""
@@ -485,3 +525,5 @@ class Repository:
         await self._remote(auth, "push", *args)
         # What was pushed is the new remote tip: the next write builds on it without a fetch.
         await self._local("update-ref", f"refs/remotes/origin/{branch}", commit)
+        async with self._lock:
+            await self._count_towards_maintenance()

@@ -372,3 +372,73 @@ def test_a_url_with_a_password_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GitAuthError, match="put credentials in a Secret") as caught:
         cache(tmp_path).repository("https://bob:hunter2@example.com/x.git")
     assert "hunter2" not in str(caught.value)
+
+
+def _loose_and_packs(repos: GitRepositories, url: str) -> tuple[int, int]:
+    import subprocess
+
+    path = repos.repository(url).path
+    out = subprocess.run(
+        ["git", "count-objects", "-v"], cwd=path, capture_output=True, text=True, check=True
+    ).stdout
+    values = dict(line.split(": ", 1) for line in out.splitlines())
+    return int(values["count"]), int(values["packs"])
+
+
+async def test_the_cached_clone_is_packed_every_few_writes_so_loose_objects_stay_few(
+    git_repos: GitRepos, git_daemon: GitDaemon, tmp_path: Path
+) -> None:
+    git_repos.create("apps", FILES)
+    url = git_daemon.repo_url("apps")
+    repos = GitRepositories(tmp_path / "cache", timeout=30, maintain_every=5)
+    for n in range(12):
+        sha = await write_once(repos, url, GitAuth(), "apps/a/x.yaml", f"x: {n}\n")
+    # 13 counted operations: the first write's fetch, then 12 pushes (later writes build on
+    # the tip they pushed, so they fetch nothing).
+    assert repos.maintained == 2
+    loose, packs = _loose_and_packs(repos, url)
+    assert packs >= 1
+    assert loose <= 3 * 5  # at most the three writes since the last gc, ~5 objects each
+    assert git_repos.tip("apps", "main") == sha
+    # The packed cache still serves the next write.
+    after = await write_once(repos, url, GitAuth(), "apps/a/x.yaml", "x: last\n")
+    assert git_repos.read("apps", "main", "apps/a/x.yaml") == "x: last\n"
+    history = git_repos.log("apps", "main")
+    assert [history[0][0], history[1][0]] == [after, sha]
+    assert len(history) == 14  # the initial commit and 13 writes, none lost to the gc
+
+
+async def test_without_maintenance_every_write_leaves_its_objects_loose(
+    git_repos: GitRepos, git_daemon: GitDaemon, tmp_path: Path
+) -> None:
+    git_repos.create("apps", FILES)
+    url = git_daemon.repo_url("apps")
+    repos = GitRepositories(tmp_path / "cache", timeout=30, maintain_every=0)
+    for n in range(12):
+        await write_once(repos, url, GitAuth(), "apps/a/x.yaml", f"x: {n}\n")
+    assert repos.maintained == 0
+    loose, _packs = _loose_and_packs(repos, url)
+    assert loose >= 12 * 4  # a blob, three trees and a commit per write
+
+
+async def test_a_failing_gc_is_logged_and_the_write_it_followed_stands(
+    git_repos: GitRepos, git_daemon: GitDaemon, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    real = shutil.which("git")
+    wrapper = tmp_path / "git"
+    # A git whose gc fails (a full disk, a corrupt pack): every other command is the real one.
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = gc ] && { echo "fatal: gc broke" >&2; exit 128; }; done\n'
+        f'exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    git_repos.create("apps", FILES)
+    url = git_daemon.repo_url("apps")
+    repos = GitRepositories(tmp_path / "cache", timeout=30, maintain_every=2, git=str(wrapper))
+    sha = await write_once(repos, url, GitAuth(), "f", "1\n")
+    assert git_repos.tip("apps", "main") == sha
+    assert repos.maintained == 0
+    assert any("git gc of the cached clone" in r.getMessage() for r in caplog.records)
