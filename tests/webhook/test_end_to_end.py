@@ -7,11 +7,9 @@ The webhook configurations are the ones in ``manifests/``, with the CA bundle th
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import datetime as dt
 import json
-import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,12 +18,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from certs.authority import Bundle, renew, service_dns_names
-from certs.files import CertReloader, server_context, write_files
+from certs.files import CertReloader, write_files
 from devcluster.faultregistry import FaultRegistry
 from devcluster.kubeapi import KubeAPI, write_kubeconfig
 from devcluster.registry import LocalRegistry
@@ -33,41 +29,26 @@ from devcluster.seeder import ImageSeeder
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings
 from imageupdater.service import ResolverService
+from tests.webhook.kubectl_cluster import (
+    KubectlCluster,
+    register_webhooks,
+    serve_webhook,
+    webhook_certificates,
+)
 from tests.webhook.reviews import body, review
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
-from webhook.server import make_app
 
-MANIFESTS = Path(__file__).parents[2] / "manifests" / "base" / "webhook-configurations.yaml"
 BASE = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 
 
 @dataclass
-class Cluster:
-    api: KubeAPI
-    kubeconfig: Path
-    cache: Path
+class Cluster(KubectlCluster):
     bundle: Bundle
     certs: Path
     webhook_url: str
     reloader: CertReloader
     metrics: WebhookMetrics
-
-    async def kubectl(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache)}
-        process = await asyncio.create_subprocess_exec(
-            "kubectl",
-            *args,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate(stdin.encode() if stdin else None)
-        return process.returncode or 0, out.decode(), err.decode()
-
-    async def apply(self, app: dict[str, Any]) -> tuple[int, str, str]:
-        return await self.kubectl("apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(app))
 
     def stored(self, name: str) -> dict[str, Any]:
         obj = self.api.store.get("argoproj.io", None, "applications", "argocd", name)
@@ -107,12 +88,8 @@ async def start_cluster(
     stack: list[Callable[[], Awaitable[None]]] = []
 
     async def start(*, extra_registries: str = "", resolve_timeout: float = 2.0) -> Cluster:
-        names = [*service_dns_names("image-updater-webhook", "argocd"), "localhost"]
-        bundle = renew(None, names, now=dt.datetime.now(dt.UTC), ip_addresses=["127.0.0.1"])
-        assert bundle is not None
         certs = tmp_path / "certs"
-        write_files(bundle, certs)
-        context = server_context(certs / "tls.crt", certs / "tls.key")
+        bundle, context = webhook_certificates(certs)
         reloader = CertReloader(context, certs / "tls.crt", certs / "tls.key", interval=0.05)
         conf = RegistriesConf.parse(
             f"registries:\n- name: local\n  prefix: {registry.host}\n  api_url: {registry.url}\n"
@@ -123,21 +100,13 @@ async def start_cluster(
         await resolver.__aenter__()
         metrics = WebhookMetrics(CollectorRegistry(), registry_snapshot=resolver.client.snapshot)
         admission = Admission(AdmissionSettings(resolve_timeout=resolve_timeout), resolver.resolve)
-        runner = web.AppRunner(make_app(admission, metrics))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        port = runner.addresses[0][1]
+        runner, port = await serve_webhook(admission, metrics, context)
         stack.append(runner.cleanup)
         stack.append(lambda: resolver.__aexit__(None, None, None))
         api = KubeAPI(service_addresses={("argocd", "image-updater-webhook"): f"127.0.0.1:{port}"})
         server = await aiohttp_server(api.app())
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(server.make_url("")).rstrip("/"))
-        ca_bundle = base64.b64encode(bundle.ca_bundle).decode()
-        for document in yaml.safe_load_all(MANIFESTS.read_text()):
-            for hook in document["webhooks"]:
-                hook["clientConfig"]["caBundle"] = ca_bundle
-            api.store.put(document)
+        register_webhooks(api, bundle)
         return Cluster(
             api,
             kubeconfig,

@@ -9,9 +9,7 @@ identity a bearer token, with the real webhook server counting the reviews it an
 
 from __future__ import annotations
 
-import base64
 import copy
-import datetime as dt
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,13 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from certs.authority import renew, service_dns_names
-from certs.files import server_context, write_files
 from devcluster.kubeapi import KubeAPI
 from devcluster.kubeapi.cel import Program, compile_expression
+from tests.webhook.kubectl_cluster import register_webhooks, serve_webhook, webhook_certificates
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
-from webhook.server import make_app
 
 MANIFESTS = Path(__file__).parents[2] / "manifests" / "base" / "webhook-configurations.yaml"
 PREFIX = "argocd-image-updater.argoproj.io/"
@@ -319,27 +315,16 @@ async def start_cluster(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[St
     clusters: list[Cluster] = []
 
     async def start() -> Cluster:
-        names = [*service_dns_names("image-updater-webhook", "argocd"), "localhost"]
-        bundle = renew(None, names, now=dt.datetime.now(dt.UTC), ip_addresses=["127.0.0.1"])
-        assert bundle is not None
-        write_files(bundle, tmp_path / "certs")
-        context = server_context(tmp_path / "certs" / "tls.crt", tmp_path / "certs" / "tls.key")
+        bundle, context = webhook_certificates(tmp_path / "certs")
         metrics = WebhookMetrics(CollectorRegistry())
         # No resolver: mutation has nothing to look up, so only the conditions are under test.
-        runner = web.AppRunner(make_app(Admission(AdmissionSettings()), metrics))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
-        port = runner.addresses[0][1]
+        runner, port = await serve_webhook(Admission(AdmissionSettings()), metrics, context)
         api = KubeAPI(
             users={token: user for user, token in TOKENS.items()},
             service_addresses={("argocd", "image-updater-webhook"): f"127.0.0.1:{port}"},
         )
         server = await aiohttp_server(api.app())
-        ca_bundle = base64.b64encode(bundle.ca_bundle).decode()
-        for document in yaml.safe_load_all(MANIFESTS.read_text()):
-            for hook in document["webhooks"]:
-                hook["clientConfig"]["caBundle"] = ca_bundle
-            api.store.put(document)
+        register_webhooks(api, bundle)
         cluster = Cluster(api, str(server.make_url("")).rstrip("/"), metrics, runner)
         clusters.append(cluster)
         return cluster

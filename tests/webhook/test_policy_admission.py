@@ -9,29 +9,26 @@ policy written after the Application) is let through with a warning.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import datetime as dt
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from certs.authority import renew, service_dns_names
-from certs.files import server_context, write_files
 from devcluster.kubeapi import KubeAPI, write_kubeconfig
 from devcluster.kubeapi.server import DEFAULT_CRDS
 from imageupdater import kube
+from tests.webhook.kubectl_cluster import (
+    KubectlCluster,
+    register_webhooks,
+    serve_webhook,
+    webhook_certificates,
+)
 from webhook.admission import Admission, AdmissionSettings
 from webhook.metrics import WebhookMetrics
 from webhook.policies import PolicyWatch
-from webhook.server import make_app
 
 ROOT = Path(__file__).parents[2]
 MANIFESTS = ROOT / "manifests" / "base" / "webhook-configurations.yaml"
@@ -43,27 +40,8 @@ POLICY_DENIED = (
 
 
 @dataclass
-class Cluster:
-    api: KubeAPI
-    kubeconfig: Path
-    cache: Path
+class Cluster(KubectlCluster):
     policies: PolicyWatch
-
-    async def kubectl(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache)}
-        process = await asyncio.create_subprocess_exec(
-            "kubectl",
-            *args,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate(stdin.encode() if stdin else None)
-        return process.returncode or 0, out.decode(), err.decode()
-
-    async def apply(self, obj: dict[str, Any]) -> tuple[int, str, str]:
-        return await self.kubectl("apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(obj))
 
 
 def application(name: str, image: str, **spec_source: Any) -> dict[str, Any]:
@@ -102,11 +80,7 @@ async def start_cluster(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[St
     closing: list[Callable[[], Awaitable[None]]] = []
 
     async def start() -> Cluster:
-        names = [*service_dns_names("image-updater-webhook", "argocd"), "localhost"]
-        bundle = renew(None, names, now=dt.datetime.now(dt.UTC), ip_addresses=["127.0.0.1"])
-        assert bundle is not None
-        write_files(bundle, tmp_path / "certs")
-        context = server_context(tmp_path / "certs" / "tls.crt", tmp_path / "certs" / "tls.key")
+        bundle, context = webhook_certificates(tmp_path / "certs")
         api = KubeAPI(crds=(DEFAULT_CRDS, POLICY_CRDS))  # DEFAULT_CRDS has ImageUpdater
         server = await aiohttp_server(api.app())
         url = str(server.make_url("")).rstrip("/")
@@ -115,18 +89,10 @@ async def start_cluster(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[St
         closing.append(client.close)
         watch = PolicyWatch(client.list)
         admission = Admission(AdmissionSettings(), policies=watch)
-        runner = web.AppRunner(make_app(admission, WebhookMetrics(CollectorRegistry())))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+        runner, port = await serve_webhook(admission, WebhookMetrics(CollectorRegistry()), context)
         closing.append(runner.cleanup)
-        api.dispatcher.service_addresses[("argocd", "image-updater-webhook")] = (
-            f"127.0.0.1:{runner.addresses[0][1]}"
-        )
-        ca_bundle = base64.b64encode(bundle.ca_bundle).decode()
-        for document in yaml.safe_load_all(MANIFESTS.read_text()):
-            for hook in document["webhooks"]:
-                hook["clientConfig"]["caBundle"] = ca_bundle
-            api.store.put(document)
+        api.dispatcher.service_addresses[("argocd", "image-updater-webhook")] = f"127.0.0.1:{port}"
+        register_webhooks(api, bundle)
         return Cluster(api, kubeconfig, tmp_path / "kcache", watch)
 
     yield start
