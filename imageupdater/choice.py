@@ -95,16 +95,20 @@ class ChosenImage:
         return f"{self.policy.image.full_name}:{self.version}"
 
 
-def chosen_image(policy: ImagePolicy, tag: str | None, digest: str | None) -> ChosenImage | None:
+def chosen_image(
+    policy: ImagePolicy, tag: str | None, digest: str | None, *, pin_digest: bool = False
+) -> ChosenImage | None:
     """What is written for a resolved ``tag`` (None when nothing qualified).
 
     The resolver fills the digest whenever it read a manifest (``newest-build`` does, for
-    creation dates); it is written only when the strategy follows digests, or a tag-only
-    image would look out of date to the next cycle and be rewritten.
+    creation dates); it is written only when the strategy follows digests or an update
+    policy requires the digest (``pin_digest``), or a tag-only image would look out of date
+    to the next cycle and be rewritten.
     """
     if tag is None:
         return None
-    return ChosenImage(policy, tag, digest if policy.strategy.follows_digest else None)
+    keep = policy.strategy.follows_digest or pin_digest
+    return ChosenImage(policy, tag, digest if keep else None)
 
 
 def live_entry(policy: ImagePolicy, live: Sequence[ImageRef]) -> ImageRef | None:

@@ -12,7 +12,8 @@
     │   ├── InvalidCredentialRef
     │   ├── InvalidRegistriesConf
     │   ├── InvalidKubeconfig
-    │   └── InvalidAnnotations        carries every Problem found at once
+    │   ├── InvalidAnnotations        carries every Problem found at once
+    │   └── InvalidPushEvent          a registry push notification refused (``reason``)
     ├── CredentialError               a credential source failed (secret missing, script failed)
     └── RegistryError                 talking to a registry failed
         ├── RegistryUnavailable       transient: connection refused, timeout, 5xx
@@ -72,6 +73,7 @@ __all__ = [
     "InvalidInput",
     "InvalidKubeconfig",
     "InvalidPlatform",
+    "InvalidPushEvent",
     "InvalidRegistriesConf",
     "InvalidStrategy",
     "InvalidTagFilter",
@@ -156,6 +158,17 @@ class InvalidAnnotations(InvalidInput):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class InvalidPushEvent(InvalidInput):
+    """A registry push notification the receiver refuses: not authenticated, not a push
+    it understands, or malformed. ``reason`` is a short fixed word (a metric label);
+    ``status`` the HTTP status the receiver answers. The message never quotes a secret."""
+
+    def __init__(self, message: str, *, reason: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
 
 
 class CredentialError(ImageUpdaterError):

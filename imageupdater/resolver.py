@@ -9,6 +9,18 @@ followed tag only), and let :mod:`imageupdater.strategies` choose.
 Each listed tag goes through the tag filter once and, for ``semver``, through the version
 parse and the constraint once: the allowed list that becomes ``Resolution.candidates`` is
 the one the choice is made from (:func:`~imageupdater.strategies.select_allowed`).
+
+Update policies (``policies``, a :class:`~imageupdater.updatepolicy.PolicyFilter`) judge the
+candidates after the tag filter (and the constraint) and before the strategy, for every
+strategy: what an ``Enforce`` policy takes out cannot be chosen, so ``maxBump: minor`` moves
+1.4 to 1.9 past a 2.0. For ``semver`` only the versions above the running one are judged
+(the strategy never goes below it). A ``minimumAge`` needs creation times, which tag names
+do not carry: for ``semver`` and ``alphabetical`` the metadata of the candidates is read in
+the strategy's order, best first, until one is old enough (what lies below it could not be
+chosen anyway). ``Resolution.decision`` keeps what the policies found and
+``Resolution.deferral`` an update they hold back for a while. Without policies nothing of
+this runs: the remembered choices serve as before; with policies that do not depend on
+time the choice is remembered under the policies too.
 """
 
 from __future__ import annotations
@@ -21,7 +33,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from imageupdater.choice import RunningVersion
 from imageupdater.credentials import CredentialRef
 from imageupdater.errors import RegistryError, RegistryNotFound
 from imageupdater.platforms import Platform, current_platform
@@ -33,11 +47,16 @@ from imageupdater.strategies import (
     SemverRanking,
     Strategy,
     missing_followed_tag,
+    prefers,
     select,
     semver_allowed,
 )
 from imageupdater.tags import TagFilter, TagInfo
-from imageupdater.versions import Constraint
+from imageupdater.versions import Constraint, Version
+
+if TYPE_CHECKING:
+    # Types only: a lookup no policy judges (`test`, admission) loads none of the policies.
+    from imageupdater.updatepolicy import CandidateDecision, Deferral, PolicyFilter
 
 _LOG = logging.getLogger("image_updater.resolver")
 _SYNTHETIC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,6 +72,11 @@ class Resolution:
     tag: str | None  # chosen tag, None when nothing qualifies
     digest: str | None
     candidates: tuple[str, ...]  # tags left after filters (and constraint, for semver)
+    # With update policies: what they made of the candidates, an update they hold back for
+    # now (one the strategy would move to), and whether the write pins the digest.
+    decision: CandidateDecision | None = None
+    deferral: Deferral | None = None
+    pin_digest: bool = False
 
 
 class SelectionMemo:
@@ -173,8 +197,10 @@ async def resolve(
     current_tag: str | None = None,
     logger: logging.Logger | None = None,
     memo: SelectionMemo | None = None,
+    policies: PolicyFilter | None = None,
 ) -> Resolution:
-    """Choose the tag ``policy`` should run now (``Resolution.tag`` None: none qualifies).
+    """Choose the tag ``policy`` should run now (``Resolution.tag`` None: none qualifies),
+    among the candidates ``policies`` (the update policies of its Application) let through.
 
     Raises ``InvalidInput`` (a bad constraint, digest without a tag to follow) before any
     request, and ``RegistryError`` when the registry cannot answer.
@@ -189,19 +215,30 @@ async def resolve(
     def done(candidates: Sequence[TagInfo], *, listed: Sequence[str]) -> Resolution:
         return _finish(policy, candidates, listed, current_tag)
 
+    def source() -> _Source:  # built only for an image under update policies
+        return _Source(client, endpoint, repository, tuple(platforms), credentials, log)
+
     if not policy.strategy.lists_tags:
         infos, listed = await _digest_candidates(
             policy, client, endpoint, repository, platforms, credentials, log
         )
+        if policies is not None:
+            return await _judged(policy, policies, infos, listed, current_tag, source())
         return done(infos, listed=listed)
     # Parse before any request: a bad constraint is the user's error, not the registry's.
     constraint = (memo.constraint if memo is not None else Constraint.parse)(
         policy.constraint or ""
     )
     tags = await client.list_tags(endpoint, repository, credentials=credentials)
-    memo_key = None
-    if memo is not None and policy.strategy.choice_depends_on_tags_only:
+    memo_key: tuple[Hashable, ...] | None = None
+    if (
+        memo is not None
+        and policy.strategy.choice_depends_on_tags_only
+        and (policies is None or policies.timeless)
+    ):
         memo_key = _memo_key(policy, endpoint, repository, current_tag)
+        if policies is not None:
+            memo_key = (*memo_key, policies.policies)
         tags = memo.canonical(
             (endpoint.api_url, repository, str(credentials) if credentials else ""), tags
         )
@@ -209,6 +246,13 @@ async def resolve(
         if remembered is not None:
             return remembered
     tag_filter = policy.tag_filter
+    if policies is not None and not policy.strategy.needs_metadata:
+        resolution = await _by_name(
+            policy, policies, _kept(tag_filter, tags), constraint, current_tag, source()
+        )
+        if memo is not None and memo_key is not None:
+            memo.put(memo_key, tags, resolution)
+        return resolution
     if not policy.strategy.needs_metadata:
         if policy.strategy.constraint_is_semver:
             # Candidates are what the constraint allows: that is what ``test`` lists, and
@@ -241,7 +285,13 @@ async def resolve(
     kept = _kept(tag_filter, tags)
     log.debug("%s: %d of %d tags pass the tag filter", image.full_name, len(kept), len(tags))
     if endpoint.tagsortmode is not TagSortMode.NONE:
-        return done(_synthetic_dates(tags, kept, endpoint.tagsortmode), listed=kept)
+        synthetic = _synthetic_dates(tags, kept, endpoint.tagsortmode)
+        if policies is not None:
+            # List positions are no creation times: a minimumAge cannot take them for one.
+            return await _judged(
+                policy, policies, synthetic, kept, current_tag, source(), undated=True
+            )
+        return done(synthetic, listed=kept)
     infos = await _metadata(
         client,
         endpoint,
@@ -253,7 +303,153 @@ async def resolve(
         log,
         memo.metadata_reads if memo is not None else None,
     )
+    if policies is not None:
+        return await _judged(policy, policies, infos, kept, current_tag, source())
     return done(infos, listed=kept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where one resolution reads single tags from, for what the policies need."""
+
+    client: RegistryClient
+    endpoint: RegistryEndpoint
+    repository: str
+    platforms: tuple[Platform, ...]
+    credentials: CredentialRef | None
+    log: logging.Logger
+
+    async def info(self, tag: str) -> TagInfo | None:
+        return await self.client.tag_info(
+            self.endpoint,
+            self.repository,
+            tag,
+            platforms=self.platforms,
+            credentials=self.credentials,
+        )
+
+    async def digest(self, tag: str) -> str:
+        return await self.client.manifest_digest(
+            self.endpoint, self.repository, tag, credentials=self.credentials
+        )
+
+
+async def _by_name(
+    policy: ImagePolicy,
+    policies: PolicyFilter,
+    kept: Sequence[str],
+    constraint: Constraint,
+    current: str | None,
+    source: _Source,
+) -> Resolution:
+    """``semver`` and ``alphabetical`` under update policies: the candidates the strategy
+    could move to, best first, judged (dated first when a minimumAge asks)."""
+    stay: list[TagInfo] = []
+    if policy.strategy.constraint_is_semver:
+        allowed = semver_allowed(kept, constraint)
+        running = Version.parse(current) if current else None
+        above = [
+            a
+            for a in allowed
+            if a.tag.name != current and (running is None or a.version.precedence(running) >= 0)
+        ]
+        above.sort(key=lambda a: a.version, reverse=True)
+        ordered = [a.tag for a in above]
+        # What runs is no update: the policies judge it as the running version (standing
+        # violations), not as a candidate; it stays a choice, so nothing moves below it.
+        stay = [a.tag for a in allowed if a.tag.name == current]
+        listed: Sequence[str] = [a.tag.name for a in allowed]
+    else:
+        ordered = [TagInfo(tag) for tag in sorted(kept, reverse=True)]
+        listed = kept
+    if policies.needs_creation_times:
+        ordered = await _dated_until_old_enough(policy, policies, ordered, source)
+    return await _judged(policy, policies, ordered, listed, current, source, stay=stay)
+
+
+# Rules a candidate's creation time or the clock decide: waiting lifts them.
+_TIME_RULES = frozenset({"minimumAge", "updateWindows"})
+
+
+async def _dated_until_old_enough(
+    policy: ImagePolicy, policies: PolicyFilter, ordered: Sequence[TagInfo], source: _Source
+) -> list[TagInfo]:
+    """``ordered`` (best first) with creation times, read one tag at a time until one is old
+    enough for every ``Enforce`` minimumAge: the strategy chooses that one or a better one,
+    so nothing below it is read. Candidates other rules take out are not read at all."""
+    undated = policies.apply(policy, ordered)
+    blocked = {f.candidate.name for f in undated.filtered if f.finding.rule not in _TIME_RULES}
+    age = policies.enforced_age
+    dated: list[TagInfo] = []
+    failures: list[RegistryError] = []
+    tried = 0
+    for candidate in ordered:
+        if candidate.name in blocked:
+            continue
+        tried += 1
+        try:
+            info = await source.info(candidate.name)
+        except RegistryError as exc:
+            source.log.warning(
+                "%s: skipping tag %s: %s", policy.image.full_name, candidate.name, exc
+            )
+            failures.append(exc)
+            continue
+        if info is None:
+            continue  # no image for the platforms
+        dated.append(info)
+        if info.created is not None and info.created + age <= policies.now:
+            break
+    if failures and len(failures) == tried:
+        raise failures[0]
+    return dated
+
+
+async def _judged(
+    policy: ImagePolicy,
+    policies: PolicyFilter,
+    candidates: Sequence[TagInfo],
+    listed: Sequence[str],
+    current: str | None,
+    source: _Source,
+    *,
+    stay: Sequence[TagInfo] = (),
+    undated: bool = False,
+) -> Resolution:
+    """The policies' decision on ``candidates``, then the strategy's choice among what they
+    kept (and ``stay``, the running tag); ``undated``: judge without the creation times."""
+    judged = [TagInfo(c.name, c.digest) for c in candidates] if undated else candidates
+    decision = policies.apply(policy, judged)
+    kept_names = {c.name for c in decision.kept}
+    pool = [c for c in candidates if c.name in kept_names]
+    chosen = select(policy.strategy, [*pool, *stay], constraint=policy.constraint, current=current)
+    held = [
+        c.name
+        for c in (decision.deferral.candidates if decision.deferral is not None else ())
+        if prefers(policy.strategy, c, chosen, current=current)
+        and not _runs(policy, c, policies.running)
+    ]
+    pin = decision.require_digest and chosen is not None
+    digest = chosen.digest if chosen is not None else None
+    if pin and chosen is not None and digest is None:
+        digest = await source.digest(chosen.name)
+    out = {f.candidate.name for f in decision.filtered}
+    return Resolution(
+        image=policy.image.full_name,
+        strategy=policy.strategy,
+        constraint=policy.constraint,
+        tag=chosen.name if chosen else None,
+        digest=digest,
+        candidates=tuple(t for t in listed if t not in out),
+        decision=decision,
+        deferral=decision.deferral_for(held) if held else None,
+        pin_digest=pin,
+    )
+
+
+def _runs(policy: ImagePolicy, candidate: TagInfo, running: RunningVersion | None) -> bool:
+    digest = candidate.digest if policy.strategy.follows_digest else None
+    return running is not None and RunningVersion(candidate.name, digest) == running
 
 
 def _kept(tag_filter: TagFilter, tags: Sequence[str]) -> list[str]:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from imageupdater.credential_sources import CredentialCache, CredentialSource, SecretReader
 from imageupdater.errors import ImageUpdaterError
@@ -28,6 +28,9 @@ from imageupdater.registries_conf import DEFAULT_PATH, RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
+
+if TYPE_CHECKING:
+    from imageupdater.updatepolicy import PolicyFilter
 
 
 class ResolverService:
@@ -86,9 +89,19 @@ class ResolverService:
         self.conf = conf
         self.memo = SelectionMemo()
 
-    async def resolve(self, policy: ImagePolicy, current_tag: str | None = None) -> Resolution:
+    async def resolve(
+        self,
+        policy: ImagePolicy,
+        current_tag: str | None = None,
+        policies: PolicyFilter | None = None,
+    ) -> Resolution:
         return await resolve(
-            policy, client=self.client, conf=self.conf, current_tag=current_tag, memo=self.memo
+            policy,
+            client=self.client,
+            conf=self.conf,
+            current_tag=current_tag,
+            memo=self.memo,
+            policies=policies,
         )
 
 

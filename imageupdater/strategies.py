@@ -24,6 +24,7 @@ __all__ = [
     "VersionTest",
     "missing_followed_tag",
     "parse_strategy",
+    "prefers",
     "select",
     "select_allowed",
     "semver_allowed",
@@ -152,6 +153,37 @@ def select(
             if not constraint:
                 raise missing_followed_tag(None)
             return next((tag for tag in candidates if tag.name == constraint), None)
+
+
+def prefers(
+    strategy: Strategy, candidate: TagInfo, chosen: TagInfo | None, *, current: str | None = None
+) -> bool:
+    """Whether ``strategy`` would choose ``candidate`` rather than ``chosen`` (None: rather than
+    nothing), as :func:`select` ranks them; for ``semver`` never a version below ``current``.
+
+    The resolver asks this of candidates an update policy holds back for a while, so that it
+    reports a deferral only when the held candidate is one the strategy would move to.
+    """
+    match strategy:
+        case Strategy.SEMVER:
+            version = Version.parse(candidate.name)
+            if version is None or candidate.name == current:
+                return False
+            running = Version.parse(current) if current else None
+            if running is not None and version.precedence(running) < 0:
+                return False
+            best = Version.parse(chosen.name) if chosen is not None else None
+            return best is None or version > best
+        case Strategy.NEWEST_BUILD:
+            if candidate.created is None:
+                return False
+            if chosen is None or chosen.created is None:
+                return True
+            return (candidate.created, candidate.name) > (chosen.created, chosen.name)
+        case Strategy.ALPHABETICAL:
+            return chosen is None or candidate.name > chosen.name
+        case Strategy.DIGEST:
+            return chosen is None or candidate.digest != chosen.digest
 
 
 class VersionTest(Protocol):

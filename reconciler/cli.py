@@ -7,7 +7,7 @@ install's ConfigMap keeps working. Flags win over the environment.
 
 from __future__ import annotations
 
-__all__ = ["register", "run"]
+__all__ = ["register", "register_webhook", "run", "run_webhook"]
 
 import argparse
 import logging
@@ -18,7 +18,7 @@ from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
-from reconciler.options import RunOptions
+from reconciler.options import RECEIVER_SECRET_FLAGS, RunOptions, secret_env
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -116,6 +116,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace of AppProjects (env ARGOCD_NAMESPACE; default: each Application's own)",
     )
     add(
+        "--watch-namespaces",
+        default=None,
+        help="namespaces whose ImageUpdater resources are acted on: a comma list, or '*' for "
+        "all (env IMAGE_UPDATER_WATCH_NAMESPACES, ConfigMap key watch.namespaces; default: "
+        "the pod's own namespace, POD_NAMESPACE, else argocd)",
+    )
+    add(
         "--registries-conf-path",
         default=None,
         help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
@@ -163,9 +170,162 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add(
         "--listen-address",
         default="0.0.0.0",  # noqa: S104 - probes must be reachable in a pod
-        help="address the probe and metrics servers bind (default %(default)s)",
+        help="address the probe, metrics and webhook servers bind (default %(default)s)",
     )
+    add(
+        "--enable-webhook",
+        action="store_true",
+        default=None,
+        help="also receive registry push events (leader only; env ENABLE_WEBHOOK, ConfigMap "
+        "webhook.enable); see docs/push-webhooks.md",
+    )
+    add_receiver_flags(add, default_port=8082)
     parser.set_defaults(handler=run)
+
+
+def add_receiver_flags(add: Callable[..., object], *, default_port: int) -> None:
+    """The registry webhook receiver's flags, upstream's names (``run`` and ``webhook``)."""
+    add(
+        "--webhook-port",
+        type=int,
+        default=None,
+        help=f"port of the registry webhook receiver (env WEBHOOK_PORT; default {default_port})",
+    )
+    add(
+        "--webhook-require-secret",
+        nargs="?",
+        const=True,
+        default=None,
+        type=_go_bool,
+        metavar="true|false",
+        help="serve only the registry types that have a secret; --webhook-require-secret=false "
+        "serves every type, those without a secret unauthenticated (env "
+        "WEBHOOK_REQUIRE_SECRET; default true)",
+    )
+    for kind, flag in RECEIVER_SECRET_FLAGS.items():
+        add(
+            f"--{flag}-webhook-secret",
+            default=None,
+            help=f"secret of type={kind} deliveries (env {secret_env(flag)}, Secret "
+            f"argocd-image-updater-secret key webhook.{flag}-secret; prefer the env var)",
+        )
+    add(
+        "--webhook-ratelimit-allowed",
+        type=int,
+        default=None,
+        help="deliveries processed per hour, the rest delayed (never dropped); 0 = no limit "
+        "(env WEBHOOK_RATELIMIT_ALLOWED)",
+    )
+    add(
+        "--webhook-coalesce-window",
+        default="250ms",
+        help="how long push events to one repository are gathered into one targeted cycle, "
+        "Go duration (default %(default)s)",
+    )
+    add(
+        "--disable-tls",
+        action="store_true",
+        default=None,
+        help="serve the webhook receiver over plain HTTP (env DISABLE_TLS)",
+    )
+    add("--tlsminversion", default=None, help="minimum TLS version (env TLS_MIN_VERSION; 1.3)")
+    add("--tlsmaxversion", default=None, help="maximum TLS version (env TLS_MAX_VERSION; 1.3)")
+    add(
+        "--tlsciphers",
+        default=None,
+        help="colon-separated TLS 1.2 cipher suites, Go names (env TLS_CIPHERS)",
+    )
+    add(
+        "--webhook-tls-cert",
+        default=None,
+        help="receiver certificate (default /app/config/tls/tls.crt; none there: self-signed)",
+    )
+    add("--webhook-tls-key", default=None, help="receiver key (default /app/config/tls/tls.key)")
+
+
+def _go_bool(text: str) -> bool:
+    """A Go boolean flag's value, as upstream's command lines write it (``--x=false``)."""
+    if text.lower() in ("true", "1", "t"):
+        return True
+    if text.lower() in ("false", "0", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def register_webhook(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``image-updater webhook``: upstream's standalone receiver — no polling, a targeted
+    cycle per coalesced batch of push events."""
+    parser = subparsers.add_parser(
+        "webhook",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--dry-run", action="store_true", help="resolve and plan, but write nothing")
+    add_credential_rule_flags(add)
+    add("--kubeconfig", help="kubeconfig file (default: in-cluster, else ~/.kube/config)")
+    add(
+        "--configmap-dir",
+        default=None,
+        help="where upstream's ConfigMap is mounted whole ('' = do not check)",
+    )
+    add(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help="Applications processed in parallel (env MAX_CONCURRENCY; default 10)",
+    )
+    add("--argocd-namespace", default=None, help="namespace of AppProjects (env ARGOCD_NAMESPACE)")
+    add(
+        "--application-namespace",
+        action="append",
+        default=[],
+        help="namespace to watch; repeatable (default: all namespaces)",
+    )
+    add("--registries-conf-path", default=None, help="registries.conf file ('' = none)")
+    add_reachability_flags(add)
+    add(
+        "--loglevel",
+        choices=LOG_LEVELS,
+        default=None,
+        help="log level (env IMAGE_UPDATER_LOGLEVEL)",
+    )
+    add("--logformat", choices=("text", "json"), default=None, help="log format")
+    add(
+        "--disable-kube-events",
+        action="store_true",
+        default=None,
+        help="do not create Kubernetes Events (env IMAGE_UPDATER_KUBE_EVENTS=false)",
+    )
+    _add_git_flags(add)
+    add(
+        "--listen-address",
+        default="0.0.0.0",  # noqa: S104 - the receiver must be reachable in a pod
+        help="address the receiver binds (default %(default)s)",
+    )
+    add_receiver_flags(add, default_port=8080)
+    parser.set_defaults(
+        handler=run_webhook,
+        # What `run` has and the receiver does not: the run options are built from them.
+        once=False,
+        interval="2m",
+        applications_api=None,
+        argocd_server_addr=None,
+        argocd_grpc_web=None,
+        argocd_insecure=None,
+        argocd_plaintext=None,
+        argocd_token=None,
+        match_application_label=None,
+        match_application_name=[],
+        health_port=0,
+        metrics_port=0,
+        api_unready_after="60s",
+        leader_election=False,
+        leader_election_namespace=None,
+        leader_election_name="image-updater-leader",
+        enable_webhook=True,
+        standalone=True,
+    )
 
 
 def _add_git_flags(add: Callable[..., object]) -> None:
@@ -247,11 +407,15 @@ def _add_git_flags(add: Callable[..., object]) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run_webhook(args: argparse.Namespace) -> int:
+    return run(args, command="webhook")
+
+
+def run(args: argparse.Namespace, command: str = "run") -> int:
     try:
         options = RunOptions.from_args(args)
     except (ImageUpdaterError, ValueError) as exc:
-        print(f"image-updater run: {exc}", file=sys.stderr)
+        print(f"image-updater {command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(options.loglevel, options.logformat)
     from imageupdater.registries_conf import RegistriesConf  # yaml, cryptography: only now
@@ -259,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         conf = RegistriesConf.from_flag(options.registries_conf_path)
     except ImageUpdaterError as exc:
-        print(f"image-updater run: --registries-conf-path: {exc}", file=sys.stderr)
+        print(f"image-updater {command}: --registries-conf-path: {exc}", file=sys.stderr)
         return EXIT_INVALID
     # Imported here: the process wiring pulls in the Kubernetes and HTTP clients, which
     # `--help` and flag errors should not wait for.

@@ -13,6 +13,9 @@
   turns ready again by itself with the next answer.
 * After each completed cycle the time is recorded
   (``image_updater_last_successful_cycle_timestamp_seconds``).
+* Targeted cycles (``run_for``: registry push events) run just the Applications named,
+  through the same ``Cycle``, between the other cycles; requests waiting together share one.
+  With ``resync`` off (the standalone ``webhook`` command) they are the only cycles.
 Only the leader runs cycles; every replica keeps its index warm to take over at once.
 """
 
@@ -24,8 +27,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,13 +56,18 @@ class ControllerSettings:
     # long enough to ride out an API server restart, short enough that an endpoint which
     # cannot see changes is taken out of rotation (and alerted on).
     api_unready_after: float = 60.0
+    # False: no periodic resync and no cycles for watched changes — only the targeted
+    # cycles ``run_for`` asks for (upstream's standalone ``webhook`` command polls nothing).
+    resync: bool = True
 
 
 def _interesting(app: Application) -> tuple[Any, ...]:
-    """What a change must touch to need processing: our annotations and the spec."""
+    """What a change must touch to need processing: our annotations, the spec, the live
+    images, and the labels (an ImageUpdater's labelSelectors select by them)."""
     annotations = review.our_annotations(app)
     images = (app.get("status", {}).get("summary") or {}).get("images")
-    return (sorted(annotations.items()), repr(app.get("spec")), repr(images))
+    labels = repr(app.get("metadata", {}).get("labels"))
+    return (sorted(annotations.items()), repr(app.get("spec")), repr(images), labels)
 
 
 def _lists_images(app: Application) -> bool:
@@ -106,6 +115,8 @@ class Controller:
         # Per scope (namespace, None = all): since when its lists and watches have failed
         # without an answer in between, and the last error.
         self._api_failing: dict[str | None, tuple[float, str]] = {}
+        # Targeted cycles asked for and not run yet: (trigger, keys, who waits for it).
+        self._requests: list[tuple[str, frozenset[str], asyncio.Future[CycleResult | None]]] = []
 
     # -- readiness ---------------------------------------------------------------------------
 
@@ -262,6 +273,46 @@ class Controller:
             self._retry_at = result.retry_at
         return result
 
+    def run_for(
+        self, keys: Iterable[str], trigger: str = "push"
+    ) -> asyncio.Future[CycleResult | None]:
+        """Ask for one cycle over just the Applications ``keys`` names (``namespace/name``
+        keys of the index), run by the control loop through the same ``Cycle`` as every
+        other cycle, so a targeted update decides exactly as a resync would. Requests
+        waiting together are served by one cycle. The future resolves with its result, or
+        with None when this replica is not the leader (nothing ran)."""
+        future: asyncio.Future[CycleResult | None] = asyncio.get_running_loop().create_future()
+        self._requests.append((trigger, frozenset(keys), future))
+        self._wake.set()
+        return future
+
+    async def _serve_requests(self) -> None:
+        requests, self._requests = self._requests, []
+        if not self.is_leader():
+            for _, _, future in requests:
+                if not future.done():
+                    future.set_result(None)
+            return
+        keys = sorted(set().union(*(wanted for _, wanted, _ in requests)))
+        try:
+            result = await self.run_once(requests[0][0], keys)
+        except BaseException as exc:
+            for _, _, future in requests:
+                if not future.done():
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+            raise
+        for _, _, future in requests:
+            if not future.done():
+                future.set_result(result)
+
+    def _cancel_requests(self) -> None:
+        requests, self._requests = self._requests, []
+        for _, _, future in requests:
+            future.cancel()
+
     def _seconds_until_retry(self) -> float | None:
         if self._retry_at is None:
             return None
@@ -281,6 +332,7 @@ class Controller:
         try:
             await self._loop()
         finally:
+            self._cancel_requests()
             for task in watchers:
                 task.cancel()
             for task in watchers:
@@ -289,7 +341,8 @@ class Controller:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        next_resync = loop.time()
+        resync = self.settings.resync
+        next_resync = loop.time() if resync else math.inf
         self._dirty.clear()
         if self.leader_changed is not None:
             # Leadership won before the loop starts is what the first resync below serves;
@@ -308,11 +361,16 @@ class Controller:
                     await self.run_once("resync")
                 next_resync = loop.time() + self.settings.interval
                 continue
+            if self._requests:
+                await self._serve_requests()
+                continue
             retry = self._seconds_until_retry()
             if retry is not None and retry <= 0 and self.is_leader():
                 self._retry_at = None
                 await self.run_once("sync-window")
                 continue
+            if not resync:
+                self._dirty.clear()  # watched changes wait for a push (no polling)
             if self._dirty and self.is_leader():
                 await asyncio.sleep(self.settings.debounce)
                 keys, self._dirty = sorted(self._dirty), set()
@@ -321,6 +379,7 @@ class Controller:
             timeout = next_resync - now
             if retry is not None:
                 timeout = min(timeout, retry)
+            timeout = min(timeout, 3600.0)  # math.inf without resync
             self._wake.clear()
             waits = [asyncio.ensure_future(self._wake.wait())]
             if self.leader_changed is not None:
@@ -335,5 +394,5 @@ class Controller:
                     task.cancel()
             if self.leader_changed is not None and self.leader_changed.is_set():
                 self.leader_changed.clear()
-                if self.is_leader():
+                if self.is_leader() and resync:
                     next_resync = loop.time()

@@ -18,6 +18,13 @@
    registry that hangs holds back only the Applications that use it, and those only until
    the deadline; a batch writer receives the whole cycle's planned changes at the end.
 
+Update policies (``reconciler.policies``): the policies that apply to an Application are
+part of its resolution keys, the resolver filters the candidates by them before the
+strategy chooses, a policy deferral (``minimumAge``, ``updateWindows``) is an
+``UpdateDeferred`` Event next to the sync windows', and findings go to the
+``PolicyReporter`` (Events, metric, the policies' status at the cycle's end). Applications
+without policies take exactly the path they took before.
+
 Nothing is written when nothing changes, a version is never lowered, and an image whose
 registry failed is reported (a WARNING log line and an Event) while the rest of the
 Application proceeds. Event messages never carry counters or countdowns — the recorder
@@ -45,7 +52,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from imageupdater import review, syncwindows
 from imageupdater.application import (
@@ -68,11 +75,15 @@ from imageupdater.errors import (
 from imageupdater.plan import current_overrides, plan_overrides
 from imageupdater.policy import ImagePolicy
 from imageupdater.resolver import Resolution
+from imageupdater.tags import TagInfo
+from imageupdater.updatepolicy import Finding, PolicyFilter
 from imageupdater.updatepolicy.holds import parse_holds
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
+from reconciler.configsource import ConfigSource
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.policies import PolicyReporter
 from reconciler.work import (
     AppWork,
     CycleResult,
@@ -101,7 +112,15 @@ log = logging.getLogger("image_updater.reconciler")
 _Windows = tuple[syncwindows.SyncWindow, ...] | str
 _ProjectCache = dict[tuple[str, str], "asyncio.Future[_Windows]"]
 Lookup = Resolution | ImageUpdaterError
-ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
+
+
+class ResolveFn(Protocol):
+    """``ResolverService.resolve``: called with ``policies`` only for an Application that
+    update policies apply to."""
+
+    def __call__(
+        self, policy: ImagePolicy, current: str | None, /, policies: PolicyFilter | None = ...
+    ) -> Awaitable[Resolution]: ...
 
 
 def _failure_text(job: Job, exc: ImageUpdaterError) -> str:
@@ -198,6 +217,7 @@ class _Report:
 
     problems: list[str] = field(default_factory=list)
     deferred: str | None = None
+    policy_deferred: tuple[str, ...] = ()  # by update policies, one per image
 
 
 @dataclass(slots=True)
@@ -230,6 +250,8 @@ class Cycle:
         scope: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         writers: Mapping[str, Writer] | None = None,
         reviews: review.ReviewMemo | None = None,
+        policies: PolicyReporter | None = None,
+        configs: ConfigSource | None = None,
     ) -> None:
         # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
         # cycle, however long the cycle takes).
@@ -254,6 +276,11 @@ class Cycle:
         # Lives across cycles: an Application whose annotations and live images are those
         # of the last cycle is not parsed or checked again.
         self.reviews = reviews if reviews is not None else review.ReviewMemo()
+        # None: no update policies are read (an install without them, most tests).
+        self.policies = policies
+        # Where each Application's configuration comes from (reconciler.configsource):
+        # None = its annotations, as always; the ImageUpdater resources' source otherwise.
+        self.configs = configs
 
     async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
         result = CycleResult()
@@ -301,6 +328,10 @@ class Cycle:
                     if task.done():
                         task.result()
                 await self._write_batches(state)
+                if self.policies is not None:
+                    await self.policies.finish(trigger)
+                if self.configs is not None:
+                    await self.configs.finish(result, trigger)
             finally:
                 # The writers wait for work that will not come; anything else still running
                 # is left only when the cycle failed or was cancelled: leave nothing behind,
@@ -338,15 +369,20 @@ class Cycle:
     # -- 1. review and select ------------------------------------------------------------------
 
     async def _prepare(self, app: Application, result: CycleResult) -> AppWork | None:
-        reviewed = self.reviews.reviewed(app, self.settings.credentials)
+        if self.configs is None:
+            reviewed = self.reviews.reviewed(app, self.settings.credentials)
+        else:
+            reviewed = await self.configs.reviewed(app, self.reviews, self.settings.credentials)
         if reviewed is None:
             return None
         found = reviewed.review
         key = app_key(app)
+        policies = self.policies.applicable(app, key) if self.policies is not None else None
         config = found.config
         if config is None:
             result.errors += 1
             result.failed_apps.add(key)
+            result.tally(key).errors += 1
             self.metrics.invalid_configs.labels(key).inc()
             message = "; ".join(str(p) for p in found.errors)
             self.metrics.applications_skipped.labels("invalid_configuration").inc()
@@ -408,12 +444,13 @@ class Cycle:
             result.images_considered += 1
             running = running_version(policy, override, entry)
             current = running.tag if running is not None else None
-            jobs.append(Job(policy, resolution_key(policy, current), running))
+            jobs.append(Job(policy, resolution_key(policy, current, policies), running, policies))
         self.metrics.images_watched.labels(key).set(len(jobs))
+        result.tally(key).images = len(jobs)
         if not jobs:
             self.metrics.applications_skipped.labels("no_live_images").inc()
             return None
-        return AppWork(app, config, source, jobs)
+        return AppWork(app, config, source, jobs, policies)
 
     async def _unheld(
         self, app: Application, key: str, images: Sequence[ImagePolicy], result: CycleResult
@@ -474,7 +511,11 @@ class Cycle:
             timer = asyncio.timeout(deadline if deadline > 0 else None)
             try:
                 async with timer:
-                    outcome = await self.resolve(job.policy, job.current)
+                    if job.policies is None:
+                        outcome = await self.resolve(job.policy, job.current)
+                    else:
+                        judge = PolicyFilter(job.policies, job.running, self.clock())
+                        outcome = await self.resolve(job.policy, job.current, judge)
             except TimeoutError:
                 if not timer.expired():
                     raise
@@ -526,7 +567,11 @@ class Cycle:
             if isinstance(outcome, ImageUpdaterError):
                 failures.append((job, outcome))
                 continue
-            choice = chosen_image(job.policy, outcome.tag, outcome.digest) if outcome else None
+            choice = (
+                chosen_image(job.policy, outcome.tag, outcome.digest, pin_digest=outcome.pin_digest)
+                if outcome
+                else None
+            )
             if choice is not None:
                 pairs.append((job.running, choice))
         return outdated_choices(pairs)
@@ -606,7 +651,10 @@ class Cycle:
         if failures:
             state.result.errors += len(failures)
             state.result.failed_apps.add(key)
+            state.result.tally(key).errors += len(failures)
             self.metrics.images_errors.labels(key).inc(len(failures))
+        if item.policies is not None and self.policies is not None:
+            await self._policy_outcomes(item, outcomes, chosen, report, state.result)
         decision = await self._decide(item, chosen, state)
         method = item.config.write_back.method
         writer = self.writers[method]
@@ -621,6 +669,58 @@ class Cycle:
             outcome = decision
         await self._settle(outcome, state.result, report)
         await self._report(item, report)
+
+    async def _policy_outcomes(
+        self,
+        item: AppWork,
+        outcomes: dict[ResolutionKey, Lookup],
+        chosen: Sequence[ChosenImage],
+        report: _Report,
+        result: CycleResult,
+    ) -> None:
+        """What the update policies said about this Application's images: deferrals into
+        its report, findings to the reporter (about an image's update only when it moves)."""
+        assert self.policies is not None
+        key = app_key(item.app)
+        moving = {choice.policy for choice in chosen}
+        findings: list[Finding] = []
+        deferred_until: list[dt.datetime] = []
+        for job in item.jobs:
+            outcome = outcomes.get(job.key)
+            if not isinstance(outcome, Resolution) or outcome.decision is None:
+                continue
+            choice = chosen_image(
+                job.policy, outcome.tag, outcome.digest, pin_digest=outcome.pin_digest
+            )
+            moves = (
+                choice is not None
+                and job.policy in moving
+                and (job.running is None or job.running != choice.version)
+            )
+            picked = TagInfo(choice.tag) if moves and choice is not None else None
+            findings.extend(outcome.decision.findings_for(picked))
+            held = outcome.deferral
+            if held is not None:
+                deferred_until.append(held.until)
+                label = job.policy.image.alias or job.policy.image.full_name
+                until = held.until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                report.policy_deferred = (*report.policy_deferred, held.describe(label))
+                log.info(
+                    "update of image '%s' of %s deferred until %s by %s, rule %s",
+                    job.policy.image.full_name,
+                    key,
+                    until,
+                    held.policy,
+                    held.rule,
+                    extra={"application": key, "reason": "policy_deferred"},
+                )
+        if deferred_until:
+            if key not in result.deferred_apps:
+                result.deferred += 1
+                result.deferred_apps.add(key)
+                self.metrics.deferred.labels(key).inc()
+            result.defer_until(min(deferred_until))
+        await self.policies.report(item.app, key, findings)
 
     async def _write_batches(self, state: _CycleState) -> None:
         """Hand each batch writer the cycle's planned changes, all at once."""
@@ -644,8 +744,11 @@ class Cycle:
             )
         else:
             await self.events.forget(key, "ImageUpdateFailed")
-        if report.deferred is not None:
-            await self.events.record(item.app, "Normal", "UpdateDeferred", report.deferred)
+        deferred = report.deferred
+        if report.policy_deferred:
+            deferred = "; ".join(t for t in (deferred, *report.policy_deferred) if t)
+        if deferred is not None:
+            await self.events.record(item.app, "Normal", "UpdateDeferred", deferred)
         else:
             await self.events.forget(key, "UpdateDeferred")
 
@@ -656,6 +759,7 @@ class Cycle:
             case Written(work, plan, commit):
                 result.patches += 1
                 result.images_updated += len(plan.changes)
+                result.tally(key).changes.extend(plan.changes)
                 if commit is None:
                     self.metrics.patches.labels("ok").inc()
                 self.metrics.images_updated.labels(key).inc(len(plan.changes))
@@ -670,6 +774,7 @@ class Cycle:
             case WriteFailed(_, reason, rejected, public):
                 result.errors += 1
                 result.failed_apps.add(key)
+                result.tally(key).errors += 1
                 if rejected:
                     if outcome.work.config.write_back.method == "argocd":
                         self.metrics.patches.labels("error").inc()
@@ -680,13 +785,15 @@ class Cycle:
             case Blocked(_, reason):
                 result.errors += 1
                 result.failed_apps.add(key)
+                result.tally(key).errors += 1
                 log.warning("not updating %s: %s", key, reason, extra={"application": key})
                 report.problems.append(reason)
             case Deferred(work, _, decision, windows, now):
-                result.deferred += 1
-                result.deferred_apps.add(key)
+                if key not in result.deferred_apps:  # an update policy may have deferred too
+                    result.deferred += 1
+                    result.deferred_apps.add(key)
+                    self.metrics.deferred.labels(key).inc()
                 result.defer_until(decision.retry_at)
-                self.metrics.deferred.labels(key).inc()
                 log.info("update of %s deferred: %s", key, decision.reason)
                 report.deferred = _deferral_text(windows, work.app, decision, now)
             case Skipped(_, "dry-run", plan):

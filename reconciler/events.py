@@ -176,8 +176,9 @@ class EventRecorder:
                 "annotations": dict(annotations or {}),
             },
             "involvedObject": {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Application",
+                # An ImageUpdater's Events name it; everything else is an Application's.
+                "apiVersion": app.get("apiVersion") or "argoproj.io/v1alpha1",
+                "kind": app.get("kind") or "Application",
                 "name": meta.get("name", ""),
                 "namespace": namespace,
                 "uid": meta.get("uid", ""),

@@ -10,7 +10,13 @@ that had to be restarted, and Applications skipped and why.
 
 from __future__ import annotations
 
-__all__ = ["SKIP_REASONS", "WATCH_RESTART_REASONS", "GitMetrics", "ReconcilerMetrics"]
+__all__ = [
+    "SKIP_REASONS",
+    "WATCH_RESTART_REASONS",
+    "GitMetrics",
+    "ReceiverMetrics",
+    "ReconcilerMetrics",
+]
 
 import platform
 
@@ -108,8 +114,17 @@ class ReconcilerMetrics:
         )
         self.deferred = Counter(
             "image_updater_updates_deferred",
-            "Image updates held back by an AppProject sync window",
+            "Image updates held back by an AppProject sync window or by an update policy's "
+            "minimumAge or updateWindows",
             ["application"],
+            registry=registry,
+        )
+        self.policy_violations = Counter(
+            "image_updater_policy_violations",
+            "Update-policy breaches found, counted when one starts to stand (not once per "
+            "cycle): a standing violation of any action, a Warn or Audit finding about an "
+            "update made; policy is Kind/name or Kind/namespace/name",
+            ["policy", "rule", "action"],
             registry=registry,
         )
         self.invalid_configs = Counter(
@@ -197,6 +212,71 @@ class GitMetrics:
     def observe(self, operation: str, seconds: float, ok: bool) -> None:
         """The repository cache's hook: called once per git process."""
         self.operation_duration.labels(operation, "ok" if ok else "error").observe(seconds)
+
+
+# What became of a coalesced batch of push events: a targeted cycle ran, no Application
+# uses the repository, or this replica is not the leader (the leader's receiver serves).
+PUSH_BATCH_RESULTS = ("ran", "no_match", "not_leader")
+
+
+class ReceiverMetrics:
+    """The registry webhook receiver's series (ours; upstream exports none for it).
+
+    ``type`` is a registry type of :data:`imageupdater.pushevents.SOURCES` or ``unknown``;
+    ``reason`` one of :data:`imageupdater.pushevents.RefusalReason`.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.received = Counter(
+            "image_updater_push_events_received",
+            "Registry webhook deliveries received, by registry type",
+            ["type"],
+            registry=registry,
+        )
+        self.accepted = Counter(
+            "image_updater_push_events_accepted",
+            "Push events read from authenticated deliveries, by registry type",
+            ["type"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "image_updater_push_events_rejected",
+            "Registry webhook deliveries refused, by registry type and reason",
+            ["type", "reason"],
+            registry=registry,
+        )
+        self.coalesced = Counter(
+            "image_updater_push_events_coalesced",
+            "Push events merged into a batch already waiting for the same repository",
+            registry=registry,
+        )
+        self.batches = Counter(
+            "image_updater_push_batches",
+            "Coalesced batches of push events (one per repository), by result ("
+            + ", ".join(PUSH_BATCH_RESULTS)
+            + ")",
+            ["result"],
+            registry=registry,
+        )
+        self.delayed = Counter(
+            "image_updater_push_events_delayed",
+            "Deliveries held back by --webhook-ratelimit-allowed (delayed, never dropped)",
+            registry=registry,
+        )
+        self.waiting = Gauge(
+            "image_updater_push_events_waiting",
+            "Repositories whose push events wait for a --webhook-ratelimit-allowed turn",
+            registry=registry,
+        )
+        self.push_to_update = Histogram(
+            "image_updater_push_to_update_seconds",
+            "From receiving a batch's first push event to its targeted cycle having written "
+            "the update (batches that updated something)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+            registry=registry,
+        )
+        for result in PUSH_BATCH_RESULTS:
+            self.batches.labels(result)
 
 
 def _register_process_metrics(registry: CollectorRegistry) -> Gauge:

@@ -10,10 +10,11 @@ Cheap to import: ``image-updater --help`` and flag errors load this module.
 
 from __future__ import annotations
 
-__all__ = ["ApplicationsAPIKind", "GitOptions", "RunOptions"]
+__all__ = ["ApplicationsAPIKind", "GitOptions", "ReceiverOptions", "RunOptions", "receiver_options"]
 
 import argparse
 import os
+import re  # fixed patterns only (namespace names), never a user's
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ from imageupdater.logsetup import log_settings
 from imageupdater.tags import Glob
 
 if TYPE_CHECKING:
+    from imageupdater.pushevents import ReceiverConfig
     from imageupdater.registry.reachability import ReachabilityPolicy
+    from reconciler.receiver_tls import TlsSettings
 
 ApplicationsAPIKind = Literal["kubernetes", "argocd"]
 SigningMethod = Literal["openpgp", "ssh"]
@@ -120,6 +123,11 @@ class RunOptions:
     loglevel: str  # --loglevel / IMAGE_UPDATER_LOGLEVEL
     logformat: str  # --logformat / IMAGE_UPDATER_LOGFORMAT
     git: GitOptions
+    receiver: ReceiverOptions | None = None  # --enable-webhook; None = no receiver
+    standalone: bool = False  # the `webhook` command: push events only, no polling
+    # --watch-namespaces / IMAGE_UPDATER_WATCH_NAMESPACES (watch.namespaces): where
+    # ImageUpdater resources are read; None = every namespace ('*').
+    watch_namespaces: tuple[str, ...] | None = ("argocd",)
 
     @classmethod
     def from_args(
@@ -162,6 +170,9 @@ class RunOptions:
             raise InvalidInput(
                 f"--api-unready-after {args.api_unready_after!r}: must be longer than 0s"
             )
+        enable_webhook = _flag_or_env_bool(args.enable_webhook, env, "ENABLE_WEBHOOK")
+        if enable_webhook and args.once:
+            raise InvalidInput("--enable-webhook (or ENABLE_WEBHOOK) and --once do not go together")
         if api == "argocd" and not server:
             raise InvalidInput(
                 "--applications-api argocd needs --argocd-server-addr (or ARGOCD_SERVER)"
@@ -196,7 +207,42 @@ class RunOptions:
             loglevel=loglevel,
             logformat=logformat,
             git=_git_options(args, env),
+            standalone=getattr(args, "standalone", False),
+            watch_namespaces=watch_namespaces(getattr(args, "watch_namespaces", None), env),
+            receiver=(
+                receiver_options(
+                    args, env, default_port=8080 if getattr(args, "standalone", False) else 8082
+                )
+                if enable_webhook
+                else None
+            ),
         )
+
+
+def watch_namespaces(flag: str | None, env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """Upstream's ``--watch-namespaces``: "" = the pod's own namespace, ``*`` = all (None),
+    else a comma list. An empty item or a name Kubernetes would refuse is an error."""
+    raw = flag if flag is not None else env.get("IMAGE_UPDATER_WATCH_NAMESPACES", "")
+    where = "--watch-namespaces" if flag is not None else "IMAGE_UPDATER_WATCH_NAMESPACES"
+    text = raw.strip()
+    if not text:
+        return (env.get("POD_NAMESPACE") or "argocd",)
+    if text == "*":
+        return None
+    names = [part.strip() for part in text.split(",")]
+    for name in names:
+        if name == "*":
+            raise InvalidInput(f"{where} {raw!r}: '*' means every namespace and stands alone")
+        if not _DNS_LABEL.fullmatch(name):
+            raise InvalidInput(
+                f"{where} {raw!r}: {name!r} is not a namespace name (lowercase letters, digits "
+                "and '-', at most 63 characters); give a comma list such as 'argocd,team-a', "
+                "or '*' for all"
+            )
+    return tuple(dict.fromkeys(names))
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _git_options(args: argparse.Namespace, env: Mapping[str, str]) -> GitOptions:
@@ -234,4 +280,113 @@ def _git_options(args: argparse.Namespace, env: Mapping[str, str]) -> GitOptions
         cache_dir=args.git_cache_dir or env.get("IMAGE_UPDATER_GIT_CACHE", DEFAULT_GIT_CACHE),
         known_hosts_path=known_hosts,
         parallel_repositories=parallel,
+    )
+
+
+# --<flag>-webhook-secret / <ENV>_WEBHOOK_SECRET per registry type; the install's env vars
+# come from the argocd-image-updater-secret keys webhook.<flag>-secret, as upstream's do.
+RECEIVER_SECRET_FLAGS = {
+    "docker.io": "docker",
+    "ghcr.io": "ghcr",
+    "quay.io": "quay",
+    "harbor": "harbor",
+    "acr": "acr",
+    "aliyun-acr": "aliyun-acr",
+    "cloudevents": "cloudevents",
+    "distribution": "distribution",
+    "generic": "generic",
+}
+
+
+def secret_env(flag: str) -> str:
+    return flag.upper().replace("-", "_") + "_WEBHOOK_SECRET"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverOptions:
+    """The registry webhook receiver's settings (``run --enable-webhook`` and ``webhook``)."""
+
+    port: int  # --webhook-port / WEBHOOK_PORT
+    address: str  # --listen-address
+    config: ReceiverConfig  # secrets per type, --webhook-require-secret (repr hides secrets)
+    ratelimit_allowed: int  # --webhook-ratelimit-allowed / WEBHOOK_RATELIMIT_ALLOWED, per hour
+    tls: TlsSettings | None  # None = --disable-tls / DISABLE_TLS
+    window: float  # --webhook-coalesce-window, seconds
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"environment variable {name}={raw!r}: expected {low} to {high}")
+    return int(raw)
+
+
+def receiver_options(
+    args: argparse.Namespace, env: Mapping[str, str], *, default_port: int
+) -> ReceiverOptions:
+    """The receiver's options from its flags and upstream's environment variables."""
+    from imageupdater.pushevents import ReceiverConfig
+    from reconciler.receiver_tls import (
+        DEFAULT_TLS_CERT,
+        DEFAULT_TLS_KEY,
+        TlsSettings,
+        parse_ciphers,
+        parse_version,
+    )
+
+    port = args.webhook_port
+    if port is None:
+        port = _env_int(env, "WEBHOOK_PORT", default_port, 0, 65535)
+    if not 0 <= port <= 65535:
+        raise InvalidInput(f"--webhook-port {port}: expected 0 to 65535")
+    secrets = {}
+    for kind, flag in RECEIVER_SECRET_FLAGS.items():
+        value = getattr(args, f"{flag.replace('-', '_')}_webhook_secret")
+        secrets[kind] = value if value is not None else env.get(secret_env(flag), "")
+    require = args.webhook_require_secret
+    if require is None:
+        require = _env_bool(env, "WEBHOOK_REQUIRE_SECRET", True)
+    config = ReceiverConfig(secrets, require_secret=require)
+    if not config.enabled():
+        # Upstream starts and refuses every delivery; a receiver that can accept nothing is
+        # a misconfiguration, said at start.
+        raise InvalidInput(
+            "the webhook receiver has no registry type to serve: give at least one "
+            "--<type>-webhook-secret (or its <TYPE>_WEBHOOK_SECRET variable, from the "
+            "argocd-image-updater-secret key webhook.<type>-secret), or turn "
+            "--webhook-require-secret off"
+        )
+    allowed = args.webhook_ratelimit_allowed
+    if allowed is None:
+        allowed = _env_int(env, "WEBHOOK_RATELIMIT_ALLOWED", 0, 0, 10**9)
+    if allowed < 0:
+        raise InvalidInput(f"--webhook-ratelimit-allowed {allowed}: must not be negative")
+    disable_tls = args.disable_tls
+    if disable_tls is None:
+        disable_tls = _env_bool(env, "DISABLE_TLS", False)
+    tls = None
+    if not disable_tls:
+        minimum = args.tlsminversion or env.get("TLS_MIN_VERSION") or "1.3"
+        maximum = args.tlsmaxversion or env.get("TLS_MAX_VERSION") or "1.3"
+        tls = TlsSettings(
+            minimum=parse_version(minimum, "--tlsminversion"),
+            maximum=parse_version(maximum, "--tlsmaxversion"),
+            ciphers=parse_ciphers(args.tlsciphers or env.get("TLS_CIPHERS", "")),
+            cert_file=Path(args.webhook_tls_cert) if args.webhook_tls_cert else DEFAULT_TLS_CERT,
+            key_file=Path(args.webhook_tls_key) if args.webhook_tls_key else DEFAULT_TLS_KEY,
+        )
+    window = parse_duration(args.webhook_coalesce_window)
+    if not 0 <= window <= 60:
+        raise InvalidInput(
+            f"--webhook-coalesce-window {args.webhook_coalesce_window!r}: expected 0s to 60s"
+        )
+    return ReceiverOptions(
+        port=port,
+        address=args.listen_address,
+        config=config,
+        ratelimit_allowed=allowed,
+        tls=tls,
+        window=window,
     )

@@ -23,6 +23,7 @@ from imageupdater.cli import EXIT_FAILED, EXIT_OK
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry_metrics import RegistryCounterCollector
 from imageupdater.service import ResolverService, conf_watch_path, watch_registries_conf
+from imageupdater.updatepolicy_source import PolicyWatch
 from reconciler.apps_api import ApplicationsAPI, KubeApplications
 from reconciler.argocd_api import ArgoCDApplications
 from reconciler.controller import Controller, ControllerSettings
@@ -30,9 +31,11 @@ from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
 from reconciler.gitwiring import git_writer
 from reconciler.health import serve_probes
+from reconciler.imageupdaters import ImageUpdaters, application_namespaces
 from reconciler.leader import LeaderElector
 from reconciler.metrics import GitMetrics, ReconcilerMetrics
 from reconciler.options import RunOptions
+from reconciler.policies import PolicyReporter
 from reconciler.writeback import ArgoCDWriter
 
 log = logging.getLogger("image_updater.reconciler")
@@ -52,13 +55,13 @@ def _api(
         return ArgoCDApplications(
             argocd,
             metrics,
-            namespaces=options.namespaces,
+            namespaces=application_namespaces(options.namespaces, options.watch_namespaces),
             label_selector=options.label_selector,
         )
     return KubeApplications(
         client,
         metrics,
-        namespaces=options.namespaces,
+        namespaces=application_namespaces(options.namespaces, options.watch_namespaces),
         label_selector=options.label_selector,
         project_namespace=options.argocd_namespace,
     )
@@ -93,6 +96,25 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             stack=stack,
         )
         is_leader = elector.is_leader if elector is not None else (lambda: True)
+        policies = PolicyReporter(
+            PolicyWatch(client.list, component="the reconciler"),
+            client=client,
+            metrics=metrics,
+            events=events,
+            dry_run=options.dry_run,
+            is_leader=is_leader,
+        )
+        await policies.watch.refresh()  # before the first cycle
+        image_updaters = ImageUpdaters(
+            client,
+            events=events,
+            namespaces=options.watch_namespaces,
+            annotation_namespaces=options.namespaces or None,
+            rules=options.credentials,
+            dry_run=options.dry_run,
+            is_leader=is_leader,
+        )
+        updater_versions = await image_updaters.refresh()  # before the first cycle
         cycle = Cycle(
             api=api,
             resolve=resolver.resolve,
@@ -106,6 +128,8 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             ),
             is_leader=is_leader,
             writers={"argocd": ArgoCDWriter(api), "git": git},
+            policies=policies,
+            configs=image_updaters,
         )
         controller = Controller(
             api=api,
@@ -115,11 +139,16 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 interval=options.interval,
                 name_patterns=options.name_patterns,
                 api_unready_after=options.api_unready_after,
+                resync=not options.standalone,
             ),
             is_leader=is_leader,
             leader_changed=elector.changed if elector is not None else None,
         )
         metrics.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
+        image_updaters.connect(
+            lambda: controller.index.values(),
+            lambda keys: controller.run_for(keys, trigger="imageupdater"),
+        )
         _watch_registry_counters(resolver, metrics)
         if not options.once:
             await stack.enter_async_context(
@@ -132,6 +161,11 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 )
             )
         tasks = []
+        if not options.once:
+            tasks.append(asyncio.create_task(policies.watch.run(), name="update-policies"))
+            tasks.append(
+                asyncio.create_task(image_updaters.run(updater_versions), name="imageupdaters")
+            )
         watched = conf_watch_path(options.registries_conf_path)
         if watched is not None and not options.once:
             tasks.append(
@@ -143,6 +177,19 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
             # Give the first election a moment so a lone replica starts work at once.
             await elector.try_acquire_or_renew()
+        if options.receiver is not None and not options.once:
+            from reconciler.receiver import receiving  # aiohttp's server: only when asked
+
+            await stack.enter_async_context(
+                receiving(
+                    options.receiver,
+                    controller=controller,
+                    resolver=resolver,
+                    registry=registry,
+                    rules=options.credentials,
+                    is_leader=is_leader,
+                )
+            )
         main = asyncio.create_task(controller.run(), name="controller")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -7,6 +7,7 @@ only the flow (parse, resolve once, plan, write).
 from __future__ import annotations
 
 __all__ = [
+    "AppTally",
     "AppWork",
     "Commit",
     "CycleResult",
@@ -23,7 +24,9 @@ from typing import Any
 from imageupdater.application import Application, SourceRef
 from imageupdater.choice import RunningVersion
 from imageupdater.credentials import CredentialRules
+from imageupdater.plan import Change
 from imageupdater.policy import AppConfig, ImagePolicy
+from imageupdater.updatepolicy import PolicySet
 
 ResolutionKey = tuple[Any, ...]
 
@@ -42,6 +45,16 @@ class CycleSettings:
 
 
 @dataclass(slots=True)
+class AppTally:
+    """One Application's part of a cycle: images considered (live or forced), errors, and
+    the image changes written."""
+
+    images: int = 0
+    errors: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class CycleResult:
     applications: int = 0
     images_considered: int = 0
@@ -54,6 +67,14 @@ class CycleResult:
     retry_at: dt.datetime | None = None
     deferred_apps: set[str] = field(default_factory=set)
     failed_apps: set[str] = field(default_factory=set)  # an error held back some of its images
+    # Per Application ("namespace/name"): what an ImageUpdater's status adds up.
+    apps: dict[str, AppTally] = field(default_factory=dict)
+
+    def tally(self, key: str) -> AppTally:
+        found = self.apps.get(key)
+        if found is None:
+            found = self.apps[key] = AppTally()
+        return found
 
     def summary(self) -> str:
         return (
@@ -83,6 +104,7 @@ class Job:
     policy: ImagePolicy
     key: ResolutionKey
     running: RunningVersion | None  # the override set in the spec, else the live image
+    policies: PolicySet | None = None  # the update policies of its Application
 
     @property
     def current(self) -> str | None:
@@ -96,11 +118,16 @@ class AppWork:
     config: AppConfig
     source: SourceRef
     jobs: list[Job]
+    policies: PolicySet | None = None
 
 
-def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
-    """What makes two images' resolutions identical: everything but alias and targets."""
-    return (
+def resolution_key(
+    policy: ImagePolicy, current: str | None, policies: PolicySet | None = None
+) -> ResolutionKey:
+    """What makes two images' resolutions identical: everything but alias and targets, and
+    the update policies that judge it (Applications under different policies never share a
+    resolution; without policies the key is what it always was)."""
+    key = (
         policy.image.identity(),
         policy.strategy,
         policy.constraint,
@@ -110,3 +137,4 @@ def resolution_key(policy: ImagePolicy, current: str | None) -> ResolutionKey:
         str(policy.pull_secret) if policy.pull_secret else None,
         current,
     )
+    return key if policies is None else (*key, policies)

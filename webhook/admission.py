@@ -22,11 +22,12 @@ from __future__ import annotations
 __all__ = ["Admission", "AdmissionSettings", "ResolveFn"]
 
 import asyncio
+import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from imageupdater import annotations as annotation_parser
 from imageupdater import review
@@ -45,6 +46,7 @@ from imageupdater.plan import current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
+from imageupdater.updatepolicy import PolicyFilter
 from imageupdater.updatepolicy.holds import parse_holds
 from webhook.policies import PolicyWatch, application_findings, is_policy, policy_verdict
 from webhook.review import Request, Verdict
@@ -52,7 +54,15 @@ from webhook.windows import SyncWindowGate
 
 log = logging.getLogger("image_updater.webhook")
 
-ResolveFn = Callable[[ImagePolicy, str | None], Awaitable[Resolution]]
+
+class ResolveFn(Protocol):
+    """The resolver: the tag ``policy`` should run, judged by ``policies`` when given."""
+
+    def __call__(
+        self, policy: ImagePolicy, current: str | None, /, policies: PolicyFilter | None = ...
+    ) -> Awaitable[Resolution]: ...
+
+
 # Argo CD rewrites every Application's status through the main resource, so the same
 # annotation sets come back over and over; parsing them is most of a review's CPU
 # (bench/results_webhook.md). Parsing and the risk checks are pure, so results are kept,
@@ -387,15 +397,23 @@ class Admission:
         live = live_images(app)
         tasks: dict[asyncio.Task[Resolution], ImagePolicy] = {}
         running = {}
+        # The update policies filter the candidates here as in the reconciler, so the first
+        # override already keeps to maxBump, minimumAge and the update windows (a semver
+        # choice is never taken back by a later cycle).
+        guard = self._policies.snapshot.policy_set(app) if self._policies is not None else None
+        now = dt.datetime.now(dt.UTC)
         for policy in policies:
             override = current_override(current_source, source.kind, policy)
             # What runs now, read exactly as the reconciler reads it.
             running[id(policy)] = running_version(policy, override, live_entry(policy, live))
             current = running[id(policy)]
-            task = asyncio.ensure_future(
-                self._resolve(policy, current.tag if current is not None else None)
+            tag = current.tag if current is not None else None
+            lookup = (
+                self._resolve(policy, tag)
+                if guard is None
+                else self._resolve(policy, tag, PolicyFilter(guard, current, now))
             )
-            tasks[task] = policy
+            tasks[asyncio.ensure_future(lookup)] = policy
         loop = asyncio.get_running_loop()
         started = received_at if received_at is not None else loop.time()
         # Leave room to encode and send the answer inside the promised deadline.
@@ -438,7 +456,12 @@ class Admission:
                 )
                 continue
             resolution = task.result()
-            choice = chosen_image(policy, resolution.tag, resolution.digest)
+            if resolution.deferral is not None:
+                label = policy.image.alias or policy.image.full_name
+                warnings.append(resolution.deferral.describe(label))
+            choice = chosen_image(
+                policy, resolution.tag, resolution.digest, pin_digest=resolution.pin_digest
+            )
             if choice is None:
                 continue
             counts["resolved"] += 1

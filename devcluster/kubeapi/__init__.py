@@ -58,6 +58,11 @@ What it implements
   subresource) bumps it, while an ImageUpdater's ``/status`` does not. A no-op write keeps
   the resourceVersion and emits no event. With a status subresource, writes to the main
   resource keep the stored ``.status`` and ``/status`` writes change only ``.status``.
+- Server-side printing (``tables.py``): a get or list of a custom resource asked for with
+  ``Accept: application/json;as=Table;...;g=meta.k8s.io`` (what ``kubectl get`` sends) is a
+  ``meta.k8s.io`` Table of the CRD's ``additionalPrinterColumns`` (``Name`` first; ``Age``
+  when none are declared), cells typed as apiextensions-apiserver types them and dates shown
+  as ages, so ``kubectl get imageupdaters`` prints APPS, IMAGES, LAST CHECKED and READY.
 - Watch (``watch=true|True|1``): ADDED for current objects without a resourceVersion (or
   ``"0"``), replay from history after one, one ERROR event with a 410 Expired Status below
   the history floor (``store.compact()`` forces that), ``timeoutSeconds``, selectors (an
@@ -134,16 +139,16 @@ impersonation, RBAC escalation checks on writing roles and bindings (``escalate`
 the TokenRequest API and token ``extra`` (e.g. ``credential-id``), SubjectAccessReview,
 LocalSubjectAccessReview and SelfSubjectRulesReview (so ``kubectl auth can-i --list`` and
 ``kubectl auth whoami`` fail), OpenAPI (so kubectl needs ``--validate=false``), Table output
-(kubectl falls back to NAME/AGE), protobuf responses (answers are JSON) and protobuf bodies
-for custom resources and CRDs (415, as kube-apiserver refuses them for custom resources),
-server-side defaulting (a Secret created without ``--type`` has no ``type``), field
-ownership and managedFields (server-side apply is a merge of the applied document: fields
-absent from it are kept), finalizers and ``deletionTimestamp`` (delete is immediate;
-deleting a Namespace removes its contents), ``deletecollection``, admission on DELETE and
-CONNECT, ``reinvocationPolicy``, conversion between versions (every served version of a type
-shares one storage), CRD schema validation and defaulting, and generateName collisions
-(names are generated before admission, so mutating webhooks see them). Core and
-events.k8s.io Events are stored separately.
+for built-in types and for watches (kubectl falls back to NAME/AGE), protobuf responses
+(answers are JSON) and protobuf bodies for custom resources and CRDs (415, as kube-apiserver
+refuses them for custom resources), server-side defaulting (a Secret created without
+``--type`` has no ``type``), field ownership and managedFields (server-side apply is a merge
+of the applied document: fields absent from it are kept), finalizers and
+``deletionTimestamp`` (delete is immediate; deleting a Namespace removes its contents),
+``deletecollection``, admission on DELETE and CONNECT, ``reinvocationPolicy``, conversion
+between versions (every served version of a type shares one storage), CRD schema validation
+and defaulting, and generateName collisions (names are generated before admission, so
+mutating webhooks see them). Core and events.k8s.io Events are stored separately.
 
 The matchConditions CEL subset
 ------------------------------

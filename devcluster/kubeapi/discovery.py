@@ -11,6 +11,8 @@ import yaml
 
 from imageupdater.errors import InvalidInput
 
+from .tables import PrinterColumn, printer_columns
+
 JSON = dict[str, Any]
 # libyaml when present: the Application CRD is 7,000 lines and every test builds a KubeAPI.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -45,6 +47,8 @@ class ResourceType:
     status_subresource: bool = False
     custom: bool = False  # CRD-served: stricter PUT, merge-only patches, generation rules
     verbs: tuple[str, ...] = VERBS  # as discovery lists them (SelfSubjectAccessReview: create)
+    # The CRD version's printer columns (``tables``); () for built-ins, answered as JSON.
+    columns: tuple[PrinterColumn, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -169,11 +173,19 @@ def crd_resource_types(crd: JSON) -> list[ResourceType]:
                 short_names=tuple(names.get("shortNames") or ()),
                 status_subresource="status" in (v.get("subresources") or {}),
                 custom=True,
+                columns=_columns(v, name),
             )
         )
     if not out:
         raise InvalidCRD(f"CRD {name}: spec.versions has no served version")
     return out
+
+
+def _columns(version: JSON, crd_name: str) -> tuple[PrinterColumn, ...]:
+    try:
+        return printer_columns(version, crd_name)
+    except InvalidInput as exc:
+        raise InvalidCRD(str(exc)) from None
 
 
 def load_crd_files(paths: Iterable[Path]) -> list[JSON]:

@@ -38,6 +38,8 @@ from .rbac import (
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 from .status import ApiError, not_found
 from .store import Store
+from .tables import content_type as table_content_type
+from .tables import table, table_version
 from .verbs import Context, Writer, Written
 from .watch import WatchRequest, expired, open_stream, send, serve
 
@@ -267,6 +269,10 @@ class KubeAPI:
             obj = self.store.read(rt, ns, route.name or "")
             if obj is None:
                 raise _not_found(rt, route.name or "")
+            version = _table_version(request, rt, route)
+            if version is not None:
+                meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                return _table_response(request, rt, [obj], version, meta)
             return web.json_response(obj)
         if verb in ("list", "watch"):
             return await self._list_or_watch(request, rt, route, verb)
@@ -325,6 +331,9 @@ class KubeAPI:
         meta: JSON = {"resourceVersion": str(rv)}
         items, meta_more = _paginate(items, query.get("limit"), query.get("continue"))
         meta.update(meta_more)
+        version = _table_version(request, rt, route)
+        if version is not None:
+            return _table_response(request, rt, items, version, meta)
         return web.json_response(
             {
                 "apiVersion": rt.api_version,
@@ -353,6 +362,25 @@ def _decode_object(content_type: str, raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise ApiError(400, f"the request body is not valid {content_type}: {exc}") from exc
+
+
+def _table_version(request: web.Request, rt: ResourceType, route: Route) -> str | None:
+    """The Table version kubectl asks for, for a custom resource's main resource."""
+    if not rt.custom or route.sub:
+        return None
+    return table_version(request.headers.get("Accept", ""))
+
+
+def _table_response(
+    request: web.Request, rt: ResourceType, objects: list[JSON], version: str, meta: JSON
+) -> web.Response:
+    include = request.query.get("includeObject", "Metadata")
+    if include not in ("None", "Metadata", "Object"):
+        raise ApiError(400, f"includeObject={include!r}: expected None, Metadata or Object")
+    body = table(rt.columns, objects, version=version, metadata=meta, include=include)
+    return web.Response(
+        text=json.dumps(body), headers={"Content-Type": table_content_type(version)}
+    )
 
 
 def _not_found(rt: ResourceType, name: str) -> ApiError:

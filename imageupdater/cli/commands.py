@@ -42,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("test", "show which tag an image would be updated to",
             "imageupdater.cli.test_cmd:register"),
     Command("version", "print the version and exit", "imageupdater.cli.version_cmd:register"),
-    Command("webhook", "registry webhook receiver (upstream's command; not available yet)",
-            "imageupdater.cli.registry_webhook_cmd:register"),
+    Command("webhook",
+            "receive registry push events and update just the matching Applications (no polling)",
+            "reconciler.cli:register_webhook"),
 )  # fmt: skip

@@ -13,23 +13,14 @@ __all__ = ["UPSTREAM_ONLY_FLAGS", "upstream_only_hint"]
 
 from collections.abc import Mapping
 
-_RECEIVER = "the registry webhook receiver is not available yet; poll with --interval"
-_TLS = (
-    "run serves no TLS of its own: the registry webhook receiver it configures is not "
-    "available yet, and the admission server always serves TLS 1.2 or newer"
-)
 _CONCURRENCY = "use --max-concurrency, the number of Applications processed in parallel"
-_RECEIVER_SECRETS = ("docker", "ghcr", "quay", "harbor", "aliyun-acr", "acr", "cloudevents")
 
 _RUN: Mapping[str, str] = {
     # v1.x (controller-runtime) flags
     "--max-concurrent-apps": _CONCURRENCY,
     "--max-concurrent-reconciles": (
-        "there are no ImageUpdater resources to reconcile: Applications are found by their "
-        "annotations; " + _CONCURRENCY
-    ),
-    "--watch-namespaces": (
-        "use --application-namespace, once per namespace; without it all namespaces are watched"
+        "every ImageUpdater resource and annotated Application is processed in one cycle, "
+        "which asks each repository once; " + _CONCURRENCY
     ),
     "--warmup-cache": (
         "there is no warm-up cycle: each repository is asked once per cycle for every "
@@ -41,16 +32,7 @@ _RUN: Mapping[str, str] = {
     "--metrics-secure": (
         "/metrics is served over plain HTTP on --metrics-port; put a TLS proxy in front if needed"
     ),
-    "--enable-http2": "the probe and metrics servers speak HTTP/1.1",
-    "--enable-webhook": _RECEIVER,
-    "--webhook-port": _RECEIVER,
-    "--webhook-require-secret": _RECEIVER,
-    "--webhook-ratelimit-allowed": _RECEIVER,
-    **{f"--{name}-webhook-secret": _RECEIVER for name in _RECEIVER_SECRETS},
-    "--disable-tls": _TLS,
-    "--tlsminversion": _TLS,
-    "--tlsmaxversion": _TLS,
-    "--tlsciphers": _TLS,
+    "--enable-http2": "the probe, metrics and webhook servers speak HTTP/1.1",
     # v0.x flags
     "--disable-kubernetes": (
         "the Kubernetes API is always used, for Secrets and Events; --applications-api argocd "

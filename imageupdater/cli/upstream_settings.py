@@ -40,49 +40,33 @@ SUPPORTED_KEYS = frozenset(
         "argocd.insecure",
         "argocd.plaintext",
         "argocd.namespace",
+        "watch.namespaces",  # run: where ImageUpdater resources are read
         "git.user",
         "git.email",
         "git.commit-signing-key",
         "git.commit-signing-method",
         "git.commit-sign-off",
+        # the registry webhook receiver (run --enable-webhook, webhook)
+        "webhook.enable",
+        "webhook.require-secret",
+        "webhook.port",
+        "webhook.ratelimit-allowed",
+        "disable-tls",
+        "tls.min-version",
+        "tls.max-version",
+        "tls.ciphers",
     }
 )
 
-_RECEIVER = "the registry webhook receiver is not available yet; poll with interval"
-_TLS = (
-    "the admission server always serves TLS with its certificate; TLS versions and ciphers "
-    "are not configurable"
-)
-_WATCH = "limit namespaces with run's --application-namespace (repeatable)"
 _CONCURRENCY = "use MAX_CONCURRENCY / --max-concurrency (Applications written at once)"
 
 UNSUPPORTED_KEYS: Mapping[str, str] = {
-    "watch.namespaces": _WATCH,
     "max_concurrent_apps": _CONCURRENCY,
     "max_concurrent_reconciles": _CONCURRENCY,
-    "webhook.enable": _RECEIVER,
-    "webhook.require-secret": _RECEIVER,
-    "webhook.port": _RECEIVER,
-    "webhook.ratelimit-allowed": _RECEIVER,
-    "disable-tls": _TLS,
-    "tls.min-version": _TLS,
-    "tls.max-version": _TLS,
-    "tls.ciphers": _TLS,
 }
-_RECEIVER_SECRETS = ("QUAY", "DOCKER", "GHCR", "HARBOR", "ALIYUN_ACR", "ACR", "CLOUDEVENTS")
 UNSUPPORTED_ENV: Mapping[str, str] = {
-    "IMAGE_UPDATER_WATCH_NAMESPACES": _WATCH,
     "MAX_CONCURRENT_APPS": _CONCURRENCY,
     "MAX_CONCURRENT_RECONCILES": _CONCURRENCY,
-    "ENABLE_WEBHOOK": _RECEIVER,
-    "WEBHOOK_REQUIRE_SECRET": _RECEIVER,
-    "WEBHOOK_PORT": _RECEIVER,
-    "WEBHOOK_RATELIMIT_ALLOWED": _RECEIVER,
-    **{f"{name}_WEBHOOK_SECRET": _RECEIVER for name in _RECEIVER_SECRETS},
-    "DISABLE_TLS": _TLS,
-    "TLS_MIN_VERSION": _TLS,
-    "TLS_MAX_VERSION": _TLS,
-    "TLS_CIPHERS": _TLS,
 }
 
 

@@ -5,8 +5,7 @@
   Application template's annotations and spec), under the ApplicationSet's name; values
   with template expressions are skipped with a note (see ``imageupdater.lint.checks``).
 * ``argocd-image-updater.argoproj.io/v1alpha1`` ``ImageUpdater``: the problems
-  ``imageupdaters.parse`` finds (field paths as keys), and a warning while ``run`` does not
-  act on the resource yet.
+  ``imageupdaters.parse`` finds (field paths as keys), the words the webhook refuses it with.
 * ``image-updater.io/v1alpha1`` ``ClusterImageUpdatePolicy`` and ``ImageUpdatePolicy``: the
   problems ``updatepolicy.parse_policy`` finds, the words the webhook refuses them with,
   under ``<Kind>/[<namespace>/]<name>`` and the field path.
@@ -45,11 +44,6 @@ _LISTS = {
 }
 _DEFAULT_NAMESPACE = "default"
 
-_IMAGE_UPDATER_UNSUPPORTED = (
-    "checked, but `image-updater run` does not act on ImageUpdater resources yet. "
-    "Configure the Applications with argocd-image-updater.argoproj.io/* annotations "
-    "(in an ApplicationSet, on spec.template.metadata.annotations) until it does"
-)
 _TEMPLATE_PATCH_SKIPPED = (
     "skipped: spec.templatePatch, which lint does not apply; only spec.template is checked"
 )
@@ -116,11 +110,10 @@ def _lint_resource(
     label = f"{namespace or _DEFAULT_NAMESPACE}/{_text(metadata.get('name')) or '<unnamed>'}"
     if kind == "ImageUpdater":
         parsed = parse_image_updater(resource, rules=rules)
-        found = [
+        return [
             LintFinding(source, p.message, p.severity, app=label, key=p.key)
             for p in parsed.problems
         ]
-        return [*found, LintFinding(source, _IMAGE_UPDATER_UNSUPPORTED, "warning", app=label)]
     if kind == "Application":
         return check_annotations(
             metadata.get("annotations"),

@@ -70,6 +70,14 @@ class LruCache(Generic[K, V]):
     def discard(self, key: K) -> None:
         self._data.pop(key, None)
 
+    def discard_where(self, doomed: Callable[[K], bool]) -> int:
+        """Drop every entry whose key ``doomed`` picks (a push event's repository, under
+        any credentials); returns how many went."""
+        keys = [key for key in self._data if doomed(key)]
+        for key in keys:
+            del self._data[key]
+        return len(keys)
+
     def clear(self) -> None:
         self._data.clear()
 

@@ -185,6 +185,17 @@ class RegistryClient:
             key, lambda: self._read_and_keep_tags(endpoint, repository, credentials, key)
         )
 
+    def invalidate(self, api_url: str, repository: str) -> int:
+        """Forget what is cached of ``repository`` at ``api_url`` that a push can change: its
+        tag list (under every credential) and the digests its tags pointed at. Manifests and
+        configs are kept: they are cached by digest and cannot change. A lookup already in
+        flight is not cut short. Returns how many entries went."""
+
+        def doomed(key: tuple[str, str, str]) -> bool:
+            return key[0] == api_url and key[1] == repository
+
+        return self._tag_lists.discard_where(doomed) + self._digests.discard_where(doomed)
+
     async def _read_and_keep_tags(
         self,
         endpoint: RegistryEndpoint,

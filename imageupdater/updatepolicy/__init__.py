@@ -13,7 +13,9 @@ The API, in the order a caller uses it:
   the review's errors (Enforce) and warnings (Warn); Audit findings are only recorded.
 * :func:`filter_candidates` — the reconciler: one image's candidate tags → the
   :class:`CandidateDecision` (kept, filtered with reasons, a :class:`Deferral`, standing
-  violations, ``require_digest``; ``findings_for(chosen)`` after the strategy chose).
+  violations, ``require_digest``; ``findings_for(chosen)`` after the strategy chose);
+  :class:`PolicyFilter` is what the resolver takes to apply it, :class:`PolicySet` the
+  applicable policies as one hashable value.
 * :func:`parse_holds`, :func:`hold_patch`, :func:`release_patch` — the hold annotations.
 * :func:`policy_status`, :func:`violation_record` — the resource's status as data.
 
@@ -44,7 +46,9 @@ __all__ = [
     "ParsedHolds",
     "ParsedPolicy",
     "Policy",
+    "PolicyFilter",
     "PolicyRef",
+    "PolicySet",
     "Rules",
     "UpdateWindow",
     "applicable",
@@ -65,6 +69,7 @@ from imageupdater.updatepolicy.candidates import (
     CandidateDecision,
     Deferral,
     Filtered,
+    PolicyFilter,
     filter_candidates,
 )
 from imageupdater.updatepolicy.findings import Finding, problems
@@ -91,6 +96,7 @@ from imageupdater.updatepolicy.model import (
     ParsedPolicy,
     Policy,
     PolicyRef,
+    PolicySet,
     Rules,
     UpdateWindow,
 )

@@ -20,14 +20,18 @@ Owns the reconciler's side of the policies, before ``strategies.select``:
   to be old enough: it is filtered (never treated as old), and a standing violation says the
   registry reported no creation time.
 
+:class:`PolicyFilter` binds the policies of one Application to what they measure from (the
+running version, the moment) for the resolver, which applies it between the tag filter and
+the strategy and reads creation times only when it asks for them.
+
 Pure: ``now`` is a parameter.
 """
 
 from __future__ import annotations
 
-__all__ = ["CandidateDecision", "Deferral", "Filtered", "filter_candidates"]
+__all__ = ["CandidateDecision", "Deferral", "Filtered", "PolicyFilter", "filter_candidates"]
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,7 +51,7 @@ from imageupdater.updatepolicy.checks import (
     tag_finding,
 )
 from imageupdater.updatepolicy.findings import Finding
-from imageupdater.updatepolicy.model import Action, Policy, PolicyRef, RuleName
+from imageupdater.updatepolicy.model import Action, Policy, PolicyRef, PolicySet, RuleName
 from imageupdater.updatepolicy.reading import quoted
 from imageupdater.versions import Version
 
@@ -83,6 +87,10 @@ class Deferral:
     message: str
     candidates: tuple[TagInfo, ...]
 
+    def describe(self, image: str) -> str:
+        """One line for an Event or an admission warning: ``image`` waits until when, why."""
+        return f"image {image!r} waits until {self.until:%Y-%m-%dT%H:%M:%SZ}: {self.message}"
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateDecision:
@@ -104,6 +112,55 @@ class CandidateDecision:
             found.extend(f.finding for f in self.would_filter if f.candidate.name == chosen.name)
             found.extend(self.digest_advised)
         return tuple(dict.fromkeys(found))
+
+    def deferral_for(self, names: Collection[str]) -> Deferral | None:
+        """The deferral of only the candidates named (those the strategy would prefer to
+        what it chose): when the first of them becomes eligible, and what holds it."""
+        if self.deferral is None:
+            return None
+        wanted = [c for c in self.deferral.candidates if c.name in names]
+        return _deferral(wanted, self.filtered) if wanted else None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolicyFilter:
+    """The policies that apply to one image of one Application, with the running version
+    (``maxBump`` measures from it) and the moment (``minimumAge``, ``updateWindows``)."""
+
+    policies: PolicySet
+    running: RunningVersion | None
+    now: datetime
+
+    @property
+    def needs_creation_times(self) -> bool:
+        """Whether a candidate's creation time matters (a ``minimumAge``, any action)."""
+        return any(p.rules.minimum_age for p in self.policies.policies)
+
+    @property
+    def enforced_age(self) -> timedelta:
+        """The age every candidate must reach before an ``Enforce`` policy lets it through."""
+        ages = [
+            p.rules.minimum_age
+            for p in self.policies.policies
+            if p.action is Action.ENFORCE and p.rules.minimum_age
+        ]
+        return max(ages, default=timedelta(0))
+
+    @property
+    def timeless(self) -> bool:
+        """Whether the outcome is a function of the tag names alone (no clock, no creation
+        time, no digest read), so a choice made under it can be remembered."""
+        return not any(
+            p.rules.minimum_age
+            or p.rules.update_windows
+            or (p.rules.require_digest and p.action is Action.ENFORCE)
+            for p in self.policies.policies
+        )
+
+    def apply(self, image_policy: ImagePolicy, candidates: Sequence[TagInfo]) -> CandidateDecision:
+        return filter_candidates(
+            self.policies.policies, image_policy, self.running, candidates, self.now
+        )
 
 
 def filter_candidates(

@@ -27,6 +27,7 @@ __all__ = [
     "Policy",
     "PolicyKind",
     "PolicyRef",
+    "PolicySet",
     "RuleName",
     "Rules",
     "UpdateWindow",
@@ -208,3 +209,34 @@ class ParsedPolicy:
     @property
     def warnings(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity == "warning")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PolicySet:
+    """The policies that apply to one Application, as one value: equal when the policies are
+    equal, with the hash computed once.
+
+    The reconciler puts it in its resolution keys and remembered choices, which are hashed
+    and compared for every image of every Application each cycle; hashing the policies
+    themselves each time would cost microseconds per policy.
+    """
+
+    policies: tuple[Policy, ...]
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.policies))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PolicySet):
+            return NotImplemented
+        return self._hash == other._hash and self.policies == other.policies
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __bool__(self) -> bool:
+        return bool(self.policies)
+
+    def __len__(self) -> int:
+        return len(self.policies)

@@ -59,17 +59,17 @@ def test_supported_keys_and_the_kubelets_own_entries_pass(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("command", ["run", "admission"])
 def test_both_components_refuse_at_start(tmp_path: Path, command: str) -> None:
-    directory = configmap(tmp_path, "log.level", "watch.namespaces")
+    directory = configmap(tmp_path, "log.level", "max_concurrent_reconciles")
     done = subprocess.run(
         [str(BINARY), command, "--configmap-dir", str(directory)],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "WEBHOOK_PORT": "8080"},
+        env={**os.environ, "MAX_CONCURRENT_APPS": "8"},
         timeout=60,
     )
     assert done.returncode == 2
-    assert "environment variable WEBHOOK_PORT is upstream's" in done.stderr
-    assert "key 'watch.namespaces' is upstream's" in done.stderr
-    assert "--application-namespace" in done.stderr
+    assert "environment variable MAX_CONCURRENT_APPS is upstream's" in done.stderr
+    assert "key 'max_concurrent_reconciles' is upstream's" in done.stderr
+    assert "MAX_CONCURRENCY" in done.stderr
     assert "Traceback" not in done.stderr

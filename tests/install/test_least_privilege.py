@@ -25,8 +25,11 @@ from imageupdater.errors import CredentialError, KubeForbidden
 from imageupdater.gitcreds import KubeGitSecrets
 from reconciler.apps_api import KubeApplications
 from reconciler.events import EventRecorder
+from reconciler.imageupdaters import IMAGE_UPDATERS, ImageUpdaters
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.policies import PolicyReporter
+from reconciler.work import CycleResult
 from tests.install.harness import NAMESPACE, render
 from tests.reconciler.conftest import application
 from webhook.policies import PolicyWatch
@@ -86,7 +89,15 @@ def workload() -> list[dict[str, Any]]:
         "spec": {"rules": {"allowedRegistries": ["ghcr.io"]}},
     }
     team = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TEAM}}
-    return [app, secret, repository, known_hosts, project, team, cluster_policy, team_policy]
+    updater = {
+        "apiVersion": "argocd-image-updater.argoproj.io/v1alpha1",
+        "kind": "ImageUpdater",
+        "metadata": {"name": "teams", "namespace": NAMESPACE, "generation": 1},
+        "spec": {"applicationRefs": [{"namePattern": "*", "useAnnotations": True}]},
+    }
+    return [
+        app, secret, repository, known_hosts, project, team, cluster_policy, team_policy, updater
+    ]  # fmt: skip
 
 
 POLICY_CRDS = Path(__file__).resolve().parents[2] / "manifests" / "crds"
@@ -143,6 +154,56 @@ async def admission_namespaces(client: kube.KubeClient) -> None:
     assert TEAM in watch.snapshot.namespace_labels
 
 
+async def reconciler_policies(client: kube.KubeClient) -> None:
+    watch = PolicyWatch(client.list, component="the reconciler")
+    await watch.refresh()
+    assert sorted(p.ref.name for p in watch.snapshot.policies) == ["ghcr", "prod"]
+
+
+async def reconciler_namespaces(client: kube.KubeClient) -> None:
+    watch = PolicyWatch(client.list, component="the reconciler")
+    await watch.refresh()
+    assert TEAM in watch.snapshot.namespace_labels
+
+
+async def policy_status(client: kube.KubeClient) -> None:
+    # Listing is rule 4's (kept while this rule is the one removed): only the write is this one's.
+    watch = PolicyWatch(client.list, component="the reconciler")
+    await watch.refresh()
+    reporter = PolicyReporter(
+        watch,
+        client=client,
+        metrics=ReconcilerMetrics(CollectorRegistry()),
+        events=EventRecorder(None),
+    )
+    await reporter.finish("resync")  # after a complete cycle (of no Application)
+    assert reporter.status_writes == 2  # the cluster policy's and the team policy's
+
+
+def _image_updaters(client: kube.KubeClient) -> ImageUpdaters:
+    return ImageUpdaters(client, events=EventRecorder(None), namespaces=(NAMESPACE,))
+
+
+async def image_updaters(client: kube.KubeClient) -> None:
+    updaters = _image_updaters(client)
+    await updaters.refresh()  # a refused list is logged, and leaves nothing listed
+    assert sorted(updaters.stored) == [(NAMESPACE, "teams")]
+    watch = client.watch(IMAGE_UPDATERS, NAMESPACE, timeout_seconds=1)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.5):
+            async for _event in watch:
+                break
+    await watch.aclose()
+
+
+async def image_updater_status(client: kube.KubeClient) -> None:
+    # Listing is rule 4's (kept while this rule is the one removed): only the write is this one's.
+    updaters = _image_updaters(client)
+    await updaters.refresh()
+    await updaters.finish(CycleResult(), "resync")  # after a complete cycle (of no Application)
+    assert updaters.status_writes == 1
+
+
 async def pull_secret(client: kube.KubeClient) -> None:
     assert await KubeGitSecrets(client).read_secret(TEAM, "regcreds")
 
@@ -192,10 +253,21 @@ PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
     ("ClusterRole", "image-updater-reconciler", 1): ("image-updater-reconciler", projects),
     ("ClusterRole", "image-updater-reconciler", 2): ("image-updater-reconciler", events),
     ("ClusterRole", "image-updater-reconciler", 3): ("image-updater-reconciler", pull_secret),
+    ("ClusterRole", "image-updater-reconciler", 4): (
+        "image-updater-reconciler",
+        reconciler_policies,
+    ),
+    ("ClusterRole", "image-updater-reconciler", 5): (
+        "image-updater-reconciler",
+        reconciler_namespaces,
+    ),
+    ("ClusterRole", "image-updater-reconciler", 6): ("image-updater-reconciler", policy_status),
     ("Role", "image-updater-reconciler", 0): ("image-updater-reconciler", lease),
     ("Role", "image-updater-reconciler", 1): ("image-updater-reconciler", lease_renewal),
     ("Role", "image-updater-reconciler", 2): ("image-updater-reconciler", repository_secrets),
     ("Role", "image-updater-reconciler", 3): ("image-updater-reconciler", known_hosts),
+    ("Role", "image-updater-reconciler", 4): ("image-updater-reconciler", image_updaters),
+    ("Role", "image-updater-reconciler", 5): ("image-updater-reconciler", image_updater_status),
     ("ClusterRole", "image-updater-admission", 0): ("image-updater-admission", pull_secret),
     ("ClusterRole", "image-updater-admission", 1): ("image-updater-admission", admission_windows),
     ("ClusterRole", "image-updater-admission", 2): ("image-updater-admission", admission_policies),

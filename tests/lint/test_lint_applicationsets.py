@@ -237,14 +237,8 @@ IMAGE_UPDATER = textwrap.dedent(
 )
 
 
-def test_an_image_updater_resource_is_a_warning_not_a_silent_pass() -> None:
-    (finding,) = lint_documents(IMAGE_UPDATER, source="iu.yaml")
-    assert finding.severity == "warning"
-    assert finding.app == "argocd/updater"
-    assert str(finding).startswith(
-        "iu.yaml: argocd/updater: warning: checked, but `image-updater run` does not act on "
-        "ImageUpdater resources yet"
-    )
+def test_a_valid_image_updater_resource_passes_as_run_acts_on_it() -> None:
+    assert lint_documents(IMAGE_UPDATER, source="iu.yaml") == []
 
 
 def test_an_image_updater_resource_is_checked_with_the_readers_words_and_field_paths() -> None:
@@ -254,7 +248,7 @@ def test_an_image_updater_resource_is_checked_with_the_readers_words_and_field_p
         "      commonUpdateSettings: {updateStrategy: semverr}",
     )
     found = lint_documents(text, source="iu.yaml")
-    assert [f.severity for f in found] == ["error", "warning"]
+    assert [f.severity for f in found] == ["error"]
     assert str(found[0]) == (
         "iu.yaml: argocd/updater: spec.applicationRefs[0].images[0].commonUpdateSettings."
         "updateStrategy: unknown update strategy 'semverr'; expected one of semver, "
@@ -262,10 +256,11 @@ def test_an_image_updater_resource_is_checked_with_the_readers_words_and_field_p
     )
 
 
-def test_image_updater_resources_inside_a_list_are_flagged_too() -> None:
-    body = textwrap.indent(IMAGE_UPDATER, "  ").replace("  apiVersion", "- apiVersion", 1)
+def test_image_updater_resources_inside_a_list_are_checked_too() -> None:
+    bad = IMAGE_UPDATER.replace('namePattern: "*"', 'namePattern: "[a-"')
+    body = textwrap.indent(bad, "  ").replace("  apiVersion", "- apiVersion", 1)
     text = "apiVersion: v1\nkind: List\nitems:\n" + body
-    assert [f.severity for f in lint_documents(text, source="l.yaml")] == ["warning"]
+    assert [f.severity for f in lint_documents(text, source="l.yaml")] == ["error"]
 
 
 def test_findings_of_an_applicationset_carry_its_label() -> None:

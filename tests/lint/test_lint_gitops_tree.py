@@ -118,10 +118,6 @@ def expected_lines(root: Path) -> list[str]:
         "rendered",
         f"{root}/charts/web/templates/deployment.yaml: skipped: a Helm/Go template, not YAML "
         "until rendered",
-        f"{root}/updaters/updater.yaml: argocd/all: warning: checked, but `image-updater run` "
-        "does not act on ImageUpdater resources yet. Configure the Applications with "
-        f"{PREFIX}* annotations (in an ApplicationSet, on spec.template.metadata.annotations) "
-        "until it does",
     ]
 
 

@@ -185,3 +185,45 @@ def test_every_manifest_file_parses() -> None:
     for path in MANIFESTS.rglob("*.yaml"):
         assert _load(path) is not None, path
     assert os.access(MANIFESTS / "render.sh", os.X_OK)
+
+
+def test_the_push_webhook_overlay_serves_every_registry_type_the_reconciler_knows() -> None:
+    from imageupdater.cli import build_parser
+    from reconciler.options import RECEIVER_SECRET_FLAGS, RunOptions
+
+    docs = rendered("push-webhooks")
+    pod = find(docs, "Deployment", "image-updater-reconciler")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    secrets = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {}) and e["name"].endswith("_WEBHOOK_SECRET")
+    }
+    # Every type's secret, under upstream's key name, and optional: a type without one is
+    # simply not served.
+    assert secrets == {
+        flag.upper().replace("-", "_") + "_WEBHOOK_SECRET": {
+            "name": "argocd-image-updater-secret",
+            "key": f"webhook.{flag}-secret",
+            "optional": True,
+        }
+        for flag in RECEIVER_SECRET_FLAGS.values()
+    }
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    service = find(docs, "Service", "image-updater-push-webhook")["spec"]
+    assert service["ports"][0]["targetPort"] == "webhook" and ports["webhook"] == 8082
+    assert service["selector"] == {
+        "app.kubernetes.io/name": "image-updater",
+        "app.kubernetes.io/component": "reconciler",
+    }
+    policy = find(docs, "NetworkPolicy", "image-updater-push-webhook")["spec"]
+    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8082}]}]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/app/config/tls"]]["secret"]["secretName"] == "argocd-image-updater-tls"
+    # The reconciler reads these arguments as the receiver on that port.
+    args = [a for a in container["args"] if not a.startswith(("--configmap-dir", "--registries"))]
+    options = RunOptions.from_args(
+        build_parser().parse_args(args), {"GHCR_WEBHOOK_SECRET": "s3cret"}
+    )
+    assert options.receiver is not None and options.receiver.port == 8082

@@ -159,4 +159,14 @@ def test_test_loads_no_other_commands_code_and_no_cosign_code(tmp_path: Path, co
     modules, err = imported(["test", f"{CLOSED}/team/app:1.x", "--registries-conf-path",
                              str(conf)], tmp_path)  # fmt: skip
     assert "imageupdater.registry.client" in modules, err[-2000:]
-    assert heavy(modules, "reconciler", "webhook", "certs", "imageupdater.signatures") == []
+    assert (
+        heavy(
+            modules,
+            "reconciler",
+            "webhook",
+            "certs",
+            "imageupdater.signatures",
+            "imageupdater.updatepolicy",
+        )
+        == []
+    )
