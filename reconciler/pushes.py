@@ -47,6 +47,7 @@ from imageupdater.pushevents import PushEvent, RepositoryKey, event_key, image_k
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.review import ReviewMemo
 from imageupdater.service import ResolverService
+from reconciler.configsource import ConfigSource
 from reconciler.metrics import ReceiverMetrics
 from reconciler.work import CycleResult
 
@@ -79,7 +80,9 @@ def repository_forgetter(resolver: ResolverService) -> Callable[[ImageRef], int]
 
 class TargetIndex:
     """Which Applications use which repositories, kept per Application object: an
-    Application is read again (through the cycle's shared ``ReviewMemo``) only when the
+    Application is read again (through the cycle's shared ``ReviewMemo``, or the cycle's
+    :class:`~reconciler.configsource.ConfigSource` when it has one, so an Application an
+    ImageUpdater resource configures is found by that resource's images) only when the
     index holds a new object for it."""
 
     def __init__(
@@ -88,18 +91,25 @@ class TargetIndex:
         reviews: ReviewMemo,
         rules: CredentialRules,
         aliases: Callable[[], Mapping[str, str]] = dict,
+        configs: ConfigSource | None = None,
     ) -> None:
         self._index = index
         self._reviews = reviews
         self._rules = rules
         self._aliases = aliases
+        self._configs = configs
         self._seen: dict[str, tuple[Application, dict[RepositoryKey, tuple[ImageRef, ...]]]] = {}
 
-    def _images(self, key: str, app: Application) -> dict[RepositoryKey, tuple[ImageRef, ...]]:
+    async def _images(
+        self, key: str, app: Application
+    ) -> dict[RepositoryKey, tuple[ImageRef, ...]]:
         seen = self._seen.get(key)
         if seen is not None and seen[0] is app:
             return seen[1]
-        reviewed = self._reviews.reviewed(app, self._rules)
+        if self._configs is not None:
+            reviewed = await self._configs.reviewed(app, self._reviews, self._rules)
+        else:
+            reviewed = self._reviews.reviewed(app, self._rules)
         config = reviewed.review.config if reviewed is not None else None
         found: dict[RepositoryKey, list[ImageRef]] = {}
         aliases = self._aliases()
@@ -109,14 +119,14 @@ class TargetIndex:
         self._seen[key] = (app, images)
         return images
 
-    def targets(self, repository: RepositoryKey) -> dict[str, tuple[ImageRef, ...]]:
+    async def targets(self, repository: RepositoryKey) -> dict[str, tuple[ImageRef, ...]]:
         """Each Application key using ``repository``, with its images of it."""
         index = self._index()
         for gone in [key for key in self._seen if key not in index]:
             del self._seen[gone]
         found = {}
         for key, app in index.items():
-            images = self._images(key, app).get(repository)
+            images = (await self._images(key, app)).get(repository)
             if images:
                 found[key] = images
         return found
@@ -290,7 +300,7 @@ class PushBatcher:
         apps: set[str] = set()
         images: dict[tuple[str, str], ImageRef] = {}
         for repository, batch in batches.items():
-            found = self.targets.targets(repository)
+            found = await self.targets.targets(repository)
             shown = ", ".join(str(e) for e in batch.events[:3])
             if not found:
                 self._metrics.batches.labels("no_match").inc()

@@ -229,7 +229,13 @@ async def receiving(
 
     metrics = ReceiverMetrics(registry)
     batcher = PushBatcher(
-        targets=TargetIndex(lambda: controller.index, controller.cycle.reviews, rules, aliases),
+        targets=TargetIndex(
+            lambda: controller.index,
+            controller.cycle.reviews,
+            rules,
+            aliases,
+            configs=controller.cycle.configs,
+        ),
         run_for=controller.run_for,
         forget=repository_forgetter(resolver),
         metrics=metrics,

@@ -105,7 +105,7 @@ class _Recorder:
 
 
 class _Targets:
-    def targets(self, repository: tuple[str, str]) -> dict[str, tuple[Any, ...]]:
+    async def targets(self, repository: tuple[str, str]) -> dict[str, tuple[Any, ...]]:
         return {f"argocd/{repository[1].replace('/', '-')}": ()}
 
 
