@@ -20,7 +20,7 @@ their status.
   resource whose applicationRef is not ``useAnnotations: true``): the resource wins, the
   annotations are ignored, and a Warning ``ConfigurationConflict`` Event on the Application
   says so, naming the resource and the applicationRef. Never both.
-* **Status** (upstream §17.5, ``imageupdaters.completed_status``): after each cycle, for
+* **Status** (upstream §17.5, written by ``reconciler.imageupdater_status``): after each cycle, for
   every resource the cycle touched (all of them after a resync), built from the last cycle
   of each Application it acts on, and written to the ``status`` subresource with a merge
   patch only when it differs (``status_changed``; a ``lastCheckedAt`` younger than
@@ -47,7 +47,6 @@ __all__ = [
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -62,24 +61,28 @@ from imageupdater.errors import ImageUpdaterError, KubeError, KubeGone, KubeNotF
 from imageupdater.review import Reviewed, ReviewMemo
 from reconciler.configsource import reviewed_from_config
 from reconciler.events import EventRecorder
+from reconciler.imageupdater_status import (
+    IMAGE_UPDATERS,
+    INVALID_REASON,
+    AppState,
+    Key,
+    StatusWriter,
+    image_changes,
+    key_of,
+)
 from reconciler.work import CycleResult
 
 if TYPE_CHECKING:
-    from imageupdater.imageupdaters import Arbitration, ImageUpdater, ParseResult, Superseded
+    from imageupdater.imageupdaters import Arbitration, ImageUpdater, ParseResult
     from imageupdater.imageupdaters.status import ImageChange
 
 log = logging.getLogger("image_updater.reconciler")
 
-IMAGE_UPDATERS = kube.Resource("argocd-image-updater.argoproj.io", "v1alpha1", "imageupdaters")
 CONFLICT_REASON = "ConfigurationConflict"  # on an Application selected both ways
-INVALID_REASON = "InvalidImageUpdater"  # on a resource with errors
 COMPLETE_TRIGGERS = frozenset({"resync", "once"})
 _IMAGE_LIST = PREFIX + "image-list"
 _BACKOFF_MAX = 30.0
 _ABSENT_RETRY = 60.0  # seconds between looks for a CRD that is not installed
-_SHOWN = 10
-
-Key = tuple[str, str]  # (namespace, name) of a resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,25 +118,6 @@ class StoredUpdater:
     @property
     def updater(self) -> ImageUpdater | None:
         return self.parsed.updater
-
-
-@dataclass(frozen=True, slots=True)
-class _AppState:
-    """An Application as its last cycle left it: who acts on it, who stood back, its tally."""
-
-    winner: Key | None
-    superseded: tuple[Superseded, ...] = ()
-    images: int = 0
-    errors: int = 0
-
-
-@dataclass(slots=True)
-class _Written:
-    """The status this process last wrote for one resource (uid), which its watch may not
-    have brought back yet."""
-
-    uid: str
-    status: Mapping[str, Any]
 
 
 def _spec_identity(obj: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -202,11 +186,12 @@ class ImageUpdaters:
         # Per cycle: each Application's arbitration as the cycle read it.
         self._seen: dict[str, Arbitration] = {}
         # Across cycles.
-        self._states: dict[str, _AppState] = {}
+        self._states: dict[str, AppState] = {}
         self._changed: set[Key] = set()
         self._complete = False
-        self._written: dict[Key, _Written] = {}
-        self.status_writes = 0
+        self.statuses = StatusWriter(
+            client, events=events, clock=clock, checked_at_resolution=checked_at_resolution
+        )
 
     def connect(
         self, apps: Callable[[], Iterable[Application]], request: Callable[[list[str]], object]
@@ -286,7 +271,7 @@ class ImageUpdaters:
 
     def _remove(self, key: Key, *, announce: bool) -> None:
         old = self.stored.pop(key, None)
-        self._written.pop(key, None)
+        self.statuses.forget(key)
         self._changed.discard(key)
         self._reindex(key[0])
         if announce and old is not None:
@@ -371,7 +356,9 @@ class ImageUpdaters:
                         **event.object,
                     }
                     self._store(full, announce=True)
-                    await self._mark_reconciling(key)
+                    stored = self.stored.get(key)
+                    if stored is not None and self._writes_status():
+                        await self.statuses.mark_reconciling(stored)
             except KubeGone:
                 log.info("watch of ImageUpdaters in %s expired (410); relisting", where)
                 version = None
@@ -446,6 +433,14 @@ class ImageUpdaters:
 
     # -- status ------------------------------------------------------------------------------
 
+    @property
+    def status_writes(self) -> int:
+        return self.statuses.writes
+
+    def _writes_status(self) -> bool:
+        """Only the leader writes statuses, and never in a dry run."""
+        return not self.dry_run and self.client is not None and self.is_leader()
+
     async def finish(self, result: CycleResult, trigger: str) -> None:
         complete = trigger in COMPLETE_TRIGGERS
         seen, self._seen = self._seen, {}
@@ -454,17 +449,17 @@ class ImageUpdaters:
         for key, arbitration in seen.items():
             tally = result.apps.get(key)
             winner = arbitration.winner
-            owner = _key_of(winner.updater) if winner is not None else None
+            owner = key_of(winner.updater) if winner is not None else None
             previous = self._states.get(key)
             if previous is not None and previous.winner is not None:
                 touched.add(previous.winner)
             if owner is not None:
                 touched.add(owner)
                 if tally is not None and tally.changes:
-                    changes.setdefault(owner, []).extend(_image_changes(tally.changes))
+                    changes.setdefault(owner, []).extend(image_changes(tally.changes))
             for loser in arbitration.superseded:
-                touched.add(_key_of(loser.binding.updater))
-            self._states[key] = _AppState(
+                touched.add(key_of(loser.binding.updater))
+            self._states[key] = AppState(
                 owner,
                 arbitration.superseded,
                 tally.images if tally is not None else 0,
@@ -475,7 +470,7 @@ class ImageUpdaters:
             for gone in set(self._states) - set(seen):
                 del self._states[gone]
             touched |= set(self.stored)
-        if not self._complete or self.dry_run or self.client is None or not self.is_leader():
+        if not self._complete or not self._writes_status():
             if self.dry_run:
                 self._changed.clear()
             return
@@ -483,93 +478,7 @@ class ImageUpdaters:
         for resource in sorted(touched):
             stored = self.stored.get(resource)
             if stored is not None:
-                await self._report(stored, changes.get(resource, []))
-
-    async def _report(self, stored: StoredUpdater, changes: list[ImageChange]) -> None:
-        from imageupdater.imageupdaters import CycleResult, completed_status
-        from imageupdater.imageupdaters.selection import SUPERSEDED_REASON
-
-        key = stored.key
-        parsed = stored.parsed
-        mine = [s for s in self._states.values() if s.winner == key]
-        superseded = [
-            loser
-            for state in self._states.values()
-            for loser in state.superseded
-            if _key_of(loser.binding.updater) == key
-        ]
-        superseded.sort(key=lambda s: s.binding.application)
-        failure = None
-        if parsed.errors:
-            failure = "invalid ImageUpdater: " + "; ".join(str(p) for p in parsed.errors)
-            await self.events.record(_event_object(stored), "Warning", INVALID_REASON, failure)
-        else:
-            await self.events.forget(_event_key(stored), INVALID_REASON)
-        outcome = CycleResult(
-            applications_matched=len(mine),
-            images_considered=sum(s.images for s in mine),
-            images_updated=len(changes),
-            errors=sum(s.errors for s in mine),
-            changes=tuple(changes),
-            failure=failure,
-            superseded=tuple(superseded),
-        )
-        if superseded:
-            shown = "; ".join(s.message for s in superseded[:_SHOWN])
-            more = f"; and {len(superseded) - _SHOWN} more" if len(superseded) > _SHOWN else ""
-            await self.events.record(
-                _event_object(stored), "Normal", SUPERSEDED_REASON, shown + more
-            )
-        else:
-            await self.events.forget(_event_key(stored), SUPERSEDED_REASON)
-        previous = self._previous(stored)
-        status = completed_status(previous, outcome, generation=stored.generation, now=self.clock())
-        await self._write(stored, previous, status)
-
-    def _previous(self, stored: StoredUpdater) -> Mapping[str, Any] | None:
-        written = self._written.get(stored.key)
-        if written is not None and written.uid == stored.uid:
-            return written.status
-        return stored.status
-
-    async def _mark_reconciling(self, key: Key) -> None:
-        """A generation not seen before: ``Reconciling`` True until its cycle is done."""
-        from imageupdater.imageupdaters import reconciling_status
-
-        stored = self.stored.get(key)
-        if stored is None or self.dry_run or self.client is None or not self.is_leader():
-            return
-        previous = self._previous(stored)
-        observed = (previous or {}).get("observedGeneration")
-        if observed == stored.generation:
-            return
-        status = reconciling_status(previous, generation=stored.generation, now=self.clock())
-        await self._write(stored, previous, status)
-
-    async def _write(
-        self,
-        stored: StoredUpdater,
-        previous: Mapping[str, Any] | None,
-        status: Mapping[str, Any],
-    ) -> None:
-        from imageupdater.imageupdaters import status_changed, status_merge_patch
-
-        assert self.client is not None
-        if not status_changed(previous, status, checked_at_resolution=self.checked_at_resolution):
-            return
-        namespace, name = stored.key
-        try:
-            await self.client.patch(
-                IMAGE_UPDATERS, namespace, f"{name}/status", status_merge_patch(previous, status)
-            )
-        except KubeNotFound:
-            return  # deleted since it was seen
-        except KubeError as exc:
-            # Tried again after the next cycle.
-            log.warning("could not write the status of ImageUpdater %s/%s: %s", *stored.key, exc)
-            return
-        self._written[stored.key] = _Written(stored.uid, dict(status))
-        self.status_writes += 1
+                await self.statuses.report(stored, changes.get(resource, []), self._states)
 
 
 def application_namespaces(
@@ -581,34 +490,3 @@ def application_namespaces(
     if not annotations or watched is None:
         return ()
     return tuple(dict.fromkeys([*annotations, *watched]))
-
-
-def _key_of(updater: ImageUpdater) -> Key:
-    return (updater.namespace or "", updater.name)
-
-
-def _event_object(stored: StoredUpdater) -> Application:
-    # The recorder reads apiVersion, kind and metadata of whatever it reports on.
-    return stored.obj  # type: ignore[return-value]
-
-
-def _event_key(stored: StoredUpdater) -> str:
-    return f"{stored.key[0]}/{stored.key[1]}"
-
-
-def _image_changes(changes: Iterable[Any]) -> list[ImageChange]:
-    """The plan's changes as the status words them (``recentUpdates``)."""
-    from imageupdater.errors import InvalidInput
-    from imageupdater.images import ImageRef
-    from imageupdater.imageupdaters import ImageChange
-
-    out: list[ImageChange] = []
-    for change in changes:
-        try:
-            image = ImageRef.parse(change.image)
-        except InvalidInput:
-            continue
-        image = dataclasses.replace(image, tag=None, digest=None, alias=change.alias)
-        old = str(change.old) if change.old is not None else "the running version"
-        out.append(ImageChange(image, old, str(change.new)))
-    return out
