@@ -41,7 +41,9 @@
     │                                 repository, wrong YAML shape, missing kustomization)
     ├── TemplateError                 permanent: a commit or branch template does not parse or
     │                                 render; ``line``/``column`` locate it
-    └── SCMError                      the GitHub or GitLab API failed (pull requests, app tokens)
+    ├── SCMError                      the GitHub or GitLab API failed (pull requests, app tokens)
+    └── SignatureRejected             a candidate's cosign signature is missing or does not
+                                      verify with the configured key: the image is not written
 
 ``transient`` tells a caller whether retrying later can help: the reconciler's
 ``RepositoryBackoff.failed(..., permanent=not exc.transient)`` pauses a repository for its
@@ -92,6 +94,7 @@ __all__ = [
     "RegistryRefused",
     "RegistryUnavailable",
     "SCMError",
+    "SignatureRejected",
     "TemplateError",
     "WriteBackTargetError",
     "kube_error",
@@ -372,3 +375,12 @@ class SCMError(ImageUpdaterError):
     @property
     def transient(self) -> bool:  # type: ignore[override]
         return self.status == 0 or self.status == 429 or self.status >= 500
+
+
+class SignatureRejected(ImageUpdaterError):
+    """The chosen candidate of an image that must be signed is not (``verdict``: ``unsigned``
+    or ``bad_signature``); the image keeps its version until a signed one is chosen."""
+
+    def __init__(self, message: str, *, verdict: str) -> None:
+        self.verdict = verdict
+        super().__init__(message)

@@ -64,6 +64,10 @@ class Plan:
     old_source: ApplicationSource
     new_source: ApplicationSource
     changes: tuple[Change, ...]
+    # Annotations written in the same patch as the source (None removes one): the record of
+    # what was written (``updatepolicy.rollback``) and holds, so they land with the update
+    # or not at all.
+    annotations: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -273,6 +277,8 @@ def merge_patch(app: Application, plan: Plan) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     if resource_version is not None:
         patch["metadata"] = {"resourceVersion": resource_version}
+    if plan.annotations:
+        patch.setdefault("metadata", {})["annotations"] = dict(plan.annotations)
     block = {"Helm": "helm", "Kustomize": "kustomize", "Plugin": "plugin"}[plan.source.kind]
     if plan.source.index is None:
         patch["spec"] = {"source": {block: plan.new_source.get(block)}}
@@ -303,4 +309,27 @@ def json_patch(app: Application, plan: Plan) -> list[dict[str, Any]]:
     operations.append(
         {"op": op, "path": _pointer([*base, block]), "value": plan.new_source.get(block)}
     )
+    operations.extend(_annotation_operations(app, plan.annotations))
+    return operations
+
+
+def _annotation_operations(
+    app: Application, annotations: Sequence[tuple[str, str | None]]
+) -> list[dict[str, Any]]:
+    if not annotations:
+        return []
+    metadata = app.get("metadata")
+    present = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    operations: list[dict[str, Any]] = []
+    if not isinstance(metadata, Mapping):
+        operations.append({"op": "add", "path": "/metadata", "value": {}})
+    if not isinstance(present, Mapping):
+        operations.append({"op": "add", "path": "/metadata/annotations", "value": {}})
+        present = {}
+    for key, value in annotations:
+        path = _pointer(["metadata", "annotations", key])
+        if value is not None:
+            operations.append({"op": "add", "path": path, "value": value})
+        elif key in present:
+            operations.append({"op": "remove", "path": path})
     return operations

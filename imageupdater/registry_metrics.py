@@ -14,14 +14,18 @@ hosts Applications mention. Errors and logs keep the real host.
 
 from __future__ import annotations
 
-__all__ = ["RegistryCounterCollector"]
+__all__ = ["RegistryCounterCollector", "SharedCacheCollector"]
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from imageupdater.registry import CountersSnapshot
+
+if TYPE_CHECKING:
+    from imageupdater.registry.shared import SharedSnapshot
 
 
 def _failed(kind: str, klass: str) -> bool:
@@ -72,3 +76,30 @@ class RegistryCounterCollector(Collector):
             for result, n in sorted(results.items()):
                 cache.add_metric([name, result], n)
         yield from (total, failed, detailed, cache)
+
+
+class SharedCacheCollector(Collector):
+    """The shared (Redis) cache's counters: ``image_updater_shared_cache_lookups_total`` (by
+    cache and outcome: hit, waited, miss, poisoned) and ``…_errors_total`` (by operation)."""
+
+    def __init__(self, snapshot: Callable[[], SharedSnapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[Metric]:
+        snapshot = self._snapshot()
+        lookups = CounterMetricFamily(
+            "image_updater_shared_cache_lookups",
+            "Shared registry cache (Redis) lookups by cache and outcome",
+            labels=["cache", "outcome"],
+        )
+        for name, outcomes in sorted(snapshot["lookups"].items()):
+            for outcome, n in sorted(outcomes.items()):
+                lookups.add_metric([name, outcome], n)
+        errors = CounterMetricFamily(
+            "image_updater_shared_cache_errors",
+            "Redis calls of the shared registry cache that failed or timed out, by operation",
+            labels=["operation"],
+        )
+        for operation, n in sorted(snapshot["errors"].items()):
+            errors.add_metric([operation], n)
+        yield from (lookups, errors)

@@ -16,6 +16,7 @@ __all__ = [
     "Review",
     "ReviewMemo",
     "Reviewed",
+    "app_checks",
     "configuration_checks",
     "git_checks",
     "our_annotations",
@@ -43,6 +44,7 @@ from imageupdater.gitops.location import revision_warning
 from imageupdater.images import ImageRef
 from imageupdater.policy import AppConfig
 from imageupdater.problems import Problem
+from imageupdater.updatepolicy.rollback import opt_in_problems
 
 # Docker Hub counts every manifest read against its pull rate limit.
 _RATE_LIMITED_HOSTS = frozenset({"docker.io"})
@@ -101,7 +103,7 @@ def configuration_checks(
     config: AppConfig, live: Sequence[ImageRef], app: Application | None = None
 ) -> tuple[Problem, ...]:
     """Warnings about a valid configuration that will not do what its author expects."""
-    found: list[Problem] = list(git_checks(config, app)) if app is not None else []
+    found: list[Problem] = list(app_checks(config, app)) if app is not None else []
     for policy in config.images:
         image = policy.image
         label = f"image {image.alias or image.full_name!r}"
@@ -128,6 +130,14 @@ def configuration_checks(
                 _warning(f"{label}: ignore-tags '*' ignores every tag, updates are paused")
             )
     return tuple(found)
+
+
+def app_checks(config: AppConfig, app: Application) -> tuple[Problem, ...]:
+    """The checks that read more of the Application than our annotations (its sources, its
+    ``image-updater.io/*`` opt-ins), made on every review, never remembered."""
+    annotations = app.get("metadata", {}).get("annotations")
+    opt_ins = opt_in_problems(annotations if isinstance(annotations, Mapping) else None)
+    return git_checks(config, app) + opt_ins
 
 
 def git_checks(config: AppConfig, app: Application) -> tuple[Problem, ...]:
@@ -287,10 +297,10 @@ class ReviewMemo:
         else:
             self.hits += 1
         config = reviewed.review.config
-        if config is None or config.write_back.method != "git":
+        if config is None:
             return reviewed
-        # configuration_checks puts the git checks first.
-        where = git_checks(config, cast(Application, app))
+        # configuration_checks puts these first.
+        where = app_checks(config, cast(Application, app))
         if not where:
             return reviewed
         found = reviewed.review

@@ -30,6 +30,8 @@ from imageupdater.registry.reachability import ReachabilityPolicy
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
 
 if TYPE_CHECKING:
+    from imageupdater.registry.shared import SharedCache
+    from imageupdater.shared_cache_settings import SharedCacheSettings
     from imageupdater.updatepolicy import PolicyFilter
 
 
@@ -43,10 +45,12 @@ class ResolverService:
         environ: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
         reachability: ReachabilityPolicy | None = None,
+        shared: SharedCacheSettings | None = None,
     ) -> None:
         """``reachability`` (the webhook's and reconciler's default; ``None`` = reach any
         host) also trusts every API host ``conf`` names, so configured registries always
-        work. It replaces ``settings.reachability`` when given."""
+        work. It replaces ``settings.reachability`` when given. ``shared`` (``--redis``):
+        share tag lists and metadata with the other replicas through Redis."""
         self.conf = conf
         settings = settings or ClientSettings()
         if reachability is not None:
@@ -60,15 +64,28 @@ class ResolverService:
                 secrets=secrets, environ=environ if environ is not None else os.environ
             )
         )
+        self.shared: SharedCache | None = None
+        if shared is not None:
+            from imageupdater.registry.shared import SharedCache  # Redis: only when asked
+
+            self.shared = SharedCache(shared)
         self.client = RegistryClient(
             settings=settings,
             credentials=self.credentials,
             logger=logger or logging.getLogger("image_updater.registry"),
+            shared=self.shared,
         )
         self.memo = SelectionMemo()
 
     async def __aenter__(self) -> Self:
-        await self.client.__aenter__()
+        if self.shared is not None:
+            await self.shared.open()  # a refused password stops the start here
+        try:
+            await self.client.__aenter__()
+        except BaseException:
+            if self.shared is not None:
+                await self.shared.close()
+            raise
         return self
 
     async def __aexit__(
@@ -77,7 +94,11 @@ class ResolverService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.client.__aexit__(exc_type, exc, tb)
+        try:
+            await self.client.__aexit__(exc_type, exc, tb)
+        finally:
+            if self.shared is not None:
+                await self.shared.close()
 
     def cycle(self) -> contextlib.AbstractContextManager[None]:
         """Scope one reconcile cycle: each repository's tag list is read at most once in it."""

@@ -15,10 +15,12 @@ import sys
 from collections.abc import Callable
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
+from imageupdater.cli.redis_flags import add_redis_flags
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
 from reconciler.options import RECEIVER_SECRET_FLAGS, RunOptions, secret_env
+from reconciler.shard_options import add_shard_flags
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -166,6 +168,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace of the Lease (default: $POD_NAMESPACE or argocd)",
     )
     add("--leader-election-name", default="image-updater-leader", help="name of the Lease")
+    add_shard_flags(add)
     _add_git_flags(add)
     add(
         "--listen-address",
@@ -180,6 +183,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "webhook.enable); see docs/push-webhooks.md",
     )
     add_receiver_flags(add, default_port=8082)
+    add_redis_flags(add)
     parser.set_defaults(handler=run)
 
 

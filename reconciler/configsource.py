@@ -40,6 +40,11 @@ class ConfigSource(Protocol):
         """The cycle (``trigger``) is over: ``result.apps`` holds each Application's part."""
         ...
 
+    def owner(self, app: Application) -> tuple[str, str] | None:
+        """The (name, namespace) of the resource that configures ``app`` as the last cycle
+        read it, for the metrics' ``image_updater_cr_*`` labels; None: its annotations."""
+        ...
+
 
 def reviewed_from_config(app: Application, config: AppConfig, memo: ReviewMemo) -> Reviewed:
     """A configuration read from elsewhere than the annotations, reviewed as an annotated

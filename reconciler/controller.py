@@ -38,6 +38,7 @@ from imageupdater.annotations import PREFIX
 from imageupdater.application import Application, app_key
 from imageupdater.errors import ImageUpdaterError, KubeGone
 from imageupdater.tags import Glob
+from imageupdater.updatepolicy.rollback import LAST_WRITTEN_ANNOTATION
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.cycle import Cycle, CycleResult
 from reconciler.metrics import ReconcilerMetrics
@@ -63,11 +64,31 @@ class ControllerSettings:
 
 def _interesting(app: Application) -> tuple[Any, ...]:
     """What a change must touch to need processing: our annotations, the spec, the live
-    images, and the labels (an ImageUpdater's labelSelectors select by them)."""
+    images, and the labels (an ImageUpdater's labelSelectors select by them); and, while an
+    update is under a health watch (``reconciler.rollbacks``), its health, sync status and
+    last operation, so a degradation is answered within ``debounce``, not a resync later."""
     annotations = review.our_annotations(app)
-    images = (app.get("status", {}).get("summary") or {}).get("images")
+    status: Any = app.get("status") or {}
+    images = (status.get("summary") or {}).get("images")
     labels = repr(app.get("metadata", {}).get("labels"))
-    return (sorted(annotations.items()), repr(app.get("spec")), repr(images), labels)
+    watched: tuple[str, ...] = ()
+    if _watching(app):
+        operation = status.get("operationState") or {}
+        watched = (
+            repr(status.get("health")),
+            repr((status.get("sync") or {}).get("status")),
+            repr(operation.get("phase") if isinstance(operation, Mapping) else None),
+        )
+    return (sorted(annotations.items()), repr(app.get("spec")), repr(images), labels, watched)
+
+
+def _watching(app: Application) -> bool:
+    """Whether the record of the last write names an update under a health watch (a text
+    search: this runs for every watch event, the record is parsed only when it matters)."""
+    metadata: Any = app.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    record = annotations.get(LAST_WRITTEN_ANNOTATION) if isinstance(annotations, Mapping) else None
+    return isinstance(record, str) and '"state":"watching"' in record
 
 
 def _lists_images(app: Application) -> bool:
@@ -167,8 +188,15 @@ class Controller:
             self._wake.set()
 
     def _update_gauges(self) -> None:
-        managed = sum(1 for app in self.index.values() if _lists_images(app))
-        self.metrics.applications_watched.set(managed)
+        # Annotation mode's count, under empty resource labels; each ImageUpdater's own is
+        # counted by reconciler.imageupdaters.
+        configs = self.cycle.configs
+        managed = sum(
+            1
+            for app in self.index.values()
+            if _lists_images(app) and (configs is None or configs.owner(app) is None)
+        )
+        self.metrics.applications_watched.labels("", "").set(managed)
 
     async def relist(self) -> dict[str | None, str | None]:
         """Replace the index with a fresh list; returns each namespace's resourceVersion."""

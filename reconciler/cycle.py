@@ -25,6 +25,11 @@ strategy chooses, a policy deferral (``minimumAge``, ``updateWindows``) is an
 ``PolicyReporter`` (Events, metric, the policies' status at the cycle's end). Applications
 without policies take exactly the path they took before.
 
+Rollbacks (``reconciler.rollbacks``): after the live images are known, an image someone
+else reverted is held instead of resolved, and a watched update whose Application degraded
+becomes a restore — the previous versions, chosen instead of resolving, written through the
+same writer. Every plan carries the record of what it writes (``Plan.annotations``).
+
 Nothing is written when nothing changes, a version is never lowered, and an image whose
 registry failed is reported (a WARNING log line and an Event) while the rest of the
 Application proceeds. Event messages never carry counters or countdowns — the recorder
@@ -62,6 +67,7 @@ from imageupdater.application import (
 )
 from imageupdater.choice import (
     ChosenImage,
+    RunningVersion,
     chosen_image,
     outdated_choices,
     running_version,
@@ -78,12 +84,15 @@ from imageupdater.resolver import Resolution
 from imageupdater.tags import TagInfo
 from imageupdater.updatepolicy import Finding, PolicyFilter
 from imageupdater.updatepolicy.holds import parse_holds
+from imageupdater.updatepolicy.rollback import is_newer, record_key
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
 from reconciler.configsource import ConfigSource
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.policies import PolicyReporter
+from reconciler.rollbacks import Rollbacks
+from reconciler.verification import SignatureGate
 from reconciler.work import (
     AppWork,
     CycleResult,
@@ -252,6 +261,8 @@ class Cycle:
         reviews: review.ReviewMemo | None = None,
         policies: PolicyReporter | None = None,
         configs: ConfigSource | None = None,
+        signatures: SignatureGate | None = None,
+        owns: Callable[[str], bool] = lambda key: True,
     ) -> None:
         # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
         # cycle, however long the cycle takes).
@@ -281,8 +292,25 @@ class Cycle:
         # Where each Application's configuration comes from (reconciler.configsource):
         # None = its annotations, as always; the ImageUpdater resources' source otherwise.
         self.configs = configs
+        # Images that must be signed (an ImageUpdater's imagesVerification): checked before
+        # their version is planned (reconciler.verification).
+        self.signatures = signatures
+        # Scale-out (reconciler.shards): the Applications of the shards this replica holds
+        # now; asked per cycle and again right before each write (the fence).
+        self.owns = owns
+        # Reverts by others and health-gated updates (reconciler.rollbacks): reads the
+        # record each Application carries, so it keeps nothing across cycles itself.
+        self.rollbacks = Rollbacks(
+            api=api,
+            events=events,
+            metrics=metrics,
+            clock=lambda: self.clock(),
+            dry_run=settings.dry_run,
+            is_leader=lambda: self.is_leader(),
+        )
 
     async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
+        apps = [app for app in apps if self.owns(app_key(app))]
         result = CycleResult()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -414,7 +442,8 @@ class Cycle:
             )
             result.images_skipped += len(config.images)
             return None
-        images = await self._unheld(app, key, config.images, result)
+        resumed = self.rollbacks.resumable(app, config.images)
+        images = await self._unheld(app, key, config.images, result, resumed)
         if not images:
             return None
         source = select_source(app, config.write_back)
@@ -445,18 +474,38 @@ class Cycle:
             running = running_version(policy, override, entry)
             current = running.tag if running is not None else None
             jobs.append(Job(policy, resolution_key(policy, current, policies), running, policies))
-        self.metrics.images_watched.labels(key).set(len(jobs))
+        # Reverts by others are held, watched updates judged (reconciler.rollbacks).
+        screened = await self.rollbacks.screen(app, jobs, result, resumed)
+        jobs = screened.jobs
+        self.metrics.images_watched.labels(*self._series(app)).set(len(jobs))
         result.tally(key).images = len(jobs)
-        if not jobs:
+        if not jobs and not screened.restores:
             self.metrics.applications_skipped.labels("no_live_images").inc()
             return None
-        return AppWork(app, config, source, jobs, policies)
+        return AppWork(
+            screened.app,
+            config,
+            source,
+            jobs,
+            policies,
+            restores=screened.restores,
+            rollback_annotations=screened.annotations,
+            floors=screened.floors,
+            gate=self.rollbacks.gate(app, policies),
+        )
 
     async def _unheld(
-        self, app: Application, key: str, images: Sequence[ImagePolicy], result: CycleResult
+        self,
+        app: Application,
+        key: str,
+        images: Sequence[ImagePolicy],
+        result: CycleResult,
+        resumed: Collection[ImagePolicy] = (),
     ) -> list[ImagePolicy]:
         """The images no hold keeps: a hold on the Application keeps all of them, a hold on
-        an alias that one. Each hold is a Normal ``UpdateHeld`` Event with its reason."""
+        an alias that one. Each hold is a Normal ``UpdateHeld`` Event with its reason. An
+        image in ``resumed`` (a rollback hold a newer version ends) is still resolved, to
+        look for that version; it stays held otherwise."""
         metadata = app.get("metadata")
         annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
         holds = parse_holds(annotations, [p.alias for p in images]).holds
@@ -464,7 +513,7 @@ class Cycle:
             self.metrics.images_held.labels(key).set(0)
             await self.events.forget(key, "UpdateHeld")
             return list(images)
-        free = [p for p in images if holds.reason(p.alias) is None]
+        free = [p for p in images if holds.reason(p.alias) is None or p in resumed]
         held = len(images) - len(free)
         self.metrics.images_held.labels(key).set(held)
         result.images_skipped += held
@@ -544,6 +593,13 @@ class Cycle:
         self._last_failure.pop(repository, None)
         return outcome
 
+    def _series(self, app: Application) -> tuple[str, str, str]:
+        """The labels of upstream's per-image series: the Application (v0) and the
+        ImageUpdater resource that configures it (v1; "" when its annotations do)."""
+        owner = self.configs.owner(app) if self.configs is not None else None
+        name, namespace = owner if owner is not None else ("", "")
+        return (app_key(app), name, namespace)
+
     def _failed(self, repository: tuple[str, str], exc: RegistryError) -> None:
         after = exc.retry_after if isinstance(exc, RateLimited) else 0.0
         # Retrying cannot mend a refused login or a missing repository until someone acts,
@@ -560,7 +616,12 @@ class Cycle:
         outcomes: dict[ResolutionKey, Lookup],
         failures: list[tuple[Job, ImageUpdaterError]],
     ) -> list[ChosenImage]:
-        """Every image's choice, or [] when each already runs its own (``outdated_choices``)."""
+        """Every image's choice, or [] when each already runs its own (``outdated_choices``).
+
+        A restore chooses the previous versions and nothing else; an image under a rollback
+        hold keeps what it runs unless its choice is newer than the version reverted."""
+        if item.restores:
+            return [restore.choice for restore in item.restores]
         pairs = []
         for job in item.jobs:
             outcome = outcomes.get(job.key)
@@ -572,6 +633,11 @@ class Cycle:
                 if outcome
                 else None
             )
+            floor = item.floors.get(job.policy)
+            if choice is not None and floor is not None and not is_newer(choice.tag, floor):
+                if job.running is None or job.running.tag is None:
+                    continue
+                choice = ChosenImage(job.policy, job.running.tag, job.running.digest)
             if choice is not None:
                 pairs.append((job.running, choice))
         return outdated_choices(pairs)
@@ -604,17 +670,34 @@ class Cycle:
             if item.config.write_back.method == "git"
             else None
         )
+        if item.restores and running is not None:
+            running = {
+                **running,
+                **{r.policy: RunningVersion.parse(r.bad) for r in item.restores},
+            }
         plan = plan_overrides(item.app, item.source, chosen, running)
         if not plan.changed:
             return Skipped(item, "unchanged", plan)
-        windows = await self._windows(item.app, state.projects)
+        plan = self.rollbacks.record(
+            item.app,
+            plan,
+            item.gate,
+            seen=running is None,
+            floors=item.floors,
+            was={record_key(job.policy): job.running for job in item.jobs},
+            extra=item.rollback_annotations,
+        )
+        # A restore undoes the updater's own change: a sync window does not keep it in.
+        windows: _Windows = ()
+        if not item.restores:
+            windows = await self._windows(item.app, state.projects)
         return decide(
             item,
             plan,
             windows,
             self.clock(),
             dry_run=self.settings.dry_run,
-            leader=self.is_leader(),
+            leader=self.is_leader() and self.owns(app_key(item.app)),
         )
 
     async def _replan(self, app: Application, state: _CycleState) -> Decision | None:
@@ -639,6 +722,8 @@ class Cycle:
         key = app_key(item.app)
         failures: list[tuple[Job, ImageUpdaterError]] = []
         chosen = self._chosen(item, outcomes, failures)
+        if self.signatures is not None and chosen:
+            chosen = await self.signatures.signed(item, chosen, failures)
         report = _Report([_failure_text(job, exc) for job, exc in failures])
         for job, exc in failures:
             log.warning(
@@ -652,14 +737,20 @@ class Cycle:
             state.result.errors += len(failures)
             state.result.failed_apps.add(key)
             state.result.tally(key).errors += len(failures)
-            self.metrics.images_errors.labels(key).inc(len(failures))
+            self.metrics.images_errors.labels(*self._series(item.app)).inc(len(failures))
         if item.policies is not None and self.policies is not None:
             await self._policy_outcomes(item, outcomes, chosen, report, state.result)
         decision = await self._decide(item, chosen, state)
         method = item.config.write_back.method
         writer = self.writers[method]
         if isinstance(decision, Planned) and not writer.streaming:
-            state.batches.setdefault(method, []).append((decision, report))
+            refused = await self.rollbacks.before_push(decision.work.app, decision.plan)
+            if refused is None:
+                state.batches.setdefault(method, []).append((decision, report))
+                return
+            outcome: Outcome = WriteFailed(decision.work, refused, False, refused)
+            await self._settle(outcome, state.result, report)
+            await self._report(item, report)
             return
         if isinstance(decision, Skipped) and decision.why == "dry-run" and writer.previews:
             state.previews.setdefault(method, []).append(decision)
@@ -728,6 +819,13 @@ class Cycle:
             await self.writers[method].preview(skipped)
         state.previews.clear()
         for method, queued in state.batches.items():
+            # A batch is written at the cycle's end: a shard lost meanwhile writes nothing.
+            kept = [self.owns(app_key(change.work.app)) for change, _ in queued]
+            lost = [item for item, keep in zip(queued, kept, strict=True) if not keep]
+            queued = [item for item, keep in zip(queued, kept, strict=True) if keep]
+            for change, report in lost:
+                fenced = Skipped(change.work, "not-leader", change.plan)
+                await self._settle(fenced, state.result, report)
             changes = [change for change, _ in queued]
             outcomes = await self.writers[method].write(changes, self._context(state))
             for (change, report), outcome in zip(queued, outcomes, strict=True):
@@ -762,7 +860,7 @@ class Cycle:
                 result.tally(key).changes.extend(plan.changes)
                 if commit is None:
                     self.metrics.patches.labels("ok").inc()
-                self.metrics.images_updated.labels(key).inc(len(plan.changes))
+                self.metrics.images_updated.labels(*self._series(work.app)).inc(len(plan.changes))
                 for change in plan.changes:
                     log.info(
                         "Successfully updated image '%s' to '%s'",
@@ -771,6 +869,8 @@ class Cycle:
                         extra={"application": key, "old_tag": str(change.old or "")},
                     )
                 await self.events.images_updated(work.app, plan.changes, commit=commit)
+                if work.restores:
+                    await self.rollbacks.rolled_back(work.app, work.restores)
             case WriteFailed(_, reason, rejected, public):
                 result.errors += 1
                 result.failed_apps.add(key)
@@ -778,7 +878,7 @@ class Cycle:
                 if rejected:
                     if outcome.work.config.write_back.method == "argocd":
                         self.metrics.patches.labels("error").inc()
-                    self.metrics.images_errors.labels(key).inc()
+                    self.metrics.images_errors.labels(*self._series(outcome.work.app)).inc()
                 log.warning("not updating %s: %s", key, reason, extra={"application": key})
                 if public is not None:
                     report.problems.append(public)

@@ -70,11 +70,13 @@ from reconciler.imageupdater_status import (
     image_changes,
     key_of,
 )
+from reconciler.metrics import ReconcilerMetrics
 from reconciler.work import CycleResult
 
 if TYPE_CHECKING:
-    from imageupdater.imageupdaters import Arbitration, ImageUpdater, ParseResult
+    from imageupdater.imageupdaters import Arbitration, ImageUpdater, ParseResult, Verification
     from imageupdater.imageupdaters.status import ImageChange
+    from imageupdater.policy import ImagePolicy
 
 log = logging.getLogger("image_updater.reconciler")
 
@@ -159,6 +161,7 @@ class ImageUpdaters:
         is_leader: Callable[[], bool] = lambda: True,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         checked_at_resolution: dt.timedelta = dt.timedelta(minutes=10),
+        metrics: ReconcilerMetrics | None = None,
         watch_timeout: int = 300,
         absent_retry: float = _ABSENT_RETRY,
     ) -> None:
@@ -187,6 +190,7 @@ class ImageUpdaters:
         self._seen: dict[str, Arbitration] = {}
         # Across cycles.
         self._states: dict[str, AppState] = {}
+        self.metrics = metrics
         self._changed: set[Key] = set()
         self._complete = False
         self.statuses = StatusWriter(
@@ -272,6 +276,10 @@ class ImageUpdaters:
     def _remove(self, key: Key, *, announce: bool) -> None:
         old = self.stored.pop(key, None)
         self.statuses.forget(key)
+        if self.metrics is not None and old is not None:
+            # A deleted resource's series go with it, as upstream's finalizer removes them.
+            with contextlib.suppress(KeyError):
+                self.metrics.applications_watched.remove(key[1], key[0])
         self._changed.discard(key)
         self._reindex(key[0])
         if announce and old is not None:
@@ -423,6 +431,46 @@ class ImageUpdaters:
             return reviewed_from_config(app, winner.source.config, memo)
         return None
 
+    def owner(self, app: Application) -> tuple[str, str] | None:
+        """(name, namespace) of the resource acting on ``app``: as this cycle arbitrated,
+        else as the last one did; None when none does (its annotations, if any)."""
+        key = app_key(app)
+        arbitration = self._seen.get(key)
+        if arbitration is not None:
+            winner = arbitration.winner
+            if winner is None:
+                return None
+            return (winner.updater.name, winner.updater.namespace or "")
+        state = self._states.get(key)
+        if state is None or state.winner is None:
+            return None
+        return (state.winner[1], state.winner[0])
+
+    def verification(self, app: Application, policy: ImagePolicy) -> Verification | None:
+        """Whether ``policy`` (an image of ``app`` as this cycle configured it) must be
+        signed: its effective ``imagesVerification`` when enabled, else None (annotation
+        mode, no block, or ``enabled: false``)."""
+        arbitration = self._seen.get(app_key(app))
+        winner = arbitration.winner if arbitration is not None else None
+        if winner is None:
+            return None
+        from imageupdater.imageupdaters import FromResource, UseAnnotations
+
+        source = winner.source
+        found: Verification | None = None
+        if isinstance(source, FromResource):
+            found = next(
+                (
+                    v
+                    for p, v in zip(source.config.images, source.verifications, strict=False)
+                    if p == policy
+                ),
+                None,
+            )
+        elif isinstance(source, UseAnnotations):
+            found = source.verification
+        return found if found is not None and found.enabled else None
+
     def _annotations(
         self, app: Application, namespace: str, memo: ReviewMemo, rules: CredentialRules
     ) -> Reviewed | None:
@@ -440,6 +488,18 @@ class ImageUpdaters:
     def _writes_status(self) -> bool:
         """Only the leader writes statuses, and never in a dry run."""
         return not self.dry_run and self.client is not None and self.is_leader()
+
+    def _count_watched(self) -> None:
+        """``argocd_image_updater_applications_watched_total`` per resource, as upstream v1
+        exports it: the Applications each one acts on (0 for one that acts on none)."""
+        if self.metrics is None:
+            return
+        acting: dict[Key, int] = dict.fromkeys(self.stored, 0)
+        for state in self._states.values():
+            if state.winner is not None and state.winner in acting:
+                acting[state.winner] += 1
+        for (namespace, name), count in acting.items():
+            self.metrics.applications_watched.labels(name, namespace).set(count)
 
     async def finish(self, result: CycleResult, trigger: str) -> None:
         complete = trigger in COMPLETE_TRIGGERS
@@ -470,6 +530,7 @@ class ImageUpdaters:
             for gone in set(self._states) - set(seen):
                 del self._states[gone]
             touched |= set(self.stored)
+        self._count_watched()
         if not self._complete or not self._writes_status():
             if self.dry_run:
                 self._changed.clear()

@@ -13,12 +13,12 @@ another holder, or the renew deadline passing while the API server did not answe
 
 from __future__ import annotations
 
-__all__ = ["LeaderElector"]
+__all__ = ["LeaderElector", "lease_holder"]
 
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from imageupdater import kube
@@ -29,6 +29,19 @@ log = logging.getLogger("image_updater.reconciler")
 
 def _format(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def lease_holder(
+    lease: Mapping[str, Any], now: dt.datetime, default_duration: float
+) -> tuple[str, bool]:
+    """Who holds ``lease`` ("" = nobody) and whether the holding is live by ``now``: renewed
+    within its ``leaseDurationSeconds``."""
+    spec = lease.get("spec") or {}
+    holder = str(spec.get("holderIdentity") or "")
+    renewed = _parse(spec.get("renewTime"))
+    duration = float(spec.get("leaseDurationSeconds") or default_duration)
+    live = bool(holder) and renewed is not None and (now - renewed).total_seconds() <= duration
+    return holder, live
 
 
 def _parse(text: str | None) -> dt.datetime | None:
@@ -53,6 +66,9 @@ class LeaderElector:
         retry_period: float = 2.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         monotonic: Callable[[], float] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        role: str = "the leader",
+        lease_noun: str = "the leader lease",
     ) -> None:
         if not retry_period < renew_deadline < lease_duration:
             raise ValueError("leader election needs retry_period < renew_deadline < lease_duration")
@@ -74,6 +90,13 @@ class LeaderElector:
         self._attempting = asyncio.Lock()
         self.changed = asyncio.Event()
         self.transitions = 0
+        # Written with every renewal (a shard lease records the shard count it was taken
+        # under); anything else on the lease, a handoff request included, is not kept.
+        self.annotations = dict(annotations or {})
+        self.role = role  # "became <role>"
+        self.lease_noun = lease_noun  # "lost <lease_noun>"
+        # The lease as last read, before this replica's write: what others asked of it.
+        self.observed: dict[str, Any] | None = None
 
     def is_leader(self) -> bool:
         return (
@@ -95,6 +118,8 @@ class LeaderElector:
             renewTime=now,
         )
         metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if self.annotations:
+            metadata["annotations"] = dict(self.annotations)
         if existing is not None:
             metadata["resourceVersion"] = existing["metadata"]["resourceVersion"]
         return {
@@ -115,15 +140,12 @@ class LeaderElector:
         started = self._monotonic()
         try:
             lease = await self._client.get_or_none(kube.LEASES, self.namespace, self.name)
+            self.observed = lease
             if lease is None:
                 await self._client.create(kube.LEASES, self.namespace, self._body(None, True))
             else:
-                spec = lease.get("spec") or {}
-                holder = spec.get("holderIdentity")
-                renewed = _parse(spec.get("renewTime"))
-                duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
-                expired = renewed is None or (self._clock() - renewed).total_seconds() > duration
-                if holder != self.identity and holder and not expired:
+                holder, live = lease_holder(lease, self._clock(), self.lease_duration)
+                if holder != self.identity and live:
                     self._renewed_at = None
                     return False
                 await self._client.replace(
@@ -147,9 +169,9 @@ class LeaderElector:
         self._leading = leading
         if leading:
             self.transitions += 1
-            log.info("became the leader (lease %s/%s)", self.namespace, self.name)
+            log.info("became %s (lease %s/%s)", self.role, self.namespace, self.name)
         else:
-            log.warning("lost the leader lease %s/%s; writes stop", self.namespace, self.name)
+            log.warning("lost %s %s/%s; writes stop", self.lease_noun, self.namespace, self.name)
         self.changed.set()
 
     async def run(self) -> None:
@@ -159,11 +181,15 @@ class LeaderElector:
                 await self.try_acquire_or_renew()
                 await asyncio.sleep(self.retry_period)
         finally:
-            if self.is_leader():
-                self._renewed_at = None
-                self._leading = False
-                log.info("releasing the leader lease %s/%s", self.namespace, self.name)
-                await asyncio.shield(self._release())
+            await self.release()
+
+    async def release(self) -> None:
+        """Stop writing at once, then hand the lease back (when held) for others to take."""
+        if self.is_leader():
+            self._renewed_at = None
+            self._leading = False
+            log.info("releasing %s %s/%s", self.lease_noun, self.namespace, self.name)
+            await asyncio.shield(self._release())
 
     async def _release(self) -> None:
         try:

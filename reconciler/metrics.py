@@ -11,6 +11,7 @@ that had to be restarted, and Applications skipped and why.
 from __future__ import annotations
 
 __all__ = [
+    "CR_LABELS",
     "SKIP_REASONS",
     "WATCH_RESTART_REASONS",
     "GitMetrics",
@@ -25,6 +26,8 @@ from prometheus_client.registry import DuplicateTimeseries
 
 import imageupdater
 
+# Upstream v1's labels of its per-resource series: the ImageUpdater that configures them.
+CR_LABELS = ("image_updater_cr_name", "image_updater_cr_namespace")
 # Why a watch was started over: the server expired its resourceVersion (410 Gone, so the
 # namespace is relisted first), or the watch or its relist failed.
 WATCH_RESTART_REASONS = ("expired", "error")
@@ -46,15 +49,19 @@ class ReconcilerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         # -- upstream's series -------------------------------------------------------------
+        # Upstream v0 labels these by Application and v1 by ImageUpdater resource; both are
+        # here, so dashboards of either select what they know (``image_updater_cr_*`` is ""
+        # for an Application its annotations configure).
         self.applications_watched = Gauge(
             "argocd_image_updater_applications_watched_total",
             "The total number of applications watched by Argo CD Image Updater",
+            CR_LABELS,
             registry=registry,
         )
         self.images_watched = Gauge(
             "argocd_image_updater_images_watched_total",
             "Number of images watched by Argo CD Image Updater",
-            ["application"],
+            ["application", *CR_LABELS],
             registry=registry,
         )
         self.images_held = Gauge(
@@ -67,13 +74,13 @@ class ReconcilerMetrics:
         self.images_updated = Counter(
             "argocd_image_updater_images_updated",
             "Number of images updated by Argo CD Image Updater",
-            ["application"],
+            ["application", *CR_LABELS],
             registry=registry,
         )
         self.images_errors = Counter(
             "argocd_image_updater_images_errors",
             "Number of errors reported by Argo CD Image Updater",
-            ["application"],
+            ["application", *CR_LABELS],
             registry=registry,
         )
         self.k8s_requests = Counter(
@@ -162,6 +169,14 @@ class ReconcilerMetrics:
             "image_updater_applications_skipped",
             "Applications a cycle left alone, by reason (" + ", ".join(SKIP_REASONS) + ")",
             ["reason"],
+            registry=registry,
+        )
+        self.rollbacks = Counter(
+            "image_updater_rollbacks",
+            "Rollbacks, by reason: manual (someone else lowered a version the updater wrote; "
+            "the image is held), degraded or sync_failed (the updater wrote the previous "
+            "version back within the rollback window)",
+            ["application", "reason"],
             registry=registry,
         )
         for reason in WATCH_RESTART_REASONS:

@@ -16,10 +16,11 @@ import argparse
 import os
 import re  # fixed patterns only (namespace names), never a user's
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from imageupdater.cli.redis_flags import redis_settings
 from imageupdater.cli.tenant_flags import credential_rules, reachability
 from imageupdater.cli.upstream_settings import CONFIGMAP_DIR, check_upstream_settings
 from imageupdater.credentials import CredentialRules
@@ -27,10 +28,12 @@ from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
 from imageupdater.logsetup import log_settings
 from imageupdater.tags import Glob
+from reconciler.shard_options import Sharding, sharding
 
 if TYPE_CHECKING:
     from imageupdater.pushevents import ReceiverConfig
     from imageupdater.registry.reachability import ReachabilityPolicy
+    from imageupdater.shared_cache_settings import SharedCacheSettings
     from reconciler.receiver_tls import TlsSettings
 
 ApplicationsAPIKind = Literal["kubernetes", "argocd"]
@@ -128,6 +131,10 @@ class RunOptions:
     # --watch-namespaces / IMAGE_UPDATER_WATCH_NAMESPACES (watch.namespaces): where
     # ImageUpdater resources are read; None = every namespace ('*').
     watch_namespaces: tuple[str, ...] | None = ("argocd",)
+    # --shards / IMAGE_UPDATER_SHARDS and the Lease timings (reconciler.shard_options).
+    sharding: Sharding = field(default_factory=Sharding)
+    # --redis / IMAGE_UPDATER_REDIS: registry caches shared by the replicas; None = own only
+    redis: SharedCacheSettings | None = None
 
     @classmethod
     def from_args(
@@ -209,6 +216,8 @@ class RunOptions:
             git=_git_options(args, env),
             standalone=getattr(args, "standalone", False),
             watch_namespaces=watch_namespaces(getattr(args, "watch_namespaces", None), env),
+            sharding=sharding(args, env),
+            redis=redis_settings(args, env),
             receiver=(
                 receiver_options(
                     args, env, default_port=8080 if getattr(args, "standalone", False) else 8082

@@ -36,6 +36,8 @@ from reconciler.leader import LeaderElector
 from reconciler.metrics import GitMetrics, ReconcilerMetrics
 from reconciler.options import RunOptions
 from reconciler.policies import PolicyReporter
+from reconciler.shards import FencedApplications, coordinator
+from reconciler.verification import SignatureGate, registry_verifier
 from reconciler.writeback import ArgoCDWriter
 
 log = logging.getLogger("image_updater.reconciler")
@@ -73,18 +75,31 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(await kube.KubeClient.connect(options.kubeconfig))
         resolver = await stack.enter_async_context(
-            ResolverService(conf, secrets=client, reachability=options.reachability)
+            ResolverService(
+                conf, secrets=client, reachability=options.reachability, shared=options.redis
+            )
         )
         api = _api(options, client, metrics)
         stack.push_async_callback(api.close)
+        # Scale-out (--shards, reconciler.shards): each replica works its shards' Applications
+        # and every patch is fenced by the shard's lease; shards replace the leader election.
+        shards = coordinator(
+            options.sharding, client, namespace=options.lease_namespace, registry=registry
+        )
+        if shards is not None:
+            api = FencedApplications(api, shards.owns)
+        timing = options.sharding.timing
         elector: LeaderElector | None = None
-        if options.leader_election:
+        if options.leader_election and shards is None:
             identity = f"{socket.gethostname()}_{os.getpid()}"
             elector = LeaderElector(
                 client,
                 namespace=options.lease_namespace,
                 name=options.lease_name,
                 identity=identity,
+                lease_duration=timing.duration,
+                renew_deadline=timing.renew_deadline,
+                retry_period=timing.retry_period,
             )
         events = EventRecorder(client, enabled=options.kube_events)
         git = await git_writer(
@@ -96,6 +111,12 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             stack=stack,
         )
         is_leader = elector.is_leader if elector is not None else (lambda: True)
+        works = is_leader  # runs cycles: the leader, or (sharded) the holder of any shard
+        if shards is not None:
+            # What belongs to no Application (policy and ImageUpdater status, push events):
+            # shard 0's holder, as the leader unsharded.
+            is_leader, works = shards.holds_first, shards.holds_any
+            await shards.start()
         policies = PolicyReporter(
             PolicyWatch(client.list, component="the reconciler"),
             client=client,
@@ -113,6 +134,7 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
             rules=options.credentials,
             dry_run=options.dry_run,
             is_leader=is_leader,
+            metrics=metrics,
         )
         updater_versions = await image_updaters.refresh()  # before the first cycle
         cycle = Cycle(
@@ -126,10 +148,14 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 max_concurrency=options.max_concurrency,
                 credentials=options.credentials,
             ),
-            is_leader=is_leader,
+            is_leader=works,
+            owns=shards.owns if shards is not None else (lambda key: True),
             writers={"argocd": ArgoCDWriter(api), "git": git},
             policies=policies,
             configs=image_updaters,
+            signatures=SignatureGate(
+                client, required=image_updaters.verification, verify=registry_verifier(resolver)
+            ),
         )
         controller = Controller(
             api=api,
@@ -141,8 +167,14 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                 api_unready_after=options.api_unready_after,
                 resync=not options.standalone,
             ),
-            is_leader=is_leader,
-            leader_changed=elector.changed if elector is not None else None,
+            is_leader=works,
+            leader_changed=(
+                shards.changed
+                if shards is not None
+                else elector.changed
+                if elector is not None
+                else None
+            ),
         )
         metrics.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
         image_updaters.connect(
@@ -173,6 +205,10 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
                     watch_registries_conf(resolver, watched), name="registries-conf"
                 )
             )
+        if shards is not None:
+            assert shards.metrics is not None
+            shards.metrics.count_applications(shards, lambda: list(controller.index))
+            tasks.append(asyncio.create_task(shards.run(), name="shards"))
         if elector is not None:
             tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
             # Give the first election a moment so a lone replica starts work at once.
@@ -219,3 +255,7 @@ async def main(options: RunOptions, conf: RegistriesConf) -> int:
 def _watch_registry_counters(resolver: ResolverService, metrics: ReconcilerMetrics) -> None:
     """Mirror the registry client's request counters into Prometheus at scrape time."""
     metrics.registry.register(RegistryCounterCollector(resolver.client.snapshot))
+    if resolver.shared is not None:
+        from imageupdater.registry_metrics import SharedCacheCollector
+
+        metrics.registry.register(SharedCacheCollector(resolver.shared.counters.snapshot))

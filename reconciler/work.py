@@ -18,8 +18,9 @@ __all__ = [
 ]
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageupdater.application import Application, SourceRef
 from imageupdater.choice import RunningVersion
@@ -27,6 +28,9 @@ from imageupdater.credentials import CredentialRules
 from imageupdater.plan import Change
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.updatepolicy import PolicySet
+
+if TYPE_CHECKING:
+    from reconciler.rollbacks import Restore
 
 ResolutionKey = tuple[Any, ...]
 
@@ -119,6 +123,12 @@ class AppWork:
     source: SourceRef
     jobs: list[Job]
     policies: PolicySet | None = None
+    # reconciler.rollbacks: updates to back out (then nothing else is chosen), what the
+    # write carries with them (holds, the record), and the versions a resumed image must beat.
+    restores: tuple[Restore, ...] = ()
+    rollback_annotations: tuple[tuple[str, str | None], ...] = ()
+    floors: Mapping[ImagePolicy, str] = field(default_factory=dict)
+    gate: dt.timedelta | None = None  # the health gate's window for this Application's updates
 
 
 def resolution_key(

@@ -22,10 +22,11 @@ from __future__ import annotations
 __all__ = ["Admission", "AdmissionSettings", "ResolveFn"]
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -34,6 +35,7 @@ from imageupdater import review
 from imageupdater.application import Application, SourceRef, live_images, select_source
 from imageupdater.choice import (
     ChosenImage,
+    RunningVersion,
     chosen_image,
     live_entry,
     outdated_choices,
@@ -42,12 +44,19 @@ from imageupdater.choice import (
 from imageupdater.credentials import CredentialRules
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.imageupdaters import parse as parse_image_updater
-from imageupdater.plan import current_override, json_patch, plan_overrides
+from imageupdater.plan import Plan, current_override, json_patch, plan_overrides
 from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.problems import Problem
 from imageupdater.resolver import Resolution
-from imageupdater.updatepolicy import PolicyFilter
+from imageupdater.updatepolicy import PolicyFilter, PolicySet
 from imageupdater.updatepolicy.holds import parse_holds
+from imageupdater.updatepolicy.rollback import (
+    LAST_WRITTEN_ANNOTATION,
+    gate_window,
+    parse_last_written,
+    record_changes,
+    record_key,
+)
 from webhook.policies import PolicyWatch, application_findings, is_policy, policy_verdict
 from webhook.review import Request, Verdict
 from webhook.windows import SyncWindowGate
@@ -243,7 +252,7 @@ class Admission:
         status: Any = app.get("status")
         summary = status.get("summary") if isinstance(status, dict) else None
         live = (summary.get("images") if isinstance(summary, dict) else None) or []
-        where = [str(p) for p in review.git_checks(config, app)]
+        where = [str(p) for p in review.app_checks(config, app)]
         if not isinstance(live, list) or not all(isinstance(i, str) for i in live):
             return [str(p) for p in review.configuration_checks(config, live_images(app))] + where
         risk_key: _RiskKey = (parsed.serial, tuple(live))
@@ -470,7 +479,7 @@ class Admission:
         chosen.sort(key=lambda pair: order.get(id(pair[0]), 0))
         # The reconciler's decision: write only when some image does not run its choice.
         outdated = outdated_choices((running[id(policy)], c) for policy, c in chosen)
-        plan = plan_overrides(app, source, outdated)
+        plan = _recorded(app, plan_overrides(app, source, outdated), policies, running, guard, now)
         patch = json_patch(app, plan)
         if patch and self._windows is not None:
             held = await self._windows.holds(app)
@@ -494,6 +503,32 @@ class Admission:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _recorded(
+    app: Application,
+    plan: Plan,
+    policies: Sequence[ImagePolicy],
+    running: Mapping[int, RunningVersion | None],
+    guard: PolicySet | None,
+    now: dt.datetime,
+) -> Plan:
+    """``plan`` with the record of what it writes (``updatepolicy.rollback``), exactly as the
+    reconciler records its own writes: an override set here and lowered later by a human is
+    a revert the reconciler respects, not a version it puts back."""
+    if not plan.changes:
+        return plan
+    annotations = _annotations(app)
+    known = annotations if isinstance(annotations, Mapping) else {}
+    records = record_changes(
+        parse_last_written(known).record,
+        plan.changes,
+        {record_key(p): running.get(id(p)) for p in policies},
+        now,
+        gate_window(known, guard.policies if guard is not None else ()),
+        seen=True,
+    )
+    return dataclasses.replace(plan, annotations=((LAST_WRITTEN_ANNOTATION, records.annotation()),))
 
 
 def _kind_from_targets(app: Application, config: AppConfig) -> SourceRef | None:

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from imageupdater.cli import EXIT_FAILED, EXIT_INVALID
+from imageupdater.cli.redis_flags import add_redis_flags
 from imageupdater.cli.tenant_flags import add_credential_rule_flags, add_reachability_flags
 from imageupdater.errors import ImageUpdaterError, InvalidInput
 from imageupdater.logsetup import LOG_LEVELS, configure_logging
@@ -68,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="registries.conf file ('' = none; default: /app/config/registries.conf if present)",
     )
     add_reachability_flags(add)
+    add_redis_flags(add)
     add(
         "--kubeconfig",
         help="kubeconfig for pull secrets and certificates (default: in-cluster if "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from imageupdater.cli.redis_flags import redis_settings
 from imageupdater.cli.tenant_flags import credential_rules, reachability
 from imageupdater.cli.upstream_settings import CONFIGMAP_DIR, check_upstream_settings
 from imageupdater.credentials import CredentialRules
@@ -34,6 +35,7 @@ from imageupdater.logsetup import log_settings
 
 if TYPE_CHECKING:
     from imageupdater.registry.reachability import ReachabilityPolicy
+    from imageupdater.shared_cache_settings import SharedCacheSettings
 
 # The webhook configurations the base manifests install, when no --certs-webhook-configuration.
 DEFAULT_WEBHOOK_CONFIGURATION = "image-updater"
@@ -96,6 +98,8 @@ class WebhookOptions:
     # Logging
     loglevel: str
     logformat: str
+    # --redis / IMAGE_UPDATER_REDIS: registry caches shared with the reconciler; None = own
+    redis: SharedCacheSettings | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WebhookOptions:
@@ -125,6 +129,7 @@ class WebhookOptions:
             resolve_timeout=resolve_timeout,
             credentials=credentials,
             reachability=policy,
+            redis=redis_settings(args, os.environ),
             registries_conf_path=args.registries_conf_path,
             argocd_namespace=args.argocd_namespace or os.environ.get("ARGOCD_NAMESPACE") or None,
             kubeconfig=args.kubeconfig,

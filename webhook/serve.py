@@ -83,7 +83,9 @@ async def serve(
         )
         await stack.enter_async_context(reloader.running())
         resolver = await stack.enter_async_context(
-            ResolverService(conf, secrets=client, reachability=options.reachability)
+            ResolverService(
+                conf, secrets=client, reachability=options.reachability, shared=options.redis
+            )
         )
         watched = conf_watch_path(options.registries_conf_path)
         if watched is not None:
@@ -92,6 +94,10 @@ async def serve(
         metrics = WebhookMetrics(
             registry, registry_snapshot=resolver.client.snapshot, certificates=reloader.expiry
         )
+        if resolver.shared is not None:
+            from imageupdater.registry_metrics import SharedCacheCollector
+
+            registry.register(SharedCacheCollector(resolver.shared.counters.snapshot))
         gate = None
         if client is not None:
             api = client

@@ -27,6 +27,10 @@ from imageupdater.problems import Problem
 from imageupdater.review import configuration_checks, parse_configuration
 from imageupdater.strategies import Strategy
 from imageupdater.updatepolicy.holds import HOLD_ANNOTATION, HOLD_PREFIX, parse_holds
+from imageupdater.updatepolicy.rollback import (
+    LAST_WRITTEN_ANNOTATION,
+    parse_last_written,
+)
 
 # Stand-ins for a templated value, per option: valid values between them covering what
 # other checks depend on. None drops the annotation (nothing else depends on its value).
@@ -115,7 +119,44 @@ def check_annotations(
         LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in problems
     )
     findings.extend(_holds(texts, source, label))
+    findings.extend(_rollbacks(texts, source, label))
     return findings
+
+
+_STATE_TEXT = {
+    "written": "written",
+    "watching": "under its health watch",
+    "verified": "verified Healthy through its rollback window",
+    "unverified": "not verified (not Healthy when its rollback window ended)",
+    "reverted": "reverted by someone else (held)",
+    "rolled-back": "written back after its update failed (held)",
+}
+
+
+def _rollbacks(texts: Mapping[str, str], source: str, label: str) -> list[LintFinding]:
+    """The rollback record: its mistakes, and a note per image on what the updater last
+    wrote, so a reviewer sees why a lower version will not be put back. (The opt-ins'
+    mistakes come with the configuration checks, as at ``kubectl apply``.)"""
+    found: list[LintFinding] = []
+    if LAST_WRITTEN_ANNOTATION not in texts:
+        return found
+    parsed = parse_last_written(texts)
+    found.extend(
+        LintFinding(source, p.message, p.severity, app=label, key=p.key) for p in parsed.problems
+    )
+    for name, record in parsed.record.images:
+        since = f" from {record.previous}" if record.previous else ""
+        found.append(
+            LintFinding(
+                source,
+                f"last written: image {name!r} set to {record.version}{since}, "
+                f"{_STATE_TEXT[record.state]}",
+                "note",
+                app=label,
+                key=LAST_WRITTEN_ANNOTATION,
+            )
+        )
+    return found
 
 
 def _holds(texts: Mapping[str, str], source: str, label: str) -> list[LintFinding]:

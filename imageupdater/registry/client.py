@@ -16,15 +16,15 @@ __all__ = ["RegistryClient"]
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Literal, Self, TypeVar
 
 from yarl import URL
 
 from imageupdater.credentials import CredentialRef
-from imageupdater.errors import RegistryProtocolError
+from imageupdater.errors import ImageUpdaterError, RegistryProtocolError
 from imageupdater.platforms import Platform, platform_matches
 from imageupdater.registries_conf import RegistryEndpoint
 from imageupdater.registry.cache import LruCache, SingleFlight
@@ -50,6 +50,7 @@ from imageupdater.registry.transport import Answer, Transport
 from imageupdater.tags import TagInfo
 
 if TYPE_CHECKING:
+    from imageupdater.registry.shared import SharedCache
     from imageupdater.registry.signatures import (
         FoundSignatures,
         SignatureReader,
@@ -79,10 +80,13 @@ class RegistryClient:
         logger: logging.Logger | None = None,
         tls_contexts: TlsContexts | None = None,
         signature_settings: SignatureSettings | None = None,
+        shared: SharedCache | None = None,
     ) -> None:
         """``tls_contexts``: SSL contexts to share with other clients (default: this
         client's own). Proxies are read from the environment when the client opens.
-        ``signature_settings``: signature cache lifetimes and read limits."""
+        ``signature_settings``: signature cache lifetimes and read limits.
+        ``shared``: the caches shared with other replicas (Redis), asked on a local miss;
+        its owner opens and closes it."""
         self.settings = settings or ClientSettings()
         self.counters = counters or Counters()
         clock = clock or SystemClock()
@@ -126,6 +130,7 @@ class RegistryClient:
         self._get_flights: SingleFlight[_DigestKey, tuple[str, Manifest]] = SingleFlight()
         self._signature_settings = signature_settings
         self._signature_reader: SignatureReader | None = None
+        self._shared = shared
 
     async def __aenter__(self) -> Self:
         await self._transport.open()
@@ -148,6 +153,11 @@ class RegistryClient:
             yield
         finally:
             self._cycle_started = None
+
+    @property
+    def shared(self) -> SharedCache | None:
+        """The caches shared with other replicas, if any (their counters, for metrics)."""
+        return self._shared
 
     @property
     def tls_contexts(self) -> TlsContexts:
@@ -194,6 +204,8 @@ class RegistryClient:
         def doomed(key: tuple[str, str, str]) -> bool:
             return key[0] == api_url and key[1] == repository
 
+        if self._shared is not None:
+            self._shared.forget_tags(api_url, repository)
         return self._tag_lists.discard_where(doomed) + self._digests.discard_where(doomed)
 
     async def _read_and_keep_tags(
@@ -203,9 +215,21 @@ class RegistryClient:
         credentials: CredentialRef | None,
         key: _TagsKey,
     ) -> tuple[str, ...]:
-        tags = await read_tag_list(
-            self._requester, endpoint, repository, credentials=credentials, settings=self.settings
-        )
+        def fetch() -> Awaitable[tuple[str, ...]]:
+            return read_tag_list(
+                self._requester,
+                endpoint,
+                repository,
+                credentials=credentials,
+                settings=self.settings,
+            )
+
+        if self._shared is None:
+            tags = await fetch()
+        else:
+            tags = await self._shared.tags(
+                endpoint.api_url, repository, key[2], ttl=self.settings.tag_list_ttl, fetch=fetch
+            )
         self._tag_lists.put(key, tags)
         return tags
 
@@ -474,9 +498,19 @@ class RegistryClient:
         if cached is not None:
             return cached
 
+        shared = self._shared
+        shared_as: Literal["manifest", "config"] = (
+            "manifest" if cache_name == "manifest" else "config"
+        )
+
         async def fetch() -> _T:
             registry = registry_label(endpoint)
             check_digest_form(digest, registry=registry, what=what)
+            if shared is not None:
+                found = await self._from_shared(shared, shared_as, digest, url, registry, parse)
+                if found is not None:
+                    cache.put(key, found[0])
+                    return found[0]
             answer = await self._requester.request(
                 endpoint,
                 "GET",
@@ -490,9 +524,35 @@ class RegistryClient:
             verify_digest(answer.body, digest, registry=registry, what=what)
             value = parse(answer, registry)
             cache.put(key, value)
+            if shared is not None:
+                content_type = answer.header("content-type")
+                await shared.keep_blob(shared_as, digest, answer.body, content_type)
             return value
 
         return await flights.do(key, fetch)
+
+    async def _from_shared(
+        self,
+        shared: SharedCache,
+        name: Literal["manifest", "config"],
+        digest: str,
+        url: Callable[[], URL],
+        registry: str,
+        parse: Callable[[Answer, str], _T],
+    ) -> tuple[_T] | None:
+        """What another replica read, if its bytes match ``digest`` and parse (the content
+        type is not covered by the digest: if it misleads the parser, ask the registry)."""
+        stored = await shared.blob(name, digest)
+        if stored is None:
+            return None
+        body, content_type = stored
+        headers = {"content-type": content_type} if content_type else {}
+        try:
+            return (parse(Answer(200, url(), headers, body), registry),)
+        except ImageUpdaterError as exc:
+            shared.counters.lookup(name, "poisoned")
+            self._log.warning("shared cache: %s %s does not parse, ignored: %s", name, digest, exc)
+            return None
 
     # -- signatures -------------------------------------------------------------------------
 

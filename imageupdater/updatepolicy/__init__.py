@@ -22,7 +22,8 @@ The API, in the order a caller uses it:
 Modules: ``model`` (values), ``globs``, ``selectors``, ``reading`` (field readers and wording),
 ``fields`` (the field vocabulary the CRDs are tested against), ``parse``, ``parse_rules``,
 ``matching``, ``findings``, ``checks`` (one rule against one value), ``admission``,
-``candidates``, ``holds``, ``status``.
+``candidates``, ``holds``, ``status``, ``rollback`` (the last-written record and the
+rollback decisions: reverts by others, resuming, health-gated updates).
 """
 
 from __future__ import annotations

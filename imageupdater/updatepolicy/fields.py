@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "CLUSTER_MATCH_FIELDS",
     "NAMESPACED_MATCH_FIELDS",
+    "ROLLBACK_FIELDS",
     "RULE_FIELDS",
     "SPEC_FIELDS",
     "TOP_FIELDS",
@@ -42,7 +43,9 @@ RULE_FIELDS = (
     "minimumAge",
     "requireDigest",
     "updateWindows",
+    "rollbackOnDegraded",
 )
+ROLLBACK_FIELDS = ("window",)
 WINDOW_FIELDS = ("schedule", "duration", "timeZone")
 _SELECTORS = ("namespaceSelector", "applicationSelector")
 
@@ -63,4 +66,5 @@ def spec_paths(kind: PolicyKind) -> frozenset[str]:
             paths.update(f"{base}.matchExpressions[].{field}" for field in REQUIREMENT_FIELDS)
     paths.update(f"spec.rules.{name}" for name in RULE_FIELDS)
     paths.update(f"spec.rules.updateWindows[].{name}" for name in WINDOW_FIELDS)
+    paths.update(f"spec.rules.rollbackOnDegraded.{name}" for name in ROLLBACK_FIELDS)
     return frozenset(paths)

@@ -17,6 +17,7 @@ __all__ = [
     "API_GROUP",
     "API_VERSION",
     "CLUSTER_KIND",
+    "DEFAULT_ROLLBACK_WINDOW",
     "KINDS",
     "NAMESPACED_KIND",
     "Action",
@@ -50,6 +51,8 @@ from imageupdater.versions import Constraint
 
 API_GROUP = "image-updater.io"
 API_VERSION = f"{API_GROUP}/v1alpha1"
+# How long an update is watched for a rollback when no window is given.
+DEFAULT_ROLLBACK_WINDOW = timedelta(minutes=10)
 PolicyKind = Literal["ClusterImageUpdatePolicy", "ImageUpdatePolicy"]
 CLUSTER_KIND: Final = "ClusterImageUpdatePolicy"
 NAMESPACED_KIND: Final = "ImageUpdatePolicy"
@@ -65,6 +68,7 @@ RuleName = Literal[
     "minimumAge",
     "requireDigest",
     "updateWindows",
+    "rollbackOnDegraded",
 ]
 
 
@@ -180,6 +184,9 @@ class Rules:
     minimum_age: timedelta | None = None
     require_digest: bool = False
     update_windows: tuple[UpdateWindow, ...] | None = None
+    # rollbackOnDegraded: watch each update for this long and write the previous version
+    # back if the Application degrades or its sync fails meanwhile (None: not asked).
+    rollback_window: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from imageupdater.durations import parse_duration
 from imageupdater.errors import InvalidInput
 from imageupdater.images import ImageRef
 from imageupdater.strategies import Strategy
-from imageupdater.updatepolicy.fields import RULE_FIELDS, WINDOW_FIELDS
+from imageupdater.updatepolicy.fields import ROLLBACK_FIELDS, RULE_FIELDS, WINDOW_FIELDS
 from imageupdater.updatepolicy.globs import Glob
-from imageupdater.updatepolicy.model import Bump, Rules, UpdateWindow
+from imageupdater.updatepolicy.model import DEFAULT_ROLLBACK_WINDOW, Bump, Rules, UpdateWindow
 from imageupdater.updatepolicy.reading import (
     Collector,
     child,
@@ -67,6 +67,7 @@ def parse_rules(value: object, path: str, out: Collector) -> Rules | None:
         minimum_age=_present(raw, "minimumAge", path, out, _age),
         require_digest=_present(raw, "requireDigest", path, out, _flag) or False,
         update_windows=_present(raw, "updateWindows", path, out, _windows),
+        rollback_window=_present(raw, "rollbackOnDegraded", path, out, _rollback),
     )
     strategies = rules.allowed_strategies
     if rules.max_bump is not None and strategies is not None and Strategy.SEMVER not in strategies:
@@ -251,6 +252,22 @@ def _flag(value: object, path: str, out: Collector) -> bool | None:
         return value
     out.error(path, f"must be true or false, not {describe(value)}")
     return None
+
+
+def _rollback(value: object, path: str, out: Collector) -> timedelta | None:
+    """``rollbackOnDegraded: {window: <duration>}``: present opts in; the window defaults to
+    10m."""
+    raw = mapping(value, path, out)
+    if raw is None:
+        return None
+    unknown_fields(raw, path, ROLLBACK_FIELDS, out)
+    if "window" not in raw:
+        return DEFAULT_ROLLBACK_WINDOW
+    window = _duration(raw["window"], child(path, "window"), out, positive=True)
+    if window is not None and window.total_seconds() < 1:
+        out.error(child(path, "window"), "must be at least 1s; accepted: e.g. '10m', '1h'")
+        return None
+    return window
 
 
 def _windows(value: object, path: str, out: Collector) -> tuple[UpdateWindow, ...] | None:

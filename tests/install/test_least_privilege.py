@@ -21,7 +21,7 @@ from certs.manager import CertSettings, ensure
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.kubeapi.server import DEFAULT_CRDS
 from imageupdater import kube
-from imageupdater.errors import CredentialError, KubeForbidden
+from imageupdater.errors import CredentialError, InvalidInput, KubeForbidden
 from imageupdater.gitcreds import KubeGitSecrets
 from reconciler.apps_api import KubeApplications
 from reconciler.events import EventRecorder
@@ -29,6 +29,8 @@ from reconciler.imageupdaters import IMAGE_UPDATERS, ImageUpdaters
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.policies import PolicyReporter
+from reconciler.shard_options import LeaseTiming
+from reconciler.shards import ShardCoordinator
 from reconciler.work import CycleResult
 from tests.install.harness import NAMESPACE, render
 from tests.reconciler.conftest import application
@@ -218,6 +220,34 @@ async def lease_renewal(client: kube.KubeClient) -> None:
     await lease(client)
 
 
+def _shards(client: kube.KubeClient, count: int | None) -> ShardCoordinator:
+    timing = LeaseTiming(duration=15.0, renew_deadline=10.0, retry_period=2.0)
+    return ShardCoordinator(
+        client,
+        namespace=NAMESPACE,
+        identity="a",
+        shards=count,
+        workload="image-updater-reconciler",
+        timing=timing,
+    )
+
+
+async def shard_leases(client: kube.KubeClient) -> None:
+    shards = _shards(client, 2)
+    await shards.start()  # created (rule 0), then read: get of a lease not named in rule 1
+    await shards.tick()  # renewed
+    assert shards.held() == {0, 1}
+
+
+async def shard_count(client: kube.KubeClient) -> None:
+    shards = _shards(client, None)
+    try:
+        await shards.start()
+    except InvalidInput as exc:  # says which Deployment it could not read; the cause is the 403
+        raise exc.__cause__ or exc from None
+    assert shards.count == 3
+
+
 async def repository_secrets(client: kube.KubeClient) -> None:
     listed = await KubeGitSecrets(client).list_secrets(
         NAMESPACE, "argocd.argoproj.io/secret-type=repository"
@@ -281,9 +311,16 @@ PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
 }
 
 
-def shipped_rules() -> list[tuple[str, str, int]]:
+# The shards overlay's rules, beyond the default install's.
+SHARD_PROBES: dict[tuple[str, str, int], tuple[str, Probe]] = {
+    ("Role", "image-updater-reconciler", 6): ("image-updater-reconciler", shard_leases),
+    ("Role", "image-updater-reconciler", 7): ("image-updater-reconciler", shard_count),
+}
+
+
+def shipped_rules(overlay: str = "self-signed") -> list[tuple[str, str, int]]:
     found = []
-    for doc in render("self-signed"):
+    for doc in render(overlay):
         if doc["kind"] in ("Role", "ClusterRole"):
             for index in range(len(doc.get("rules", []))):
                 found.append((doc["kind"], doc["metadata"]["name"], index))
@@ -292,14 +329,18 @@ def shipped_rules() -> list[tuple[str, str, int]]:
 
 def test_every_shipped_rule_has_a_probe_and_every_probe_a_rule() -> None:
     assert sorted(shipped_rules()) == sorted(PROBES)
+    assert sorted(shipped_rules("shards")) == sorted({**PROBES, **SHARD_PROBES})
 
 
 @contextlib.asynccontextmanager
 async def cluster_as(
-    tmp_path: Path, account: str, without: tuple[str, str, int] | None
+    tmp_path: Path,
+    account: str,
+    without: tuple[str, str, int] | None,
+    overlay: str = "self-signed",
 ) -> AsyncIterator[tuple[KubeAPI, kube.KubeClient]]:
     api = KubeAPI(crds=(DEFAULT_CRDS, POLICY_CRDS))
-    for doc in render("self-signed"):
+    for doc in render(overlay):
         doc = copy.deepcopy(doc)
         if without is not None and (doc["kind"], doc["metadata"]["name"]) == without[:2]:
             del doc["rules"][without[2]]
@@ -323,5 +364,19 @@ async def test_the_rule_is_needed_and_enough(tmp_path: Path, rule: tuple[str, st
         # Refused: the adapter's own error (a CredentialError names the missing permission),
         # or the product's result shows the write did not happen.
         with pytest.raises((KubeForbidden, CredentialError, AssertionError)):
+            await probe(client)
+        assert api.requests.count(status=403) >= 1
+
+
+@pytest.mark.parametrize("rule", sorted(SHARD_PROBES), ids=lambda r: f"{r[0]}/{r[1]}[{r[2]}]")
+async def test_the_shards_overlays_rule_is_needed_and_enough(
+    tmp_path: Path, rule: tuple[str, str, int]
+) -> None:
+    account, probe = SHARD_PROBES[rule]
+    async with cluster_as(tmp_path / "all", account, None, "shards") as (api, client):
+        await probe(client)
+        assert api.requests.count(status=403) == 0
+    async with cluster_as(tmp_path / "less", account, rule, "shards") as (api, client):
+        with pytest.raises((KubeForbidden, AssertionError)):
             await probe(client)
         assert api.requests.count(status=403) >= 1

@@ -11,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
-OVERLAYS = ("self-signed", "cert-manager", "namespaced", "push-webhooks")
+OVERLAYS = ("self-signed", "cert-manager", "namespaced", "push-webhooks", "shards")
 
 
 @cache

@@ -85,7 +85,8 @@ def test_pods_are_hardened_and_sized(overlay: str) -> None:
     docs = rendered(overlay)
     for name in ("image-updater-admission", "image-updater-reconciler"):
         deployment = find(docs, "Deployment", name)
-        assert deployment["spec"]["replicas"] == 2
+        sharded = overlay == "shards" and name == "image-updater-reconciler"
+        assert deployment["spec"]["replicas"] == (3 if sharded else 2)
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -100,7 +101,9 @@ def test_pods_are_hardened_and_sized(overlay: str) -> None:
             assert container["image"].startswith("ghcr.io/image-updater/image-updater:v")
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     reconciler = find(docs, "Deployment", "image-updater-reconciler")
-    assert "--leader-election" in reconciler["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = reconciler["spec"]["template"]["spec"]["containers"][0]["args"]
+    # One replica active through the leader Lease, or (shards) every replica on its shards.
+    assert ("--shards=auto" if overlay == "shards" else "--leader-election") in args
     pdb = find(docs, "PodDisruptionBudget", "image-updater-admission")
     assert pdb["spec"]["minAvailable"] == 1
 

@@ -18,6 +18,7 @@ from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
 from reconciler.imageupdaters import IMAGE_UPDATERS, ImageUpdaters
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.verification import SignatureGate, registry_verifier
 from tests.reconciler.conftest import stored
 from tests.reconciler.test_controller import ObservedController
 
@@ -58,6 +59,7 @@ async def running(
         annotation_namespaces=annotation_namespaces or None,
         dry_run=dry_run,
         clock=clock or (lambda: dt.datetime.now(dt.UTC)),
+        metrics=metrics,
     )
     versions = await updaters.refresh()
     cycle = Cycle(
@@ -68,6 +70,9 @@ async def running(
         events=events,
         settings=CycleSettings(dry_run=dry_run),
         configs=updaters,
+        signatures=SignatureGate(
+            cluster, required=updaters.verification, verify=registry_verifier(resolver)
+        ),
     )
     from reconciler.controller import ControllerSettings
 

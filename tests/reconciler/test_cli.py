@@ -143,7 +143,10 @@ def test_a_running_reconciler_serves_probes_and_metrics_and_stops_cleanly(
             text=True,
         )
         try:
-            updated = 'argocd_image_updater_images_updated_total{application="argocd/app"} 1.0'
+            updated = (
+                'argocd_image_updater_images_updated_total{application="argocd/app",'
+                'image_updater_cr_name="",image_updater_cr_namespace=""} 1.0'
+            )
 
             def scrape_once_updated() -> str | None:
                 with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz") as r:
@@ -161,7 +164,10 @@ def test_a_running_reconciler_serves_probes_and_metrics_and_stops_cleanly(
                 what="the reconciler process to be ready and count the update in /metrics",
                 ignoring=(OSError,),
             )
-            assert "argocd_image_updater_applications_watched_total 1.0" in scraped
+            assert (
+                'argocd_image_updater_applications_watched_total{image_updater_cr_name="",'
+                'image_updater_cr_namespace=""} 1.0'
+            ) in scraped
             assert "image_updater_leader 1.0" in scraped
             assert 'argocd_image_updater_registry_requests_total{registry="127.0.0.1:' in scraped
             lease = api.store.get(

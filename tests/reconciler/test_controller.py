@@ -93,7 +93,10 @@ async def test_a_changed_annotation_is_processed_promptly_not_an_interval_later(
         )
         assert controller.cycles[-1].images_updated == 1
         assert (
-            metrics.registry.get_sample_value("argocd_image_updater_applications_watched_total")
+            metrics.registry.get_sample_value(
+                "argocd_image_updater_applications_watched_total",
+                {"image_updater_cr_name": "", "image_updater_cr_namespace": ""},
+            )
             == 1.0
         )
     finally:

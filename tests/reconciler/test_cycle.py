@@ -190,7 +190,12 @@ async def test_an_updated_application_gets_an_event_with_upstreams_annotations(
         "argocd-image-updater.image-0/new-tag": "1.1.0",
     }
     sample = metrics.registry.get_sample_value(
-        "argocd_image_updater_images_updated_total", {"application": "argocd/evented"}
+        "argocd_image_updater_images_updated_total",
+        {
+            "application": "argocd/evented",
+            "image_updater_cr_name": "",
+            "image_updater_cr_namespace": "",
+        },
     )
     assert sample == 1.0
 

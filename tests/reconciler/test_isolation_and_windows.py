@@ -130,7 +130,12 @@ async def test_a_rate_limited_or_hanging_registry_only_holds_back_its_own_images
     assert set(warnings) == {"slow", "limited"}
     assert (
         metrics.registry.get_sample_value(
-            "argocd_image_updater_images_errors_total", {"application": "argocd/limited"}
+            "argocd_image_updater_images_errors_total",
+            {
+                "application": "argocd/limited",
+                "image_updater_cr_name": "",
+                "image_updater_cr_namespace": "",
+            },
         )
         == 1.0
     )

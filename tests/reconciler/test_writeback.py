@@ -119,8 +119,13 @@ async def test_a_batch_writer_gets_the_whole_cycles_changes_in_one_call(
     assert all(str(c.plan.changes[0].new) == "1.1.0" for c in batch)
     # The cycle accounts for what the writer reports, as for any writer.
     assert (result.patches, result.images_updated) == (3, 3)
-    # The recording writer wrote nothing to the cluster.
-    assert kube_api.requests.count(verb="patch", resource="applications") == 0
+    # The recording writer wrote nothing to the cluster: the cycle wrote only each
+    # Application's record of the update, before handing it on (reconciler.rollbacks).
+    assert kube_api.requests.count(verb="patch", resource="applications") == 3
+    for name in names:
+        app = stored(kube_api, name)
+        assert "images" not in app["spec"]["source"]["kustomize"]
+        assert "image-updater.io/last-written" in app["metadata"]["annotations"]
     reasons = [e["reason"] for e in kube_api.store.list("", None, "events", "argocd")]
     assert reasons.count("ImagesUpdated") == 3
 
@@ -176,3 +181,22 @@ async def test_a_configuration_warning_becomes_a_warning_event_until_it_is_fixed
     ]
     assert later[0]["count"] == event["count"]
     assert kube_api.requests.count(resource="events") - writes <= 1  # the ImagesUpdated Event
+
+
+async def test_a_mistyped_rollback_opt_in_is_a_configuration_warning_saying_what_applies(
+    kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
+    make_cycle: Callable[..., Cycle],
+) -> None:
+    image = await seeded(["1.0.0", "1.1.0"])
+    app = application("gated", {"image-list": f"web={image}"}, images=[f"{image}:1.0.0"])
+    app["metadata"]["annotations"]["image-updater.io/rollback-on-degraded"] = "maybe"
+    kube_api.store.put(app)
+    await make_cycle().run([stored(kube_api, "gated")])
+    (event,) = [
+        e
+        for e in kube_api.store.list("", None, "events", "argocd")
+        if e["reason"] == "ConfigurationWarning"
+    ]
+    assert "image-updater.io/rollback-on-degraded" in event["message"]
+    assert "the default window applies" in event["message"]

@@ -170,3 +170,28 @@ def test_test_loads_no_other_commands_code_and_no_cosign_code(tmp_path: Path, co
         )
         == []
     )
+
+
+def test_run_without_redis_does_not_import_the_redis_client(
+    tmp_path: Path, conf: Path, kubeconfig: Path
+) -> None:
+    # The shared cache's client loads only for --redis (or IMAGE_UPDATER_REDIS).
+    modules, err = imported(
+        ["run", "--once", "--dry-run", "--kubeconfig", str(kubeconfig),
+         "--registries-conf-path", str(conf)],
+        tmp_path,
+    )  # fmt: skip
+    assert "imageupdater.registry.client" in modules, err[-2000:]
+    assert heavy(modules, "redis", "imageupdater.registry.shared") == []
+
+
+def test_run_with_redis_loads_the_shared_cache_and_survives_redis_being_down(
+    tmp_path: Path, conf: Path, kubeconfig: Path
+) -> None:
+    modules, err = imported(
+        ["run", "--once", "--dry-run", "--kubeconfig", str(kubeconfig),
+         "--registries-conf-path", str(conf), "--redis", CLOSED],
+        tmp_path,
+    )  # fmt: skip
+    assert "imageupdater.registry.shared" in modules, err[-2000:]
+    assert f"Redis at redis://{CLOSED}/0 is unavailable" in err, err[-2000:]

@@ -25,6 +25,7 @@ FULL_RULES: dict[str, Any] = {
     "minimumAge": "24h",
     "requireDigest": True,
     "updateWindows": [{"schedule": "0 9 * * 1-5", "duration": "8h", "timeZone": "Europe/Berlin"}],
+    "rollbackOnDegraded": {"window": "15m"},
 }
 SELECTOR: dict[str, Any] = {
     "matchLabels": {"tier": "prod"},

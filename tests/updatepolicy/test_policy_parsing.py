@@ -36,6 +36,7 @@ def test_the_fullest_cluster_policy_parses_into_every_field() -> None:
     assert rules.max_bump is Bump.MINOR
     assert rules.minimum_age == timedelta(hours=24)
     assert rules.require_digest is True
+    assert rules.rollback_window == timedelta(minutes=15)
     (window,) = rules.update_windows or ()
     assert (window.schedule.text, window.duration, window.time_zone.key) == (
         "0 9 * * 1-5",

@@ -195,3 +195,21 @@ async def test_an_image_whose_live_version_is_the_choice_gets_no_override() -> N
     verdict = await mutate(review(app), registry)
     assert verdict.allowed
     assert list(verdict.patch) == []
+
+
+async def test_the_override_it_sets_is_recorded_as_written_in_the_same_patch() -> None:
+    # So the reconciler takes a human lowering it later for a revert to respect, not for an
+    # image to update again (reconciler.rollbacks).
+    registry = FakeRegistry({"ghcr.io/acme/api": "2.0.0"})
+    annotations = ours(image_list="api=ghcr.io/acme/api")
+    annotations["image-updater.io/rollback-on-degraded"] = "15m"
+    source = {"repoURL": "r", "path": "p", "kustomize": {"images": ["ghcr.io/acme/api:1.0.0"]}}
+    data = review(application(annotations, source=source))
+    result = patched(data, await mutate(data, registry))
+    record = json.loads(result["metadata"]["annotations"]["image-updater.io/last-written"])
+    assert record["api"]["version"] == "2.0.0"
+    assert (record["api"]["previous"], record["api"]["state"]) == ("1.0.0", "watching")
+    assert record["api"]["window"] == 900
+    assert record["api"]["seen"] == record["api"]["at"]
+    again = await mutate(review(result), registry)
+    assert again.patch == []

@@ -183,3 +183,19 @@ def test_the_revision_warning_follows_a_source_change_under_the_same_annotations
             wire.decode(body(review(application(annotations, source=source))))
         ).verdict
         assert any(w.startswith("git write-back:") for w in verdict.warnings) is warned, revision
+
+
+def test_a_mistyped_rollback_opt_in_is_admitted_with_a_warning_saying_what_applies() -> None:
+    app = application(ours(image_list="web=nginx:1.x"))
+    app["metadata"]["annotations"].update(
+        {
+            "image-updater.io/rollback-on-degraded": "sometimes",
+            "image-updater.io/resume-after-rollback": "later",
+        }
+    )
+    verdict = validate(review(app))
+    assert verdict.allowed
+    gate = [w for w in verdict.warnings if "image-updater.io/rollback-on-degraded" in w]
+    resume = [w for w in verdict.warnings if "image-updater.io/resume-after-rollback" in w]
+    assert len(gate) == 1 and "the default window applies" in gate[0]
+    assert len(resume) == 1 and "'newer'" in resume[0]
