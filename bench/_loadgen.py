@@ -300,10 +300,12 @@ def webhook(
     tree: Path | None,
     *,
     workers: int = 1,
+    kubeconfig: Path | None = None,
 ) -> Iterator[Server]:
     """The real ``image-updater admission`` process on 127.0.0.1, ready to serve; ``tree`` is
     another source tree to run it from (a baseline to compare with); ``conf`` None serves
-    without a registries.conf; ``workers`` > 1 starts that many workers (``--workers``)."""
+    without a registries.conf; ``workers`` > 1 starts that many workers (``--workers``);
+    ``kubeconfig`` gives it cluster access (it then judges by the update policies there)."""
     port = free_port()
     env = dict(os.environ)
     if tree is not None:
@@ -320,6 +322,7 @@ def webhook(
             f"--registries-conf-path={conf if conf is not None else ''}",
             f"--resolve-timeout={timeout * 1000:g}ms",
             *([f"--workers={workers}"] if workers > 1 else []),
+            *([f"--kubeconfig={kubeconfig}"] if kubeconfig is not None else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -9,7 +9,13 @@ files wrk reads.
 
 from __future__ import annotations
 
-__all__ = ["application", "mutation_bodies", "validation_bodies", "write_bodies"]
+__all__ = [
+    "application",
+    "mutation_bodies",
+    "update_policies",
+    "validation_bodies",
+    "write_bodies",
+]
 
 import copy
 import datetime as dt
@@ -254,6 +260,44 @@ def mutation_bodies(repositories: Sequence[str], count: int, *, seed: int = 2) -
         applied = json.dumps(app, separators=(",", ":"))
         app["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = applied
         out.append(json.dumps(_review("CREATE", app, None), separators=(",", ":")).encode())
+    return out
+
+
+def update_policies(count: int) -> list[dict[str, Any]]:
+    """``count`` ClusterImageUpdatePolicies that all match every Application of
+    :func:`validation_bodies` (by project glob, namespace and label), each with a full set of
+    rules those Applications keep — so each one is judged in full and none denies: a third
+    ``Enforce``, a third ``Warn``, a third ``Audit``."""
+    registries = sorted({repo.split("/", 1)[0] for repo in _PUBLIC})
+    actions = ("Enforce", "Warn", "Audit")
+    out: list[dict[str, Any]] = []
+    for i in range(count):
+        out.append(
+            {
+                "apiVersion": "image-updater.io/v1alpha1",
+                "kind": "ClusterImageUpdatePolicy",
+                "metadata": {"name": f"bench-{i:02d}"},
+                "spec": {
+                    "action": actions[i % 3],
+                    "match": {
+                        "namespaces": ["argocd"],
+                        "projects": ["team-*"],
+                        "applicationSelector": {
+                            "matchLabels": {"app.kubernetes.io/part-of": "platform"}
+                        },
+                        "names": ["svc-*", "new-*"],
+                    },
+                    "rules": {
+                        "allowedRegistries": [*registries[: 1 + i % len(registries)], "*"],
+                        "allowedRepositories": ["*/*", f"*/team-{i}/*"],
+                        "deniedTags": ["latest", f"*-debug-{i}", "*-snapshot"],
+                        "allowedStrategies": ["semver", "digest"],
+                        "maxBump": ("major", "minor")[i % 2],
+                        "minimumAge": f"{1 + i % 4}h",
+                    },
+                },
+            }
+        )
     return out
 
 

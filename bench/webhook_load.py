@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -42,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -60,9 +61,11 @@ from _loadgen import (
     webhook,
     wrk_binary,
 )
-from _webhook_reviews import mutation_bodies, validation_bodies, write_bodies
+from _webhook_reviews import mutation_bodies, update_policies, validation_bodies, write_bodies
 
 from devcluster.faultregistry import FaultRegistry
+from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from devcluster.kubeapi.server import DEFAULT_CRDS
 from devcluster.registry import BINARY, LocalRegistry
 from devcluster.seeder import ImageSeeder, build_image
 
@@ -278,29 +281,76 @@ def cold(
     return result
 
 
-def side_by_side(out: Path, certs: Path, p: Profile, tree: Path | None) -> dict[str, Any]:
-    """Validation on one worker, two workers (and ``tree``'s server), measured in turn."""
-    conns = p.connections[0]
-    variants = [("1 worker", 1, None), ("2 workers", 2, None)]
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    workers: int
+    tree: Path | None = None
+    kubeconfig: Path | None = None
+
+
+def variants(tree: Path | None, policies: int, kubeconfig: Path | None) -> list[Variant]:
+    """Without policies: one worker, two workers (and ``tree``'s server). With ``policies``:
+    one worker judging by none, then one and two workers judging by all of them."""
+    if policies:
+        return [
+            Variant("1 worker, no policies", 1),
+            Variant(f"1 worker, {policies} policies", 1, kubeconfig=kubeconfig),
+            Variant(f"2 workers, {policies} policies", 2, kubeconfig=kubeconfig),
+        ]
+    out = [Variant("1 worker", 1), Variant("2 workers", 2)]
     if tree is not None:
-        variants.append((f"{tree} (1 process)", 1, tree))
+        out.append(Variant(f"{tree} (1 process)", 1, tree))
+    return out
+
+
+@contextlib.contextmanager
+def policy_cluster(out: Path, count: int) -> Iterator[Path | None]:
+    """The API emulator holding ``count`` matching update policies; yields its kubeconfig
+    (None, and no emulator, when ``count`` is 0)."""
+    if not count:
+        yield None
+        return
+    api = KubeAPI(crds=(DEFAULT_CRDS, ROOT / "manifests" / "crds"))
+    for policy in update_policies(count):
+        api.store.put(policy)
+    with run_in_thread(api) as running:
+        yield write_kubeconfig(out / "kubeconfig", running.url)
+
+
+def side_by_side(
+    out: Path, certs: Path, p: Profile, tree: Path | None, *, policies: int = 0
+) -> dict[str, Any]:
+    """Validation on each of :func:`variants`, measured in turn."""
+    conns = p.connections[0]
     validate_file = write_bodies(out / "validate.jsonl", validation_bodies(p.bodies))
     loads = (("paced", p.validate_rate), ("saturated", 0.0))
-    result: dict[str, Any] = {"connections": conns, "variants": {}}
+    result: dict[str, Any] = {"connections": conns, "policies": policies, "variants": {}}
     with ExitStack() as stack:
+        kubeconfig = stack.enter_context(policy_cluster(out, policies))
+        chosen = variants(tree, policies, kubeconfig)
         servers = {
-            name: stack.enter_context(
-                webhook(out, certs, None, f"sbs-{i}", p.resolve_timeout, t, workers=n)
+            v.name: stack.enter_context(
+                webhook(
+                    out,
+                    certs,
+                    None,
+                    f"sbs-{i}",
+                    p.resolve_timeout,
+                    v.tree,
+                    workers=v.workers,
+                    kubeconfig=v.kubeconfig,
+                )
             )
-            for i, (name, n, t) in enumerate(variants)
+            for i, v in enumerate(chosen)
         }
         runs: dict[str, dict[str, list[dict[str, Any]]]] = {
             name: {load: [] for load, _ in loads} for name in servers
         }
-        workers = {name: n for name, n, _ in variants}
-        for name, server in servers.items():
-            result["variants"][name] = {
-                "workers": workers[name],
+        for v in chosen:
+            server = servers[v.name]
+            result["variants"][v.name] = {
+                "workers": v.workers,
                 "sanity": sanity(server, "validate", validation_bodies(p.bodies)),
             }
             # Warm every worker's caches (the sanity pass used one connection, so one worker).
@@ -332,7 +382,8 @@ def side_by_side(out: Path, certs: Path, p: Profile, tree: Path | None) -> dict[
         for load, measured in by_load.items():
             median = {key: statistics.median(run[key] for run in measured) for key in measured[0]}
             result["variants"][name][load] = {"runs": measured, "median": median}
-    one, two = result["variants"]["1 worker"], result["variants"]["2 workers"]
+    # Two workers against one (judging by the same policies, if any).
+    one, two = (result["variants"][v.name] for v in chosen[-2:])
     per_repeat = [
         round(b["rps"] / a["rps"], 3)
         for a, b in zip(one["saturated"]["runs"], two["saturated"]["runs"], strict=True)
@@ -344,6 +395,12 @@ def side_by_side(out: Path, certs: Path, p: Profile, tree: Path | None) -> dict[
         "per_repeat": per_repeat,
     }
     print(f"saturated throughput, 2 workers / 1 worker: {result['saturated_ratio_2_to_1']}")
+    if policies:
+        bare = result["variants"][chosen[0].name]["saturated"]["median"]
+        judged = one["saturated"]["median"]
+        ratio = round(judged["server_cpu_ms_per_review"] / bare["server_cpu_ms_per_review"], 3)
+        result["cpu_per_review_with_policies_to_without"] = ratio
+        print(f"CPU per review, {policies} policies / none: {ratio}")
     return result
 
 
@@ -389,6 +446,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="validation only: one worker against two (and --server-tree's server), in turn",
     )
+    parser.add_argument(
+        "--policies",
+        type=int,
+        default=0,
+        help="with --side-by-side: judge by this many matching update policies (from the API "
+        "emulator), against one worker judging by none",
+    )
     args = parser.parse_args(argv)
     for tool, hint in (("wrk", WRK_INSTALL), (BINARY, f"apt-get install -y {BINARY}")):
         if shutil.which(tool) is None:
@@ -411,8 +475,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which("wrk") is None:
             print(f"webhook_load: wrk is missing; {WRK_INSTALL}", file=sys.stderr)
             return 2
-        report["side_by_side"] = side_by_side(out, certs, p, args.server_tree)
-        destination = args.json or out / "side-by-side.json"
+        report["side_by_side"] = side_by_side(
+            out, certs, p, args.server_tree, policies=args.policies
+        )
+        name = f"side-by-side-{args.policies}-policies" if args.policies else "side-by-side"
+        destination = args.json or out / f"{name}.json"
         destination.write_text(json.dumps(report, indent=2))
         print(f"results: {destination}")
         return 0
