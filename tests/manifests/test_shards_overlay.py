@@ -46,3 +46,49 @@ def test_the_default_install_keeps_one_active_replica_through_leader_election() 
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--leader-election" in args
     assert not [a for a in args if a.startswith("--shards")]
+
+
+def test_the_shards_overlay_shares_the_registry_cache_through_argo_cds_redis() -> None:
+    deployment = find(rendered("shards"), "Deployment", "image-updater-reconciler")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    # The password comes from Argo CD's Secret through the kubelet, never from the arguments.
+    assert env["REDIS_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "argocd-redis", "key": "auth", "optional": True}
+    }
+    assert not [a for a in container["args"] if "redis" in a]
+    args = [a for a in container["args"] if not a.startswith(("--configmap-dir", "--registries"))]
+    options = RunOptions.from_args(
+        build_parser().parse_args(args),
+        {"POD_NAMESPACE": "argocd", "IMAGE_UPDATER_REDIS": env["IMAGE_UPDATER_REDIS"]["value"]},
+    )
+    assert options.redis is not None
+    assert (options.redis.host, options.redis.port, options.redis.tls) == (
+        "argocd-redis",
+        6379,
+        False,
+    )
+
+
+def test_the_shared_cache_opens_argo_cds_redis_to_the_reconciler_pods_alone() -> None:
+    docs = rendered("shards")
+    policy = find(docs, "NetworkPolicy", "image-updater-reconciler-to-argocd-redis")
+    pod_labels = find(docs, "Deployment", "image-updater-reconciler")["spec"]["template"][
+        "metadata"
+    ]["labels"]
+    assert policy["spec"]["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "argocd-redis"}
+    }
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+    (source,) = rule["from"]
+    assert set(source) == {"podSelector"}  # no namespaceSelector: this namespace's pods only
+    selector = source["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    assert selector["app.kubernetes.io/component"] == "reconciler"
+
+
+def test_the_default_install_caches_alone_without_redis() -> None:
+    deployment = find(rendered("self-signed"), "Deployment", "image-updater-reconciler")
+    env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not env & {"IMAGE_UPDATER_REDIS", "REDIS_PASSWORD"}
