@@ -187,6 +187,10 @@ class Controller:
             self._dirty.add(key)
             self._wake.set()
 
+    def _own_echo(self, key: str) -> bool:
+        app = self.index.get(key)
+        return app is not None and self.api.own_write(app)
+
     def _update_gauges(self) -> None:
         # Annotation mode's count, under empty resource labels; each ImageUpdater's own is
         # counted by reconciler.imageupdaters.
@@ -372,6 +376,7 @@ class Controller:
         resync = self.settings.resync
         next_resync = loop.time() if resync else math.inf
         self._dirty.clear()
+        change_due: float | None = None  # when the watched changes collected so far run
         if self.leader_changed is not None:
             # Leadership won before the loop starts is what the first resync below serves;
             # answering that change again would run every Application twice at start.
@@ -385,6 +390,7 @@ class Controller:
                         await self.relist()
                 if self.is_leader():
                     self._dirty.clear()
+                    change_due = None
                     self._retry_at = None
                     await self.run_once("resync")
                 next_resync = loop.time() + self.settings.interval
@@ -400,11 +406,23 @@ class Controller:
             if not resync:
                 self._dirty.clear()  # watched changes wait for a push (no polling)
             if self._dirty and self.is_leader():
-                await asyncio.sleep(self.settings.debounce)
-                keys, self._dirty = sorted(self._dirty), set()
-                await self.run_once("change", keys)
-                continue
+                # Watched changes wait out the debounce from the first of them, but without
+                # sleeping through it: a push asked for meanwhile is served at once.
+                change_due = now + self.settings.debounce if change_due is None else change_due
+                if now >= change_due:
+                    change_due = None
+                    keys, self._dirty = sorted(self._dirty), set()
+                    # A watch event can outrun the answer to the patch that caused it; by
+                    # now that answer is in, and such an echo needs no cycle.
+                    keys = [key for key in keys if not self._own_echo(key)]
+                    if keys:
+                        await self.run_once("change", keys)
+                    continue
+            else:
+                change_due = None
             timeout = next_resync - now
+            if change_due is not None:
+                timeout = min(timeout, change_due - now)
             if retry is not None:
                 timeout = min(timeout, retry)
             timeout = min(timeout, 3600.0)  # math.inf without resync

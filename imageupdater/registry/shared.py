@@ -207,8 +207,15 @@ class SharedCache:
             if waited is not None:
                 self.counters.lookup("tags", "waited")
                 return waited
-        self.counters.lookup("tags", "miss")
         try:
+            if mine and not bypass:
+                # Another replica may have stored the list and let the lock go between our
+                # read and our lock: look once more before asking the registry.
+                stored = await self._stored_tags(key, field)
+                if stored is not None:
+                    self.counters.lookup("tags", "waited")
+                    return stored
+            self.counters.lookup("tags", "miss")
             tags = await fetch()
             if ttl > 0:
                 await self._store_tags(key, field, tags, ttl)
@@ -216,6 +223,12 @@ class SharedCache:
             if mine:
                 await self._quietly("unlock", lambda r: r.eval(_RELEASE, 1, lock, token))
         return tags
+
+    async def _stored_tags(self, key: str, field: str) -> tuple[str, ...] | None:
+        try:
+            return self._decode_tags(await self._run("read", lambda r: r.hget(key, field)))
+        except _Unavailable:
+            return None
 
     def forget_tags(self, api_url: str, repository: str) -> None:
         """Drop ``repository``'s shared tag lists (a push event). The deletion runs in the

@@ -27,8 +27,10 @@ class ObservedController(Controller):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cycle_done = asyncio.Condition()
+        self.triggers: list[str] = []
 
     async def run_once(self, *args: Any, **kwargs: Any) -> CycleResult:
+        self.triggers.append(kwargs.get("trigger", args[0] if args else "resync"))
         result = await super().run_once(*args, **kwargs)
         async with self._cycle_done:
             self._cycle_done.notify_all()
@@ -270,6 +272,96 @@ async def test_its_own_patch_coming_back_through_the_watch_starts_no_cycle(
             {"metadata": {"annotations": {PREFIX + "update-strategy": "semver"}}},
         )
         await controller.after_a_cycle(lambda: len(controller.cycles) == 2, "a cycle for the edit")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class SlowPatchAnswers:
+    """The cluster client, but each patch's answer reaches the caller only after its watch
+    event has: what a busy API server or a slow network does to a reconciler."""
+
+    def __init__(self, client: kube.KubeClient, delay: float) -> None:
+        self._client = client
+        self._delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def patch(self, *args: Any, **kwargs: Any) -> Any:
+        answer = await self._client.patch(*args, **kwargs)
+        await asyncio.sleep(self._delay)
+        return answer
+
+
+async def test_its_own_patch_seen_before_the_patch_answers_starts_no_cycle(
+    kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
+    cluster: kube.KubeClient,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    image = await seeded(["1.0.0", "1.1.0"])
+    kube_api.store.put(application("echo", {"image-list": image}, images=[f"{image}:1.0.0"]))
+    api = KubeApplications(SlowPatchAnswers(cluster, 0.2), metrics)  # type: ignore[arg-type]
+    controller = ObservedController(
+        api=api,
+        cycle=make_cycle(api=api),
+        metrics=metrics,
+        settings=ControllerSettings(interval=3600, debounce=0.3),
+    )
+    task = asyncio.create_task(controller.run())
+    try:
+        await controller.after_a_cycle(
+            lambda: images_of(kube_api, "echo") == [f"{image}:1.1.0"], "the first cycle's write"
+        )
+        await asyncio.sleep(1.0)  # past the watch event, the answer and the debounce
+        assert controller.triggers == ["resync"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_push_asked_for_while_changes_wait_out_their_debounce_runs_at_once(
+    kube_api: KubeAPI,
+    seeded: Callable[[list[str]], Awaitable[str]],
+    cluster: kube.KubeClient,
+    make_cycle: Callable[..., Cycle],
+    metrics: ReconcilerMetrics,
+) -> None:
+    image = await seeded(["1.0.0", "1.1.0"])
+    for name in ("edited", "pushed"):
+        kube_api.store.put(
+            application(name, {"image-list": f"{image}:1.0.0"}, images=[f"{image}:1.0.0"])
+        )
+    api = KubeApplications(cluster, metrics)
+    controller = ObservedController(
+        api=api,
+        cycle=make_cycle(api=api),
+        metrics=metrics,
+        settings=ControllerSettings(interval=3600, debounce=30),
+    )
+    task = asyncio.create_task(controller.run())
+    try:
+        await controller.after_a_cycle(lambda: len(controller.cycles) == 1, "the first resync")
+        await cluster.patch(
+            kube.APPLICATIONS,
+            "argocd",
+            "edited",
+            {"metadata": {"annotations": {PREFIX + "image-list": image}}},
+        )
+        await async_wait_until(
+            lambda: "argocd/edited" in controller._dirty, within=5, what="the edit's watch event"
+        )
+        kube_api.store.put(
+            application("pushed", {"image-list": image}, images=[f"{image}:1.0.0"])
+        )
+        result = await asyncio.wait_for(controller.run_for(["argocd/pushed"]), timeout=10)
+        assert result is not None and result.applications == 1
+        assert controller.triggers == ["resync", "push"]
+        assert images_of(kube_api, "edited") == []  # its change still waits for the debounce
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
