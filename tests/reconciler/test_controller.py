@@ -355,9 +355,7 @@ async def test_a_push_asked_for_while_changes_wait_out_their_debounce_runs_at_on
         await async_wait_until(
             lambda: "argocd/edited" in controller._dirty, within=5, what="the edit's watch event"
         )
-        kube_api.store.put(
-            application("pushed", {"image-list": image}, images=[f"{image}:1.0.0"])
-        )
+        kube_api.store.put(application("pushed", {"image-list": image}, images=[f"{image}:1.0.0"]))
         result = await asyncio.wait_for(controller.run_for(["argocd/pushed"]), timeout=10)
         assert result is not None and result.applications == 1
         assert controller.triggers == ["resync", "push"]
