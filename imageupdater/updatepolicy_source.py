@@ -40,10 +40,12 @@ from imageupdater.kube import Resource
 from imageupdater.updatepolicy import (
     API_GROUP,
     API_VERSION,
+    FindingsMemo,
     ParsedPolicy,
     Policy,
     PolicySet,
-    applicable,
+    app_facts,
+    applicable_to,
     parse_policy,
 )
 
@@ -56,6 +58,7 @@ NAMESPACES = Resource("", "v1", "namespaces")
 # Parsed resources kept across listings, by (uid, resourceVersion); more than this many
 # distinct ones and the oldest are parsed again when seen.
 _PARSED_KEPT = 4096
+_APPLICABLE_KEPT = 8192  # distinct Application facts whose policies a snapshot keeps
 
 ListFn = Callable[[Resource], Awaitable[Mapping[str, Any]]]
 
@@ -85,14 +88,26 @@ class PolicySnapshot:
     # One PolicySet per distinct applicable tuple of this snapshot (keyed by the policies'
     # ids, which the snapshot keeps alive): Applications matched alike share one value.
     _sets: dict[tuple[int, ...], PolicySet] = field(default_factory=dict, compare=False, repr=False)
+    # The policies that apply, per Application facts (admission sees the same Application
+    # again and again: every status write); bounded, the oldest first out.
+    _applicable: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[Policy, ...]] = (
+        field(default_factory=dict, compare=False, repr=False)
+    )
+    findings_memo: FindingsMemo = field(default_factory=FindingsMemo, compare=False, repr=False)
 
     def for_application(self, app: Mapping[str, Any]) -> tuple[Policy, ...]:
         if not self.policies:
             return ()
-        metadata = app.get("metadata")
-        namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
-        labels = self.namespace_labels.get(namespace) if isinstance(namespace, str) else None
-        return applicable(self.policies, app, labels)
+        facts = app_facts(app)
+        key = (facts.namespace, facts.name, facts.project, tuple(sorted(facts.labels.items())))
+        found = self._applicable.get(key)
+        if found is None:
+            labels = self.namespace_labels.get(facts.namespace)
+            found = applicable_to(self.policies, facts, labels)
+            if len(self._applicable) >= _APPLICABLE_KEPT:
+                self._applicable.pop(next(iter(self._applicable)))
+            self._applicable[key] = found
+        return found
 
     def policy_set(self, app: Mapping[str, Any]) -> PolicySet | None:
         """The policies that apply to ``app`` as one value; None when none does."""

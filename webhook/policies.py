@@ -72,7 +72,7 @@ def application_findings(
 ) -> tuple[Finding, ...]:
     """What the policies that match ``app`` say about its configuration and overrides."""
     policies = snapshot.for_application(app)
-    return check_application(policies, app, config) if policies else ()
+    return check_application(policies, app, config, memo=snapshot.findings_memo) if policies else ()
 
 
 def _lines(problems: Sequence[Problem]) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "Deferral",
     "Filtered",
     "Finding",
+    "FindingsMemo",
     "Holds",
     "Match",
     "ParsedHolds",
@@ -52,7 +53,9 @@ __all__ = [
     "PolicySet",
     "Rules",
     "UpdateWindow",
+    "app_facts",
     "applicable",
+    "applicable_to",
     "check_application",
     "filter_candidates",
     "hold_key",
@@ -65,7 +68,7 @@ __all__ = [
     "violation_record",
 ]
 
-from imageupdater.updatepolicy.admission import check_application
+from imageupdater.updatepolicy.admission import FindingsMemo, check_application
 from imageupdater.updatepolicy.candidates import (
     CandidateDecision,
     Deferral,
@@ -84,7 +87,7 @@ from imageupdater.updatepolicy.holds import (
     parse_holds,
     release_patch,
 )
-from imageupdater.updatepolicy.matching import applicable
+from imageupdater.updatepolicy.matching import app_facts, applicable, applicable_to
 from imageupdater.updatepolicy.model import (
     API_GROUP,
     API_VERSION,

@@ -19,9 +19,9 @@ a human's edit is not an update by the updater.
 
 from __future__ import annotations
 
-__all__ = ["check_application"]
+__all__ = ["FindingsMemo", "check_application"]
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 from imageupdater.annotations import PREFIX
@@ -48,35 +48,90 @@ _IMAGE_LIST = PREFIX + "image-list"
 _STRATEGY = "update-strategy"
 
 
+class FindingsMemo:
+    """What each policy says about an Application's configured images, remembered per
+    (policies, images, strategy annotations): the many Applications configured alike are
+    judged once. Bounded (the oldest entry goes first); each entry keeps its policies
+    alive, so the identities in its key stay theirs."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._found: dict[Hashable, tuple[Sequence[Policy], tuple[tuple[Finding, ...], ...]]] = {}
+        self._limit = limit
+
+    def recall(self, key: Hashable) -> tuple[tuple[Finding, ...], ...] | None:
+        kept = self._found.get(key)
+        return kept[1] if kept is not None else None
+
+    def keep(
+        self, key: Hashable, policies: Sequence[Policy], found: tuple[tuple[Finding, ...], ...]
+    ) -> None:
+        if len(self._found) >= self._limit:
+            self._found.pop(next(iter(self._found)))
+        self._found[key] = (policies, found)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
 def check_application(
-    policies: Sequence[Policy], app: Mapping[str, Any], config: AppConfig | None
+    policies: Sequence[Policy],
+    app: Mapping[str, Any],
+    config: AppConfig | None,
+    *,
+    memo: FindingsMemo | None = None,
 ) -> tuple[Finding, ...]:
     """Every finding of every policy (already matched to ``app``) about ``app``.
 
     ``config`` is the parsed annotations (None when the Application has none, or they do not
     parse: the spec overrides are judged all the same). Findings come policy by policy, in
-    the order given, each naming its policy.
+    the order given, each naming its policy. ``memo`` remembers the configured images'
+    findings for the next Application configured alike.
     """
     annotations = _annotations(app)
+    configured = _configured_by_policy(policies, config, annotations, memo)
     overrides = list(_overrides(app, config))
     findings: list[Finding] = []
-    for policy in policies:
-        for image in config.images if config is not None else ():
-            findings.extend(_configured(policy, image, annotations))
+    for policy, own in zip(policies, configured, strict=True):
+        findings.extend(own)
         for subject, ref, tag in overrides:
             findings.extend(_image_findings(policy, ref, tag, subject))
     return tuple(findings)
 
 
-def _configured(
-    policy: Policy, image: ImagePolicy, annotations: Mapping[str, str]
-) -> Iterator[Finding]:
+def _configured_by_policy(
+    policies: Sequence[Policy],
+    config: AppConfig | None,
+    annotations: Mapping[str, str],
+    memo: FindingsMemo | None,
+) -> tuple[tuple[Finding, ...], ...]:
+    images = config.images if config is not None else ()
+    if not images:
+        return tuple(() for _ in policies)
+    # The strategy's annotation is named in findings, so it is part of what is judged.
+    keys = tuple(_strategy_key(image, annotations) for image in images)
+    memo_key = (tuple(id(p) for p in policies), images, keys)
+    found = memo.recall(memo_key) if memo is not None else None
+    if found is None:
+        found = tuple(
+            tuple(
+                finding
+                for image, key in zip(images, keys, strict=True)
+                for finding in _configured(policy, image, key)
+            )
+            for policy in policies
+        )
+        if memo is not None:
+            memo.keep(memo_key, tuple(policies), found)
+    return found
+
+
+def _configured(policy: Policy, image: ImagePolicy, strategy_key: str) -> Iterator[Finding]:
     ref = image.image
     label = f"image {quoted(ref.alias or ref.full_name)}"
     subject = Subject(label, _IMAGE_LIST, ref.full_name)
     yield from _present(registry_finding(policy, ref, subject))
     yield from _present(repository_finding(policy, ref, subject))
-    strategy_subject = Subject(label, _strategy_key(image, annotations), ref.full_name)
+    strategy_subject = Subject(label, strategy_key, ref.full_name)
     yield from _present(strategy_finding(policy, image.strategy, strategy_subject))
     if image.strategy.follows_one_tag and image.constraint:
         # `digest` follows exactly this tag: it is the only candidate there will ever be.

@@ -8,7 +8,7 @@ policies by name, then namespaced ones by name, so every surface lists findings 
 
 from __future__ import annotations
 
-__all__ = ["AppFacts", "app_facts", "applicable"]
+__all__ = ["AppFacts", "app_facts", "applicable", "applicable_to"]
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +64,15 @@ def applicable(
     ``namespace_labels`` are the labels of the Application's namespace (for
     ``namespaceSelector``); ``kubernetes.io/metadata.name`` is added when missing.
     """
-    facts = app_facts(app)
+    return applicable_to(policies, app_facts(app), namespace_labels)
+
+
+def applicable_to(
+    policies: Iterable[Policy],
+    facts: AppFacts,
+    namespace_labels: Mapping[str, str] | None = None,
+) -> tuple[Policy, ...]:
+    """:func:`applicable` for facts already read."""
     labels = dict(namespace_labels or {})
     labels.setdefault(NAME_LABEL, facts.namespace)
     found = [

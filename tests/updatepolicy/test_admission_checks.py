@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from imageupdater.annotations import PREFIX
-from imageupdater.updatepolicy import check_application, problems
+from imageupdater.updatepolicy import FindingsMemo, check_application, problems
 
 from .builders import application, config, policy
 
@@ -250,3 +250,36 @@ def test_every_matching_policy_applies_and_names_itself() -> None:
 def test_no_policies_or_no_images_mean_no_findings() -> None:
     assert check_application([], application(annotations=BREACH), config(BREACH)) == ()
     assert check_application([policy({"deniedTags": ["latest"]})], application(), None) == ()
+
+
+def test_applications_configured_alike_are_judged_once_with_the_same_findings() -> None:
+    policies = [
+        policy({"allowedRegistries": ["ghcr.io"]}, name="registries"),
+        policy({"allowedStrategies": ["semver"]}, name="strategies", action="Warn"),
+    ]
+    annotations = {"image-list": "web=nginx:1.25", "web.update-strategy": "digest"}
+    memo = FindingsMemo()
+    first = application("first", annotations=annotations, source=kustomize("nginx:latest"))
+    second = application("second", annotations=annotations, source=kustomize("quay.io/x:1"))
+    fresh = [check_application(policies, app, config(annotations)) for app in (first, second)]
+    remembered = [
+        check_application(policies, app, config(annotations), memo=memo) for app in (first, second)
+    ]
+    assert remembered == fresh
+    assert len(memo) == 1  # the two differ only in their spec overrides, judged every time
+    # A different strategy annotation is judged afresh (its key is named in the finding).
+    other = {"image-list": "web=nginx:1.25", "update-strategy": "digest"}
+    found = check_application(policies, application(annotations=other), config(other), memo=memo)
+    assert found == check_application(policies, application(annotations=other), config(other))
+    assert len(memo) == 2
+
+
+def test_the_findings_memo_is_bounded_oldest_first() -> None:
+    policies = [policy({"allowedRegistries": ["ghcr.io"]})]
+    memo = FindingsMemo(limit=2)
+    for image in ("nginx", "redis", "ghcr.io/acme/web"):
+        annotations = {"image-list": f"web={image}"}
+        check_application(
+            policies, application(annotations=annotations), config(annotations), memo=memo
+        )
+    assert len(memo) == 2
