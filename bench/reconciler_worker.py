@@ -8,6 +8,11 @@ command, each answer one JSON line on stdout (the first says it is ready)::
     {"cmd": "cycle", "label": "warm", "advance": 31}   -> the cycle's measurements
     {"cmd": "quit"}                                     -> {"bye": true}
 
+Optional config keys (``shard_scale.py``): ``shard`` ``[index, count]`` makes the cycle take
+only the Applications of that shard (``reconciler.shards.shard_of``, what a sharded replica
+holding one lease does), and ``redis`` (``host:port``) gives the registry client the shared
+cache on that Redis, as ``--redis`` does; the answers then count its lookups.
+
 ``advance`` moves the registry client's clock forward before the cycle, which is how a
 cycle "an interval later" finds its tag lists and digests expired without waiting.
 Everything the process allocates is the reconciler's, so ``ru_maxrss`` is its peak RSS.
@@ -25,6 +30,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +42,15 @@ from imageupdater.policy import ImagePolicy
 from imageupdater.registries_conf import RegistriesConf
 from imageupdater.registry import ClientSettings, RegistryClient
 from imageupdater.registry.counters import CountersSnapshot
+from imageupdater.registry.shared import SharedCache
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
+from imageupdater.shared_cache_settings import parse_redis_address
 from reconciler.apps_api import KubeApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.shards import shard_of
 
 
 class OffsetClock:
@@ -97,12 +106,15 @@ class Worker:
             f"  prefix: {config['registry_host']}\n  api_url: {config['registry_url']}\n",
             source="bench",
         )
+        redis: str | None = config.get("redis")
+        self.shared = SharedCache(parse_redis_address(redis)) if redis else None
         # What ResolverService builds, plus the clock it does not take.
         self.client = RegistryClient(
             settings=ClientSettings(tls_cert_dir=None, digest_ttl=config.get("digest_ttl", 30.0)),
             credentials=CredentialCache(CredentialSource(secrets=None, environ={})),
             clock=self.clock,
             logger=logging.getLogger("image_updater.registry"),
+            shared=self.shared,
         )
         self.memo = SelectionMemo()
         # When the cycle's resolution step starts and ends, and how many resolutions it
@@ -120,7 +132,23 @@ class Worker:
         finally:
             self.last_resolve = max(self.last_resolve, time.perf_counter())
 
+    def owns(self) -> Callable[[str], bool]:
+        shard: list[int] | None = self.config.get("shard")
+        if shard is None:
+            return lambda key: True
+        index, count = shard
+        return lambda key: shard_of(key, count) == index
+
     async def serve(self) -> None:
+        if self.shared is not None:
+            await self.shared.open()
+        try:
+            await self._serve()
+        finally:
+            if self.shared is not None:
+                await self.shared.close()
+
+    async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         async with self.client, await kube.KubeClient.connect(self.config["kubeconfig"]) as k8s:
             metrics = ReconcilerMetrics(CollectorRegistry())
@@ -132,6 +160,7 @@ class Worker:
                 events=EventRecorder(k8s),
                 settings=CycleSettings(),
                 scope=self.client.cycle,
+                owns=self.owns(),
             )
             controller = Controller(
                 api=api, cycle=cycle, metrics=metrics, settings=ControllerSettings(interval=0)
@@ -148,6 +177,7 @@ class Worker:
     async def cycle(self, controller: Controller, label: str, advance: float) -> dict[str, Any]:
         self.clock.offset += advance
         before, cpu_before = self.client.counters.snapshot(), _cpu()
+        shared_before = self._shared_lookups()
         profile_dir: str | None = self.config.get("profile_dir")
         profiler = cProfile.Profile() if profile_dir else None
         if profiler is not None:
@@ -166,6 +196,8 @@ class Worker:
         registry.subtract(_by_kind(before))
         cache = _cache(after)
         cache.subtract(_cache(before))
+        shared = self._shared_lookups()
+        shared.subtract(shared_before)
         return {
             "label": label,
             "wall": ended - started,
@@ -181,6 +213,7 @@ class Worker:
             },
             "registry": {k: n for k, n in sorted(registry.items()) if n},
             "cache": {k: n for k, n in sorted(cache.items()) if n},
+            "shared": {k: n for k, n in sorted(shared.items()) if n},
             "result": {
                 "applications": result.applications,
                 "images_considered": result.images_considered,
@@ -191,6 +224,20 @@ class Worker:
             },
             "max_rss_kib": _max_rss_kib(),
         }
+
+    def _shared_lookups(self) -> Counter[str]:
+        if self.shared is None:
+            return Counter()
+        snapshot = self.shared.counters.snapshot()
+        counts = Counter(
+            {
+                f"{name} {outcome}": n
+                for name, outcomes in snapshot["lookups"].items()
+                for outcome, n in outcomes.items()
+            }
+        )
+        counts.update({f"error {op}": n for op, n in snapshot["errors"].items()})
+        return counts
 
 
 def _dump(profiler: cProfile.Profile, folder: Path, label: str) -> None:
