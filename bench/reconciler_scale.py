@@ -1,7 +1,7 @@
 """Reconciler scale benchmark (issue 5): 2,000 Applications over 300 repositories.
 
     cd /work/main && .venv/bin/python bench/reconciler_scale.py [--quick] [--runs N]
-        [--reseed] [--profile] [--json PATH] [--workdir DIR]
+        [--policies N] [--reseed] [--profile] [--json PATH] [--workdir DIR]
 
 Three processes: this one (seeding, the Kubernetes API emulator in a thread, checks), the
 local ``docker-registry``, and the measured reconciler (``reconciler_worker.py``: the
@@ -41,6 +41,7 @@ import reconciler_seed
 import reconciler_workload as wl
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from devcluster.kubeapi.server import DEFAULT_CRDS
 from devcluster.registry import LocalRegistry
 
 HERE = Path(__file__).resolve().parent
@@ -157,6 +158,7 @@ async def one_run(
     profile: bool,
     index: int,
     digest_ttl: float,
+    policies: int = 0,
 ) -> dict[str, Any]:
     regdir = workdir / "registry"
     needs_seed = reconciler_seed.prepare(regdir, workload, reseed=reseed)
@@ -170,11 +172,18 @@ async def one_run(
             reconciler_seed.mark_seeded(regdir, workload)
             seconds = time.perf_counter() - started
             seeding.update(seconds=seconds, tags=tags, requests=requests, tags_per_s=tags / seconds)
-        api = KubeAPI()
+        # Our own CRDs beside Argo CD's when the update policies are stored.
+        api = (
+            KubeAPI(crds=(DEFAULT_CRDS, HERE.parent / "manifests" / "crds"))
+            if policies
+            else KubeAPI()
+        )
         for project in wl.PROJECTS:
             api.store.put(wl.app_project(project))
         for app in workload.apps:
             api.store.put(wl.application(app, registry.host))
+        for stored_policy in wl.update_policies(policies):
+            api.store.put(stored_policy)
         with run_in_thread(api) as running:
             kubeconfig = write_kubeconfig(workdir / "kubeconfig", running.url)
             config = {
@@ -184,6 +193,7 @@ async def one_run(
                 "log": str(workdir / "worker.log"),
                 "profile_dir": str(workdir / f"profile-{index}") if profile else None,
                 "digest_ttl": digest_ttl,
+                "policies": policies > 0,
             }
             worker = await WorkerProcess.start(config, workdir / "worker.stderr")
             try:
@@ -198,14 +208,25 @@ async def one_run(
     finally:
         registry.stop()
         reconciler_seed.prepare(regdir, workload, reseed=False)
-    return {"seeding": seeding, "phases": phases, "start_rss_kib": worker.ready["max_rss_kib"]}
+    return {
+        "seeding": seeding,
+        "phases": phases,
+        "start_rss_kib": worker.ready["max_rss_kib"],
+        "policies_applied": worker.ready["policies_applied"],
+    }
 
 
-def _checks(workload: wl.Workload, runs: list[dict[str, Any]], repos_used: int) -> dict[str, bool]:
+def _checks(
+    workload: wl.Workload, runs: list[dict[str, Any]], repos_used: int, policies: int
+) -> dict[str, bool]:
     cold, fresh = wl.expected_cold(workload), wl.expected_after_new_tags(workload)
     checks: dict[str, bool] = {}
     for number, run in enumerate(runs):
         phases = run["phases"]
+        if policies:
+            checks[f"run{number}: every stored update policy is valid and applied"] = (
+                run["policies_applied"] == policies
+            )
         checks[f"run{number}: cold patches exactly the outdated apps"] = (
             set(phases["cold"]["patched"]) == cold
         )
@@ -323,12 +344,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             profile=args.profile,
             index=index,
             digest_ttl=args.digest_ttl,
+            policies=args.policies,
         )
         run["load_average"] = os.getloadavg()
         runs.append(run)
     repos_used = len({i.repo.name for app in workload.apps for i in app.images})
     summary = summarize(runs)
-    checks = _checks(workload, runs, repos_used)
+    checks = _checks(workload, runs, repos_used, args.policies)
     warm = summary["warm"]
     targets = {
         "warm: at most one tag list per repository": warm["registry"].get("tags", 0) <= repos_used,
@@ -344,6 +366,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join([".venv/bin/python", "bench/reconciler_scale.py", *sys.argv[1:]]),
         "machine": machine(),
         "digest_ttl": args.digest_ttl,
+        "policies": args.policies,
         "workload": {
             "apps": len(workload.apps),
             "repos": len(workload.repos),
@@ -379,12 +402,21 @@ def main(argv: list[str] | None = None) -> int:
         default=TTL,
         help="the registry client's digest_ttl (default 30 s, the production default)",
     )
+    parser.add_argument(
+        "--policies",
+        type=int,
+        default=0,
+        help="store this many update policies matching every Application (their rules keep "
+        "every update of the workload) and judge each cycle by them",
+    )
     parser.add_argument("--workdir", type=Path, help="registry storage and logs")
     args = parser.parse_args(argv)
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     if args.runs < 1:
         parser.error(f"--runs {args.runs} is not valid; expected 1 or more")
+    if args.policies < 0:
+        parser.error(f"--policies {args.policies} is not valid; expected 0 or more")
     if args.workdir is None:
         args.workdir = HERE / "out" / ("reconciler-quick" if args.quick else "reconciler")
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ command, each answer one JSON line on stdout (the first says it is ready)::
 Optional config keys (``shard_scale.py``): ``shard`` ``[index, count]`` makes the cycle take
 only the Applications of that shard (``reconciler.shards.shard_of``, what a sharded replica
 holding one lease does), and ``redis`` (``host:port``) gives the registry client the shared
-cache on that Redis, as ``--redis`` does; the answers then count its lookups.
+cache on that Redis, as ``--redis`` does; the answers then count its lookups. ``policies``
+(true) reads the update policies stored in the cluster and judges every cycle by them, as
+``run`` does.
 
 ``advance`` moves the registry client's clock forward before the cycle, which is how a
 cycle "an interval later" finds its tag lists and digests expired without waiting.
@@ -45,11 +47,14 @@ from imageupdater.registry.counters import CountersSnapshot
 from imageupdater.registry.shared import SharedCache
 from imageupdater.resolver import Resolution, SelectionMemo, resolve
 from imageupdater.shared_cache_settings import parse_redis_address
+from imageupdater.updatepolicy import PolicyFilter
+from imageupdater.updatepolicy_source import PolicyWatch
 from reconciler.apps_api import KubeApplications
 from reconciler.controller import Controller, ControllerSettings
 from reconciler.cycle import Cycle, CycleSettings
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
+from reconciler.policies import PolicyReporter
 from reconciler.shards import shard_of
 
 
@@ -121,13 +126,20 @@ class Worker:
         # made (one per distinct policy and current version).
         self.first_resolve, self.last_resolve, self.resolutions = float("inf"), 0.0, 0
 
-    async def resolve(self, policy: ImagePolicy, current: str | None) -> Resolution:
+    async def resolve(
+        self, policy: ImagePolicy, current: str | None, policies: PolicyFilter | None = None
+    ) -> Resolution:
         started = time.perf_counter()
         self.first_resolve = min(self.first_resolve, started)
         self.resolutions += 1
         try:
             return await resolve(
-                policy, client=self.client, conf=self.conf, current_tag=current, memo=self.memo
+                policy,
+                client=self.client,
+                conf=self.conf,
+                current_tag=current,
+                memo=self.memo,
+                policies=policies,
             )
         finally:
             self.last_resolve = max(self.last_resolve, time.perf_counter())
@@ -153,19 +165,32 @@ class Worker:
         async with self.client, await kube.KubeClient.connect(self.config["kubeconfig"]) as k8s:
             metrics = ReconcilerMetrics(CollectorRegistry())
             api = KubeApplications(k8s, metrics)
+            events = EventRecorder(k8s)
+            policies = None
+            if self.config.get("policies"):
+                # What the runner builds: the stored update policies, read before the first cycle.
+                policies = PolicyReporter(
+                    PolicyWatch(k8s.list, component="the reconciler"),
+                    client=k8s,
+                    metrics=metrics,
+                    events=events,
+                )
+                await policies.watch.refresh()
             cycle = Cycle(
                 api=api,
                 resolve=self.resolve,
                 metrics=metrics,
-                events=EventRecorder(k8s),
+                events=events,
                 settings=CycleSettings(),
+                policies=policies,
                 scope=self.client.cycle,
                 owns=self.owns(),
             )
             controller = Controller(
                 api=api, cycle=cycle, metrics=metrics, settings=ControllerSettings(interval=0)
             )
-            _answer({"ready": True, "max_rss_kib": _max_rss_kib()})
+            applied = len(policies.watch.snapshot.policies) if policies is not None else 0
+            _answer({"ready": True, "max_rss_kib": _max_rss_kib(), "policies_applied": applied})
             while line := await loop.run_in_executor(None, sys.stdin.readline):
                 command = json.loads(line)
                 if command["cmd"] == "quit":

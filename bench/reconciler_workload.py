@@ -378,6 +378,34 @@ def app_project(name: str) -> dict[str, Any]:
     }
 
 
+def update_policies(count: int) -> list[dict[str, Any]]:
+    """``count`` ClusterImageUpdatePolicies that all match every Application (namespace,
+    project glob, name glob), each with rules every image of the workload keeps, so every
+    candidate is judged by every policy and none is held back: a third ``Enforce``, a third
+    ``Warn``, a third ``Audit``. (``maxBump`` is left out: it holds the newest-build images,
+    whose running tags are not versions, back by design; ``latest`` is not denied: the
+    digest-followed images run it.)"""
+    actions = ("Enforce", "Warn", "Audit")
+    return [
+        {
+            "apiVersion": "image-updater.io/v1alpha1",
+            "kind": "ClusterImageUpdatePolicy",
+            "metadata": {"name": f"bench-{i:02d}"},
+            "spec": {
+                "action": actions[i % 3],
+                "match": {"namespaces": [NAMESPACE], "projects": ["team-*"], "names": ["app-*"]},
+                "rules": {
+                    "allowedRegistries": ["127.0.0.1:*", "*"],
+                    "allowedRepositories": ["*/bench/*", f"*/bench/team-{i}/*"],
+                    "deniedTags": ["*-debug", f"*-debug-{i}", "*-snapshot"],
+                    "allowedStrategies": ["semver", "newest-build", "digest"],
+                },
+            },
+        }
+        for i in range(count)
+    ]
+
+
 # -- upstream's documented algorithm on the same workload ----------------------------------
 
 

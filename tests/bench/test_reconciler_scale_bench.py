@@ -109,3 +109,16 @@ def test_the_report_carries_upstreams_request_count_and_the_peak_rss(
         assert report["summary"][phase]["max_rss_kib"] > 0
     assert report["upstream"]["cold"]["manifest_get"] > report["upstream"]["warm"]["manifest_get"]
     assert report["targets"]["warm: at most one tag list per repository"] is True
+
+
+def test_with_update_policies_every_cycle_is_judged_by_them_and_still_writes_exactly(
+    tmp_path: Path,
+) -> None:
+    report = run_quick(tmp_path, tmp_path / "report.json", "--policies", "4")
+    assert report["policies"] == 4
+    assert report["runs"][0]["policies_applied"] == 4
+    assert all(report["checks"].values()), report["checks"]
+    cold = report["runs"][0]["phases"]["cold"]
+    # The policies' status is written once, at the first cycle's end; warm cycles write nothing.
+    assert cold["api"].get("patch clusterimageupdatepolicies") == 4
+    assert report["summary"]["warm"]["patches"] == 0
