@@ -10,8 +10,10 @@ from __future__ import annotations
 
 __all__ = [
     "CLUSTER_MATCH_FIELDS",
+    "FIRST_WAVE_FIELDS",
     "NAMESPACED_MATCH_FIELDS",
     "ROLLBACK_FIELDS",
+    "ROLLOUT_FIELDS",
     "RULE_FIELDS",
     "SPEC_FIELDS",
     "TOP_FIELDS",
@@ -24,7 +26,7 @@ from imageupdater.updatepolicy.model import CLUSTER_KIND, PolicyKind
 from imageupdater.updatepolicy.selectors import REQUIREMENT_FIELDS, SELECTOR_FIELDS
 
 TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")
-SPEC_FIELDS = ("action", "match", "rules")
+SPEC_FIELDS = ("action", "match", "rules", "rollout")
 CLUSTER_MATCH_FIELDS = (
     "namespaces",
     "namespaceSelector",
@@ -46,6 +48,8 @@ RULE_FIELDS = (
     "rollbackOnDegraded",
 )
 ROLLBACK_FIELDS = ("window",)
+ROLLOUT_FIELDS = ("firstWave", "soak")
+FIRST_WAVE_FIELDS = ("count", "percent", "selector")
 WINDOW_FIELDS = ("schedule", "duration", "timeZone")
 _SELECTORS = ("namespaceSelector", "applicationSelector")
 
@@ -67,4 +71,9 @@ def spec_paths(kind: PolicyKind) -> frozenset[str]:
     paths.update(f"spec.rules.{name}" for name in RULE_FIELDS)
     paths.update(f"spec.rules.updateWindows[].{name}" for name in WINDOW_FIELDS)
     paths.update(f"spec.rules.rollbackOnDegraded.{name}" for name in ROLLBACK_FIELDS)
+    paths.update(f"spec.rollout.{name}" for name in ROLLOUT_FIELDS)
+    paths.update(f"spec.rollout.firstWave.{name}" for name in FIRST_WAVE_FIELDS)
+    wave_selector = "spec.rollout.firstWave.selector"
+    paths.update(f"{wave_selector}.{field}" for field in SELECTOR_FIELDS)
+    paths.update(f"{wave_selector}.matchExpressions[].{field}" for field in REQUIREMENT_FIELDS)
     return frozenset(paths)

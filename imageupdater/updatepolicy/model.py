@@ -18,6 +18,7 @@ __all__ = [
     "API_VERSION",
     "CLUSTER_KIND",
     "DEFAULT_ROLLBACK_WINDOW",
+    "DEFAULT_SOAK",
     "KINDS",
     "NAMESPACED_KIND",
     "Action",
@@ -29,6 +30,7 @@ __all__ = [
     "PolicyKind",
     "PolicyRef",
     "PolicySet",
+    "Rollout",
     "RuleName",
     "Rules",
     "UpdateWindow",
@@ -53,6 +55,7 @@ API_GROUP = "image-updater.io"
 API_VERSION = f"{API_GROUP}/v1alpha1"
 # How long an update is watched for a rollback when no window is given.
 DEFAULT_ROLLBACK_WINDOW = timedelta(minutes=10)
+DEFAULT_SOAK = timedelta(minutes=30)
 PolicyKind = Literal["ClusterImageUpdatePolicy", "ImageUpdatePolicy"]
 CLUSTER_KIND: Final = "ClusterImageUpdatePolicy"
 NAMESPACED_KIND: Final = "ImageUpdatePolicy"
@@ -190,6 +193,28 @@ class Rules:
 
 
 @dataclass(frozen=True, slots=True)
+class Rollout:
+    """``spec.rollout``: an update reaches a first wave of the Applications the policy
+    matches, and the rest only once every first-wave Application using the image has run
+    the new version Healthy for ``soak``. Exactly one of ``count``, ``percent`` and
+    ``selector`` says who is in the first wave."""
+
+    soak: timedelta = DEFAULT_SOAK
+    count: int | None = None
+    percent: int | None = None
+    selector: LabelSelector | None = None
+
+    def __str__(self) -> str:
+        if self.selector is not None:
+            first = "the Applications its selector picks"
+        elif self.percent is not None:
+            first = f"{self.percent}% of its Applications"
+        else:
+            first = f"{self.count} of its Applications"
+        return f"first wave {first}, soak {format_duration(self.soak)}"
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """One valid policy resource."""
 
@@ -198,6 +223,7 @@ class Policy:
     match: Match = field(default_factory=Match)
     rules: Rules = field(default_factory=Rules)
     generation: int | None = None
+    rollout: Rollout | None = None
 
 
 @dataclass(frozen=True, slots=True)

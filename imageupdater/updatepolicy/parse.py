@@ -29,6 +29,7 @@ from imageupdater.updatepolicy.model import (
     PolicyKind,
     PolicyRef,
 )
+from imageupdater.updatepolicy.parse_rollout import parse_rollout
 from imageupdater.updatepolicy.parse_rules import parse_rules
 from imageupdater.updatepolicy.reading import (
     Collector,
@@ -66,7 +67,7 @@ def parse_policy(obj: Mapping[str, Any] | object) -> ParsedPolicy:
     # With an unknown kind the rest is still read, as the more permissive cluster kind.
     ref = _ref(obj.get("metadata"), kind or CLUSTER_KIND, out)
     spec = obj.get("spec")
-    action, match, rules = Action.ENFORCE, None, None
+    action, match, rules, rollout = Action.ENFORCE, None, None, None
     if spec is None:
         out.error("spec", "is missing; a policy needs a spec with its rules")
     elif (raw_spec := mapping(spec, "spec", out)) is not None:
@@ -74,11 +75,14 @@ def parse_policy(obj: Mapping[str, Any] | object) -> ParsedPolicy:
         action = _action(raw_spec.get("action"), out)
         match = _match(raw_spec.get("match"), kind or CLUSTER_KIND, out)
         rules = parse_rules(raw_spec.get("rules"), "spec.rules", out)
+        if raw_spec.get("rollout") is not None:
+            rollout = parse_rollout(raw_spec["rollout"], "spec.rollout", out)
     problems = tuple(out.problems)
     if out.has_errors or kind is None or ref is None or match is None or rules is None:
         return ParsedPolicy(None, problems, ref if kind is not None else None)
     generation = _generation(obj.get("metadata"))
-    return ParsedPolicy(Policy(ref, action, match, rules, generation), problems, ref)
+    policy = Policy(ref, action, match, rules, generation, rollout)
+    return ParsedPolicy(policy, problems, ref)
 
 
 def _kind(obj: Mapping[str, Any], out: Collector) -> PolicyKind | None:

@@ -9,7 +9,7 @@ a tag) is refused rather than silently useless.
 
 from __future__ import annotations
 
-__all__ = ["parse_rules"]
+__all__ = ["duration_field", "parse_rules"]
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -224,10 +224,11 @@ def _bump(value: object, path: str, out: Collector) -> Bump | None:
 
 
 def _age(value: object, path: str, out: Collector) -> timedelta | None:
-    return _duration(value, path, out, positive=False)
+    return duration_field(value, path, out, positive=False)
 
 
-def _duration(value: object, path: str, out: Collector, *, positive: bool) -> timedelta | None:
+def duration_field(value: object, path: str, out: Collector, *, positive: bool) -> timedelta | None:
+    """A Go duration field (``minimumAge``, ``window``, ``soak``…); None with a problem."""
     what = f"{'a positive' if positive else 'a non-negative'} {_DURATION_FORM}"
     if not isinstance(value, str):
         out.error(path, f"must be {what}, not {describe(value)}")
@@ -263,7 +264,7 @@ def _rollback(value: object, path: str, out: Collector) -> timedelta | None:
     unknown_fields(raw, path, ROLLBACK_FIELDS, out)
     if "window" not in raw:
         return DEFAULT_ROLLBACK_WINDOW
-    window = _duration(raw["window"], child(path, "window"), out, positive=True)
+    window = duration_field(raw["window"], child(path, "window"), out, positive=True)
     if window is not None and window.total_seconds() < 1:
         out.error(child(path, "window"), "must be at least 1s; accepted: e.g. '10m', '1h'")
         return None
@@ -299,7 +300,7 @@ def _window(value: object, path: str, out: Collector) -> UpdateWindow | None:
         return None
     unknown_fields(raw, path, WINDOW_FIELDS, out)
     schedule = _schedule(raw.get("schedule"), child(path, "schedule"), out)
-    duration = _duration(raw.get("duration"), child(path, "duration"), out, positive=True)
+    duration = duration_field(raw.get("duration"), child(path, "duration"), out, positive=True)
     zone = _zone(raw.get("timeZone"), child(path, "timeZone"), out)
     if schedule is None or duration is None or zone is None:
         return None

@@ -56,6 +56,7 @@ def resource(
     namespace: str | None = None,
     action: str | None = None,
     match: dict[str, Any] | None = None,
+    rollout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
@@ -65,7 +66,15 @@ def resource(
         spec["action"] = action
     if match is not None:
         spec["match"] = copy.deepcopy(match)
+    if rollout is not None:
+        spec["rollout"] = copy.deepcopy(rollout)
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+FULL_ROLLOUT: dict[str, Any] = {
+    "firstWave": {"selector": {"matchLabels": {"wave": "canary"}}},
+    "soak": "1h",
+}
 
 
 def full_resource(kind: str = "ClusterImageUpdatePolicy") -> dict[str, Any]:
@@ -76,6 +85,7 @@ def full_resource(kind: str = "ClusterImageUpdatePolicy") -> dict[str, Any]:
         namespace=None if cluster else "team-a",
         action="Warn",
         match=FULL_CLUSTER_MATCH if cluster else FULL_NAMESPACED_MATCH,
+        rollout=FULL_ROLLOUT,
     )
 
 

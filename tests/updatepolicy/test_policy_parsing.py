@@ -47,6 +47,10 @@ def test_the_fullest_cluster_policy_parses_into_every_field() -> None:
     assert [g.text for g in match.namespaces] == ["team-*"]
     assert match.namespace_selector is not None and match.application_selector is not None
     assert [g.text for g in match.projects] == ["default", "prod-*"]
+    rollout = policy.rollout
+    assert rollout is not None and rollout.soak == timedelta(hours=1)
+    assert rollout.selector is not None and rollout.selector.matches({"wave": "canary"})
+    assert (rollout.count, rollout.percent) == (None, None)
 
 
 def test_a_namespaced_policy_is_named_by_its_namespace_and_defaults_to_default() -> None:
@@ -421,3 +425,53 @@ def test_parsing_never_raises_on_policy_shaped_input(rules: Any, match: Any, kin
     parsed = parse_policy(obj)
     assert (parsed.policy is None) == bool(parsed.errors)
     assert all(p.message for p in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    ("rollout", "expected"),
+    [
+        ({"firstWave": {"count": 2}}, (2, None, timedelta(minutes=30))),
+        ({"firstWave": {"percent": 10}, "soak": "2h"}, (None, 10, timedelta(hours=2))),
+        ({"firstWave": {"percent": 99}, "soak": "1s"}, (None, 99, timedelta(seconds=1))),
+    ],
+)
+def test_a_rollout_names_its_first_wave_and_soak(
+    rollout: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    parsed = parse_policy(resource({}, rollout=rollout))
+    assert parsed.policy is not None and parsed.policy.rollout is not None, parsed.problems
+    got = parsed.policy.rollout
+    assert (got.count, got.percent, got.soak) == expected
+
+
+@pytest.mark.parametrize(
+    ("rollout", "key", "words"),
+    [
+        ({}, "spec.rollout.firstWave", "is missing"),
+        ({"firstWave": {}}, "spec.rollout.firstWave", "found none"),
+        (
+            {"firstWave": {"count": 1, "percent": 5}},
+            "spec.rollout.firstWave",
+            "found count, percent",
+        ),
+        ({"firstWave": {"count": 0}}, "spec.rollout.firstWave.count", "at least 1, not the number 0"),
+        ({"firstWave": {"count": True}}, "spec.rollout.firstWave.count", "whole number"),
+        ({"firstWave": {"percent": 100}}, "spec.rollout.firstWave.percent", "from 1 to 99"),
+        ({"firstWave": {"percent": "10%"}}, "spec.rollout.firstWave.percent", "from 1 to 99"),
+        (
+            {"firstWave": {"selector": {"matchLabels": {"wave": 1}}}},
+            "spec.rollout.firstWave.selector.matchLabels.wave",
+            "",
+        ),
+        ({"firstWave": {"count": 1}, "soak": "0s"}, "spec.rollout.soak", "not positive"),
+        ({"firstWave": {"count": 1}, "soak": "1d"}, "spec.rollout.soak", "168h"),
+        ({"firstWave": {"count": 1}, "soak": "500ms"}, "spec.rollout.soak", "at least 1s"),
+        ({"firstWave": {"count": 1}, "sokа": "1h"}, "spec.rollout.sokа", "unknown field"),
+        ({"firstWave": {"cuont": 1}}, "spec.rollout.firstWave.cuont", "did you mean"),
+        ("canary", "spec.rollout", "must be an object"),
+    ],
+)
+def test_a_wrong_rollout_is_refused_naming_the_field(rollout: Any, key: str, words: str) -> None:
+    found = errors(resource({}, rollout=rollout))
+    assert key in found, found
+    assert words in found[key]
