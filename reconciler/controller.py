@@ -126,6 +126,9 @@ class Controller:
             Glob(p, what="--match-application-name glob") for p in settings.name_patterns
         ]
         self.index: dict[str, Application] = {}
+        # A rollout's first wave is chosen among every Application known, not only those a
+        # cycle runs (a push cycle names a few; a shard holds a part).
+        cycle.waves.population = lambda: self.index.values()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self.synced = asyncio.Event()

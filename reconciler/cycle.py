@@ -57,7 +57,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from imageupdater import review, syncwindows
 from imageupdater.application import (
@@ -79,12 +79,13 @@ from imageupdater.errors import (
     RegistryUnavailable,
 )
 from imageupdater.plan import current_overrides, plan_overrides
-from imageupdater.policy import ImagePolicy
+from imageupdater.policy import AppConfig, ImagePolicy
 from imageupdater.resolver import Resolution
 from imageupdater.tags import TagInfo
 from imageupdater.updatepolicy import Finding, PolicyFilter
 from imageupdater.updatepolicy.holds import parse_holds
 from imageupdater.updatepolicy.rollback import is_newer, record_key
+from imageupdater.updatepolicy.waves import WaveVerdict
 from reconciler.apps_api import ApplicationsAPI
 from reconciler.backoff import RepositoryBackoff
 from reconciler.configsource import ConfigSource
@@ -93,6 +94,7 @@ from reconciler.metrics import ReconcilerMetrics
 from reconciler.policies import PolicyReporter
 from reconciler.rollbacks import Rollbacks
 from reconciler.verification import SignatureGate
+from reconciler.waves import STOPPED_REASON, WAITING_REASON, WavePlan, Waves
 from reconciler.work import (
     AppWork,
     CycleResult,
@@ -227,6 +229,7 @@ class _Report:
     problems: list[str] = field(default_factory=list)
     deferred: str | None = None
     policy_deferred: tuple[str, ...] = ()  # by update policies, one per image
+    waves: tuple[WaveVerdict, ...] = ()  # rollout waves holding an image back
 
 
 @dataclass(slots=True)
@@ -263,6 +266,7 @@ class Cycle:
         configs: ConfigSource | None = None,
         signatures: SignatureGate | None = None,
         owns: Callable[[str], bool] = lambda key: True,
+        waves: Waves | None = None,
     ) -> None:
         # ``scope`` wraps each cycle (ResolverService.cycle: read each repository once per
         # cycle, however long the cycle takes).
@@ -308,6 +312,9 @@ class Cycle:
             dry_run=settings.dry_run,
             is_leader=lambda: self.is_leader(),
         )
+        # Rollout waves (reconciler.waves): planned per cycle over every indexed Application.
+        self.waves = waves if waves is not None else Waves()
+        self._wave_plan: WavePlan | None = None
 
     async def run(self, apps: Sequence[Application], *, trigger: str = "resync") -> CycleResult:
         apps = [app for app in apps if self.owns(app_key(app))]
@@ -316,6 +323,11 @@ class Cycle:
         started = loop.time()
         registries = _Registries(max(self.settings.max_concurrency, 1) * 5)
         state = _CycleState(result, _Resolutions(lambda job: self._lookup(job, registries)))
+        self._wave_plan = (
+            self.waves.plan(self.policies.watch.snapshot, self._config_of, apps)
+            if self.policies is not None
+            else None
+        )
         # Applications whose lookups are done, written by ``max_concurrency`` writers in the
         # order they became ready; ``left`` counts those not written yet, plus one while
         # Applications are still being prepared.
@@ -357,6 +369,8 @@ class Cycle:
                         task.result()
                 await self._write_batches(state)
                 if self.policies is not None:
+                    if self._wave_plan:
+                        self.policies.rollouts(self._wave_plan.statuses(), trigger)
                     await self.policies.finish(trigger)
                 if self.configs is not None:
                     await self.configs.finish(result, trigger)
@@ -491,8 +505,18 @@ class Cycle:
             restores=screened.restores,
             rollback_annotations=screened.annotations,
             floors=screened.floors,
-            gate=self.rollbacks.gate(app, policies),
+            gate=self.rollbacks.gate(
+                app, policies, self._wave_plan.soak(key, policies) if self._wave_plan else None
+            ),
         )
+
+    async def _config_of(self, app: Application) -> AppConfig | None:
+        """An Application's configuration as this cycle reads it (for the waves' members)."""
+        if self.configs is None:
+            reviewed = self.reviews.reviewed(app, self.settings.credentials)
+        else:
+            reviewed = await self.configs.reviewed(app, self.reviews, self.settings.credentials)
+        return reviewed.review.config if reviewed is not None else None
 
     async def _unheld(
         self,
@@ -706,8 +730,27 @@ class Cycle:
         if refreshed is None:
             return None
         # Keys the re-read brings in are resolved now, inside this cycle's scope.
-        chosen = self._chosen(refreshed, await state.table.outcomes(refreshed.jobs), [])
+        failures: list[tuple[Job, ImageUpdaterError]] = []
+        chosen = self._chosen(refreshed, await state.table.outcomes(refreshed.jobs), failures)
+        chosen = await self._gated(refreshed, chosen, failures, _Report())
         return await self._decide(refreshed, chosen, state)
+
+    async def _gated(
+        self,
+        item: AppWork,
+        chosen: list[ChosenImage],
+        failures: list[tuple[Job, ImageUpdaterError]],
+        report: _Report,
+    ) -> list[ChosenImage]:
+        """The choices the signature check and the rollout waves let through; a first write
+        and the re-plan after a conflict pass the same gates."""
+        if self.signatures is not None and chosen:
+            chosen = await self.signatures.signed(item, chosen, failures)
+        if self._wave_plan and chosen and not item.restores:
+            running = {job.policy: job.running for job in item.jobs}
+            chosen, held = await self._wave_plan.admit(item.app, item.policies, chosen, running)
+            report.waves = tuple(held)
+        return chosen
 
     def _context(self, state: _CycleState) -> WriteContext:
         def conflict() -> None:
@@ -722,9 +765,9 @@ class Cycle:
         key = app_key(item.app)
         failures: list[tuple[Job, ImageUpdaterError]] = []
         chosen = self._chosen(item, outcomes, failures)
-        if self.signatures is not None and chosen:
-            chosen = await self.signatures.signed(item, chosen, failures)
-        report = _Report([_failure_text(job, exc) for job, exc in failures])
+        waves = _Report()
+        chosen = await self._gated(item, chosen, failures, waves)
+        report = _Report([_failure_text(job, exc) for job, exc in failures], waves=waves.waves)
         for job, exc in failures:
             log.warning(
                 "cannot update image '%s' of %s: %s",
@@ -849,6 +892,15 @@ class Cycle:
             await self.events.record(item.app, "Normal", "UpdateDeferred", deferred)
         else:
             await self.events.forget(key, "UpdateDeferred")
+        for state, reason in (("waiting", WAITING_REASON), ("stopped", STOPPED_REASON)):
+            said = list(dict.fromkeys(v.message for v in report.waves if v.state == state))
+            if not said:
+                await self.events.forget(key, reason)
+                continue
+            for message in said:
+                log.info("%s: %s", key, message, extra={"application": key})
+            kind: Literal["Normal", "Warning"] = "Warning" if state == "stopped" else "Normal"
+            await self.events.record(item.app, kind, reason, "; ".join(said))
 
     async def _settle(self, outcome: Outcome, result: CycleResult, report: _Report) -> None:
         """The accounting for where one Application's change ended, whichever writer ran."""

@@ -38,6 +38,7 @@ from imageupdater.updatepolicy.status import (
     policy_status,
     violation_record,
 )
+from imageupdater.updatepolicy.waves import MAX_ROLLOUTS, RolloutStatus
 from imageupdater.updatepolicy_source import PolicyWatch, StoredPolicy
 from reconciler.events import EventRecorder
 from reconciler.metrics import ReconcilerMetrics
@@ -80,6 +81,21 @@ class PolicyReporter:
         # only after its next listing.
         self._written: dict[tuple[PolicyRef, str], Mapping[str, Any]] = {}
         self.status_writes = 0
+        # status.rollouts per policy: what the rest asked for, replaced by a complete cycle's
+        # and merged from a partial one's.
+        self._rollouts: dict[PolicyRef, dict[tuple[str, str], RolloutStatus]] = {}
+
+    def rollouts(self, found: Mapping[PolicyRef, Sequence[RolloutStatus]], trigger: str) -> None:
+        """This cycle's rollout entries (``reconciler.waves``), for the status."""
+        complete = trigger in COMPLETE_TRIGGERS
+        for ref, entries in found.items():
+            kept = {} if complete else self._rollouts.get(ref, {})
+            for entry in entries:
+                kept.pop((entry["image"], entry["version"]), None)
+                kept[(entry["image"], entry["version"])] = entry
+            while len(kept) > MAX_ROLLOUTS:
+                kept.pop(next(iter(kept)))
+            self._rollouts[ref] = kept
 
     def applicable(self, app: Application, key: str) -> PolicySet | None:
         """The policies that apply to ``app`` (None: none), remembered for the status."""
@@ -158,6 +174,7 @@ class PolicyReporter:
             violations=pending,
             previous=previous,
             now=self.clock(),
+            rollouts=list(reversed(self._rollouts.get(ref, {}).values())),
         )
         if previous is not None and dict(previous) == dict(status):
             self._pending.pop(ref, None)

@@ -122,10 +122,17 @@ class Rollbacks:
     # -- reading -----------------------------------------------------------------------------
 
     @staticmethod
-    def gate(app: Application, policies: PolicySet | None) -> dt.timedelta | None:
+    def gate(
+        app: Application, policies: PolicySet | None, soak: dt.timedelta | None = None
+    ) -> dt.timedelta | None:
         """The health gate's window: the Application's annotation first (it may also turn
-        the gate off), else the shortest window of the update policies that ask for one."""
-        return gate_window(_annotations(app), policies.policies if policies else ())
+        the gate off), else the shortest window of the update policies that ask for one.
+        ``soak``: the Application is in a rollout's first wave, so its updates are watched
+        at least that long, whatever the rest says (the rest of the rollout waits on it)."""
+        window = gate_window(_annotations(app), policies.policies if policies else ())
+        if soak is None:
+            return window
+        return soak if window is None else max(window, soak)
 
     @staticmethod
     def resumable(app: Application, images: Sequence[ImagePolicy]) -> set[ImagePolicy]:

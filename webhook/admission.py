@@ -410,6 +410,21 @@ class Admission:
         # override already keeps to maxBump, minimumAge and the update windows (a semver
         # choice is never taken back by a later cycle).
         guard = self._policies.snapshot.policy_set(app) if self._policies is not None else None
+        staged = [p for p in guard.policies if p.rollout is not None] if guard else []
+        if staged:
+            # Who is in a first wave, and whether a version has soaked, is known only from
+            # every Application the policy matches: the reconciler's to judge, not a review's.
+            names = ", ".join(str(p.ref) for p in staged)
+            return Decision(
+                Verdict(
+                    warnings=[
+                        f"image updates of this Application go through the rollout waves of "
+                        f"update policy {names}; admitted without overrides, the reconciler "
+                        "sets them"
+                    ]
+                ),
+                outcome="unchanged",
+            )
         now = dt.datetime.now(dt.UTC)
         for policy in policies:
             override = current_override(current_source, source.kind, policy)

@@ -4,7 +4,9 @@ Owns the status shape the CRDs declare and its bounds: ``matchedApplications`` (
 ``applications`` (their ``namespace/name``, sorted, at most :data:`MAX_APPLICATIONS`),
 ``lastViolations`` (newest first, at most :data:`MAX_VIOLATIONS`), one ``Ready`` condition
 (``True``/``Valid``, or ``False``/``InvalidSpec`` with the parse errors) whose
-``lastTransitionTime`` moves only when its status does, and ``observedGeneration``.
+``lastTransitionTime`` moves only when its status does, ``observedGeneration``, and for a
+policy with a rollout the updates going through its waves (``rollouts``, at most
+``waves.MAX_ROLLOUTS``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, TypedDict
 from imageupdater.syncwindows.window import as_utc
 from imageupdater.updatepolicy.findings import Finding
 from imageupdater.updatepolicy.model import ParsedPolicy
+from imageupdater.updatepolicy.waves import MAX_ROLLOUTS, RolloutStatus
 
 MAX_APPLICATIONS = 100
 MAX_VIOLATIONS = 20
@@ -57,6 +60,7 @@ class PolicyStatus(TypedDict, total=False):
     applications: list[str]
     lastViolations: list[ViolationRecord]
     conditions: list[Condition]
+    rollouts: list[RolloutStatus]
 
 
 _RECORD = ("time", "application", "image", "rule", "message", "action")
@@ -86,19 +90,24 @@ def policy_status(
     violations: Sequence[ViolationRecord] = (),
     previous: Mapping[str, Any] | None = None,
     now: datetime,
+    rollouts: Sequence[RolloutStatus] = (),
 ) -> PolicyStatus:
     """The status to write: ``violations`` are this round's (newest last, as found), put
-    before the previous ones and cut to the bound."""
+    before the previous ones and cut to the bound; ``rollouts`` (newest first) appear only
+    while there are some."""
     names = sorted(set(applications))
     earlier = _previous_violations(previous)
     newest_first = [*reversed(violations), *earlier][:MAX_VIOLATIONS]
-    return {
+    status: PolicyStatus = {
         "observedGeneration": generation,
         "matchedApplications": len(names),
         "applications": names[:MAX_APPLICATIONS],
         "lastViolations": newest_first,
         "conditions": [_ready(parsed, generation, previous, now)],
     }
+    if rollouts:
+        status["rollouts"] = list(rollouts[:MAX_ROLLOUTS])
+    return status
 
 
 def _ready(

@@ -454,7 +454,11 @@ def test_a_rollout_names_its_first_wave_and_soak(
             "spec.rollout.firstWave",
             "found count, percent",
         ),
-        ({"firstWave": {"count": 0}}, "spec.rollout.firstWave.count", "at least 1, not the number 0"),
+        (
+            {"firstWave": {"count": 0}},
+            "spec.rollout.firstWave.count",
+            "at least 1, not the number 0",
+        ),
         ({"firstWave": {"count": True}}, "spec.rollout.firstWave.count", "whole number"),
         ({"firstWave": {"percent": 100}}, "spec.rollout.firstWave.percent", "from 1 to 99"),
         ({"firstWave": {"percent": "10%"}}, "spec.rollout.firstWave.percent", "from 1 to 99"),

@@ -91,3 +91,21 @@ async def test_a_too_young_release_waits_and_the_warning_says_until_when(
     assert images == [f"{host}/app:1.4.0"]
     waits = [w for w in verdict.warnings if "waits until" in w]
     assert len(waits) == 1 and "'web'" in waits[0] and "soak" in waits[0], verdict.warnings
+
+
+async def test_an_application_under_a_rollout_is_admitted_without_overrides_for_the_reconciler(
+    fault_registry: FaultRegistry,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for tag in ("1.4.0", "1.9.0"):
+        fault_registry.add_image("app", tag, created=now - OLD)
+    host = fault_registry.url.removeprefix("http://")
+    data = review(app_running(fault_registry, "1.4.0"))
+    staged = resource({}, name="staged", rollout={"firstWave": {"count": 1}})
+    verdict, images = await mutate(fault_registry, data, staged)
+    assert list(verdict.patch) == []
+    assert images == [f"{host}/app:1.4.0"]
+    assert verdict.warnings == [
+        "image updates of this Application go through the rollout waves of update policy "
+        "ClusterImageUpdatePolicy/staged; admitted without overrides, the reconciler sets them"
+    ]
