@@ -18,6 +18,10 @@ from devcluster.kubeapi import KubeAPI
 from devcluster.kubeapi.server import DEFAULT_CRDS
 from imageupdater import kube
 from imageupdater.service import ResolverService
+from imageupdater.updatepolicy.matching import app_facts
+from imageupdater.updatepolicy.model import Rollout
+from imageupdater.updatepolicy.waves import first_wave
+from reconciler.controller import Controller, ControllerSettings
 from reconciler.metrics import ReconcilerMetrics
 from tests.reconciler.conftest import stored
 from tests.reconciler.test_update_policies import POLICY_CRDS, Harness, Seed, shop
@@ -58,7 +62,9 @@ def record_state(harness: Harness, name: str) -> str:
 
 
 def messages(harness: Harness, reason: str) -> dict[str, str]:
-    return {e["involvedObject"]["name"]: e["message"] for e in harness.events(reason)}
+    """Each Application's latest Event of ``reason`` (a new message is a new Event)."""
+    latest = sorted(harness.events(reason), key=lambda e: (e["lastTimestamp"], e["firstTimestamp"]))
+    return {e["involvedObject"]["name"]: e["message"] for e in latest}
 
 
 async def start(harness: Harness, seeded: Seed, rollout: dict[str, Any]) -> str:
@@ -162,3 +168,28 @@ async def test_applications_of_a_policy_without_a_rollout_update_together(
     assert result.images_updated == 3
     assert rig.events("RolloutWaiting") == []
     assert "rollouts" not in rig.status()
+
+
+async def test_a_push_cycle_for_one_application_judges_it_by_the_first_wave_of_all(
+    rig: Harness, seeded: Seed
+) -> None:
+    image = await start(rig, seeded, {"firstWave": {"count": 1}})
+    first = first_wave(Rollout(count=1), [app_facts(stored(rig.api, n)) for n in NAMES])
+    (rest, *_) = sorted(f"argocd/{n}" for n in NAMES if f"argocd/{n}" not in first)
+    cycle = rig.cycle()
+    assert cycle.policies is not None
+    await cycle.policies.watch.refresh()
+    controller = Controller(
+        api=cycle.api, cycle=cycle, metrics=rig.metrics, settings=ControllerSettings(interval=0)
+    )
+    await controller.relist()
+    # Only ``rest`` runs, as a push names it: among the cycle's Applications alone it would
+    # be the first wave itself; among all it is not.
+    result = await controller.run_once("push", [rest])
+    assert result.applications == 1
+    assert result.images_updated == 0
+    name = rest.split("/")[1]
+    assert rig.images(name) is None
+    assert messages(rig, "RolloutWaiting")[name].startswith(
+        f"waiting for the first wave: {image}:1.1.0"
+    )
