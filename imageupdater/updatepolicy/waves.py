@@ -151,14 +151,13 @@ def wave_verdict(
     pending = tuple(sorted({m.app for m in members} - set(verified) - set(soaking)))
     parts = []
     if soaking:
-        parts.append(f"soaking in {_named(soaking)}")
+        parts.append(f"{shown} is soaking in {_named(soaking)}")
     if pending:
-        parts.append(f"not yet run Healthy through a soak by {_named(pending)}")
+        have = "has" if len(pending) == 1 else "have"
+        it = "it" if soaking else shown
+        parts.append(f"{_named(pending)} {have} not run {it} Healthy through the soak yet")
     return WaveVerdict(
-        "waiting",
-        f"waiting for the first wave: {shown} is {' and '.join(parts)}",
-        soaking,
-        pending,
+        "waiting", f"waiting for the first wave: {'; '.join(parts)}", soaking, pending
     )
 
 

@@ -93,8 +93,8 @@ async def test_the_first_wave_updates_at_once_and_the_rest_wait_for_its_soak(
     # The cycle judged the rest from the first wave as the cycle found it.
     shown = f"{image}:1.1.0"
     assert waiting["rest-a"] == (
-        f"waiting for the first wave: {shown} is not yet run Healthy through a soak by "
-        "argocd/canary"
+        f"waiting for the first wave: argocd/canary has not run {shown} Healthy through the "
+        "soak yet"
     )
     [entry] = rig.status()["rollouts"]
     assert entry["phase"] == "FirstWave"
@@ -190,6 +190,8 @@ async def test_a_push_cycle_for_one_application_judges_it_by_the_first_wave_of_a
     assert result.images_updated == 0
     name = rest.split("/")[1]
     assert rig.images(name) is None
-    assert messages(rig, "RolloutWaiting")[name].startswith(
-        f"waiting for the first wave: {image}:1.1.0"
+    (leader,) = first
+    assert messages(rig, "RolloutWaiting")[name] == (
+        f"waiting for the first wave: {leader} has not run {image}:1.1.0 Healthy through the "
+        "soak yet"
     )

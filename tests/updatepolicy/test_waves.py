@@ -87,8 +87,13 @@ def test_the_rest_wait_while_a_first_wave_update_soaks_or_has_not_happened() -> 
     assert verdict.soaking == ("argocd/b",)
     assert verdict.pending == ("argocd/c", "argocd/d")
     assert verdict.message == (
-        f"waiting for the first wave: {IMAGE}:2.0.0 is soaking in argocd/b and not yet run "
-        "Healthy through a soak by argocd/c, argocd/d"
+        f"waiting for the first wave: {IMAGE}:2.0.0 is soaking in argocd/b; argocd/c, argocd/d "
+        "have not run it Healthy through the soak yet"
+    )
+    alone = wave_verdict(IMAGE, V2, [member("argocd/c", "1.0.0", "verified")])
+    assert alone.message == (
+        f"waiting for the first wave: argocd/c has not run {IMAGE}:2.0.0 Healthy through the "
+        "soak yet"
     )
 
 
