@@ -58,7 +58,7 @@ from reconciler_scale import machine
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
 from devcluster.kubeapi.store import StoreEvent
-from devcluster.registry import LocalRegistry, free_port
+from devcluster.registry import LocalRegistry, NotifyingRegistry, free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -72,31 +72,6 @@ QUIET = 1.5  # seconds without a cycle ending (the controller's change debounce 
 SETTLE = 2.0  # quiet seconds after the last push, to catch late or duplicate writes
 P99_TARGET_MS = 1000.0
 APPS = ("argoproj.io", "applications")
-
-
-class NotifyingRegistry(LocalRegistry):
-    """A ``docker-registry`` whose notifications go to ``endpoint`` (the docs' settings)."""
-
-    def __init__(self, workdir: Path, endpoint: str) -> None:
-        super().__init__(workdir)
-        self.endpoint = endpoint
-
-    def _prepare(self) -> tuple[dict[str, object], dict[str, object]]:
-        config, http = super()._prepare()
-        config["notifications"] = {
-            "endpoints": [
-                {
-                    "name": "image-updater",
-                    "url": self.endpoint,
-                    "headers": {"Authorization": [SECRET]},
-                    "timeout": "2s",
-                    "threshold": 5,
-                    "backoff": "1s",
-                    "ignoredmediatypes": ["application/octet-stream"],
-                }
-            ]
-        }
-        return config, http
 
 
 # -- the plan: pure, from the workload ------------------------------------------------------
@@ -409,7 +384,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     receiver_port, metrics_port = free_port(), free_port()
     registry = NotifyingRegistry(
-        regdir, f"http://127.0.0.1:{receiver_port}/webhook?type=distribution"
+        regdir, f"http://127.0.0.1:{receiver_port}/webhook?type=distribution", secret=SECRET
     )
     registry.start()
     try:

@@ -9,7 +9,7 @@ config listens on every interface, so it is never used.
 
 from __future__ import annotations
 
-__all__ = ["LaunchFailed", "LocalRegistry"]
+__all__ = ["LaunchFailed", "LocalRegistry", "NotifyingRegistry"]
 
 import contextlib
 import shutil
@@ -250,3 +250,32 @@ class LocalRegistry:
         raise LaunchFailed(
             f"{BINARY} did not answer /v2/ within {_START_TIMEOUT} s; see {self.log_file}"
         )
+
+
+class NotifyingRegistry(LocalRegistry):
+    """A ``docker-registry`` that notifies ``endpoint`` of every push, as
+    ``docs/push-webhooks.md`` configures one: the secret in the ``Authorization`` header,
+    blob events left out, ``backoff`` between retries of a failed delivery."""
+
+    def __init__(self, workdir: Path, endpoint: str, *, secret: str, backoff: str = "1s") -> None:
+        super().__init__(workdir)
+        self.endpoint = endpoint
+        self._secret = secret
+        self._backoff = backoff
+
+    def _prepare(self) -> tuple[dict[str, object], dict[str, object]]:
+        config, http = super()._prepare()
+        config["notifications"] = {
+            "endpoints": [
+                {
+                    "name": "image-updater",
+                    "url": self.endpoint,
+                    "headers": {"Authorization": [self._secret]},
+                    "timeout": "2s",
+                    "threshold": 5,
+                    "backoff": self._backoff,
+                    "ignoredmediatypes": ["application/octet-stream"],
+                }
+            ]
+        }
+        return config, http

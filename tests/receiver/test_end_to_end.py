@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from devcluster.kubeapi import KubeAPI
-from devcluster.registry import BINARY, LocalRegistry, free_port
+from devcluster.registry import BINARY, NotifyingRegistry, free_port
 from devcluster.seeder import ImageSeeder
 from imageupdater import kube
 from imageupdater.pushevents import ReceiverConfig
@@ -35,31 +35,6 @@ SECRET = "distribution-secret-91c"
 pytestmark = pytest.mark.registry
 
 
-class NotifyingRegistry(LocalRegistry):
-    """A docker-registry whose notifications go to ``endpoint``."""
-
-    def __init__(self, workdir: Path, endpoint: str) -> None:
-        super().__init__(workdir)
-        self.endpoint = endpoint
-
-    def _prepare(self) -> tuple[dict[str, object], dict[str, object]]:
-        config, http = super()._prepare()
-        config["notifications"] = {
-            "endpoints": [
-                {
-                    "name": "image-updater",
-                    "url": self.endpoint,
-                    "headers": {"Authorization": [SECRET]},
-                    "timeout": "2s",
-                    "threshold": 5,
-                    "backoff": "200ms",
-                    "ignoredmediatypes": ["application/octet-stream"],
-                }
-            ]
-        }
-        return config, http
-
-
 async def test_a_pushed_tag_reaches_the_application_through_the_registry_s_notification(
     tmp_path: Path, kube_api: KubeAPI, cluster: kube.KubeClient
 ) -> None:
@@ -67,7 +42,10 @@ async def test_a_pushed_tag_reaches_the_application_through_the_registry_s_notif
         pytest.fail(f"{BINARY} is not installed: run ./dev test, which installs it")
     port = free_port()
     registry = NotifyingRegistry(
-        tmp_path / "registry", f"http://127.0.0.1:{port}/webhook?type=distribution"
+        tmp_path / "registry",
+        f"http://127.0.0.1:{port}/webhook?type=distribution",
+        secret=SECRET,
+        backoff="200ms",
     )
     registry.start()
     try:
