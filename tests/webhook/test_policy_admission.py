@@ -111,6 +111,24 @@ async def test_a_broken_policy_is_refused_with_every_problem_and_its_field(
     assert cluster.api.store.list("image-updater.io", None, "clusterimageupdatepolicies") == []
 
 
+async def test_a_rollout_is_checked_at_apply_and_a_valid_one_is_stored(
+    start_cluster: StartCluster,
+) -> None:
+    cluster = await start_cluster()
+    staged = policy("staged", {})
+    staged["spec"]["rollout"] = {"firstWave": {"count": 1, "percent": 10}, "soak": "1d"}
+    code, _, err = await cluster.apply(staged)
+    assert code == 1
+    assert POLICY_DENIED + "2 problems in the update policy:" in err
+    assert "spec.rollout.firstWave: needs exactly one of count" in err
+    assert "spec.rollout.soak" in err and "168h" in err
+    staged["spec"]["rollout"] = {"firstWave": {"selector": {"matchLabels": {"wave": "canary"}}}}
+    code, _, err = await cluster.apply(staged)
+    assert code == 0, err
+    (stored,) = cluster.api.store.list("image-updater.io", None, "clusterimageupdatepolicies")
+    assert stored["spec"]["rollout"]["firstWave"]["selector"] == {"matchLabels": {"wave": "canary"}}
+
+
 async def test_an_application_breaking_an_enforce_policy_is_refused_naming_it(
     start_cluster: StartCluster,
 ) -> None:
