@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from dataclasses import replace
 
 from imageupdater.registry.shared import SharedCache
 from imageupdater.shared_cache_settings import SharedCacheSettings
@@ -48,7 +49,10 @@ async def _round(
 async def test_staggered_lookups_from_three_replicas_fetch_each_tag_list_once(
     settings: SharedCacheSettings,
 ) -> None:
-    caches = [SharedCache(settings) for _ in range(3)]
+    # Timeouts far beyond any wait here: this test is about the single flight, not outages
+    # (a slow machine must not turn a Redis call into a fallback fetch).
+    patient = replace(settings, timeout=10.0, lock_wait=30.0)
+    caches = [SharedCache(patient) for _ in range(3)]
     for cache in caches:
         await cache.open()
     try:
