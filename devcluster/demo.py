@@ -35,6 +35,7 @@ from pathlib import Path
 import aiohttp
 
 from devcluster.kubeapi import KubeAPI, run_in_thread, write_kubeconfig
+from devcluster.kubeapi.server import DEFAULT_CRDS
 from devcluster.registry import LocalRegistry, free_port
 from devcluster.seeder import ImageSeeder
 
@@ -162,7 +163,11 @@ def _cluster_flow(
     work: Path, registry: LocalRegistry, conf: Path, binary: Path, env: dict[str, str]
 ) -> bool:
     port = free_port()
-    api = KubeAPI(service_addresses={("argocd", "image-updater-webhook"): f"127.0.0.1:{port}"})
+    # Argo CD's CRDs and ours (the update policies), as an install has them.
+    api = KubeAPI(
+        crds=(DEFAULT_CRDS, Path(__file__).resolve().parents[1] / "manifests" / "crds"),
+        service_addresses={("argocd", "image-updater-webhook"): f"127.0.0.1:{port}"},
+    )
     ok = True
     with run_in_thread(api) as running:
         kubeconfig = write_kubeconfig(work / "kubeconfig", running.url)

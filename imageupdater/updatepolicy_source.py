@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from imageupdater.errors import ImageUpdaterError, KubeForbidden
+from imageupdater.errors import ImageUpdaterError, KubeForbidden, KubeNotFound
 from imageupdater.kube import Resource
 from imageupdater.updatepolicy import (
     API_GROUP,
@@ -165,7 +165,19 @@ class PolicyWatch:
         """A listing; a kind this install may not list (a namespaced install has no
         cluster-wide rights) counts as empty, said once."""
         try:
-            return await self._list(resource)
+            listed = await self._list(resource)
+        except KubeNotFound as exc:
+            key = (resource.plural, "not-served")
+            if key not in self._logged:
+                self._logged.add(key)
+                self._log.warning(
+                    "the API server does not serve %s (its CRD is not installed: kubectl apply "
+                    "-k manifests/crds), so %s applies none of them: %s",
+                    resource.plural,
+                    self._component,
+                    exc,
+                )
+            return {"items": []}
         except KubeForbidden as exc:
             key = (resource.plural, "forbidden")
             if key not in self._logged:
@@ -177,6 +189,9 @@ class PolicyWatch:
                     exc,
                 )
             return {"items": []}
+        # Served again (a CRD installed later): a later disappearance is said again.
+        self._logged.discard((resource.plural, "not-served"))
+        return listed
 
     async def run(self) -> None:
         while True:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from imageupdater.errors import KubeForbidden, KubeUnavailable
+from imageupdater.errors import KubeForbidden, KubeNotFound, KubeUnavailable
 from imageupdater.kube import Resource
 from tests.updatepolicy.builders import application, config, resource
 from webhook.policies import (
@@ -147,3 +147,28 @@ async def test_a_kind_this_install_may_not_list_counts_as_empty_and_is_said_once
     assert [p.ref.name for p in watch.snapshot.policies] == ["mine"]
     said = [r for r in caplog.records if "not allowed to list" in r.getMessage()]
     assert len(said) == 1
+
+
+async def test_policy_kinds_the_api_server_does_not_serve_count_as_empty_and_are_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class NoCrds(Listings):
+        served = False
+
+        async def __call__(self, resource: Resource) -> Mapping[str, Any]:
+            if not self.served:
+                raise KubeNotFound(f"list {resource.plural}: the server could not find it")
+            return await super().__call__(resource)
+
+    listings = NoCrds(clusterimageupdatepolicies=[resource({}, name="later")])
+    watch = PolicyWatch(listings)
+    assert await watch.refresh()
+    assert await watch.refresh()
+    assert watch.snapshot.policies == ()
+    said = [r.getMessage() for r in caplog.records if "does not serve" in r.getMessage()]
+    assert len(said) == 2  # once per kind, not once per listing
+    assert "its CRD is not installed: kubectl apply -k manifests/crds" in said[0]
+    assert not any("keeping the last ones read" in r.getMessage() for r in caplog.records)
+    listings.served = True  # the CRDs are installed: their policies apply at the next listing
+    assert await watch.refresh()
+    assert [p.ref.name for p in watch.snapshot.policies] == ["later"]
