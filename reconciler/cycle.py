@@ -732,7 +732,7 @@ class Cycle:
         # Keys the re-read brings in are resolved now, inside this cycle's scope.
         failures: list[tuple[Job, ImageUpdaterError]] = []
         chosen = self._chosen(refreshed, await state.table.outcomes(refreshed.jobs), failures)
-        chosen = await self._gated(refreshed, chosen, failures, _Report())
+        chosen, _ = await self._gated(refreshed, chosen, failures)
         return await self._decide(refreshed, chosen, state)
 
     async def _gated(
@@ -740,17 +740,16 @@ class Cycle:
         item: AppWork,
         chosen: list[ChosenImage],
         failures: list[tuple[Job, ImageUpdaterError]],
-        report: _Report,
-    ) -> list[ChosenImage]:
-        """The choices the signature check and the rollout waves let through; a first write
-        and the re-plan after a conflict pass the same gates."""
+    ) -> tuple[list[ChosenImage], list[WaveVerdict]]:
+        """The choices the signature check and the rollout waves let through, and the waves'
+        verdicts that held an image back; a first write and the re-plan after a conflict
+        pass the same gates."""
         if self.signatures is not None and chosen:
             chosen = await self.signatures.signed(item, chosen, failures)
-        if self._wave_plan and chosen and not item.restores:
-            running = {job.policy: job.running for job in item.jobs}
-            chosen, held = await self._wave_plan.admit(item.app, item.policies, chosen, running)
-            report.waves = tuple(held)
-        return chosen
+        if not self._wave_plan or not chosen or item.restores:
+            return chosen, []
+        running = {job.policy: job.running for job in item.jobs}
+        return await self._wave_plan.admit(item.app, item.policies, chosen, running)
 
     def _context(self, state: _CycleState) -> WriteContext:
         def conflict() -> None:
@@ -765,9 +764,8 @@ class Cycle:
         key = app_key(item.app)
         failures: list[tuple[Job, ImageUpdaterError]] = []
         chosen = self._chosen(item, outcomes, failures)
-        waves = _Report()
-        chosen = await self._gated(item, chosen, failures, waves)
-        report = _Report([_failure_text(job, exc) for job, exc in failures], waves=waves.waves)
+        chosen, held = await self._gated(item, chosen, failures)
+        report = _Report([_failure_text(job, exc) for job, exc in failures], waves=tuple(held))
         for job, exc in failures:
             log.warning(
                 "cannot update image '%s' of %s: %s",

@@ -82,7 +82,7 @@ class PolicyReporter:
         self._written: dict[tuple[PolicyRef, str], Mapping[str, Any]] = {}
         self.status_writes = 0
         # status.rollouts per policy: what the rest asked for, replaced by a complete cycle's
-        # and merged from a partial one's.
+        # and merged from a partial one's; past the bound the least recently asked go.
         self._rollouts: dict[PolicyRef, dict[tuple[str, str], RolloutStatus]] = {}
 
     def rollouts(self, found: Mapping[PolicyRef, Sequence[RolloutStatus]], trigger: str) -> None:
@@ -174,7 +174,7 @@ class PolicyReporter:
             violations=pending,
             previous=previous,
             now=self.clock(),
-            rollouts=list(reversed(self._rollouts.get(ref, {}).values())),
+            rollouts=[entry for _, entry in sorted(self._rollouts.get(ref, {}).items())],
         )
         if previous is not None and dict(previous) == dict(status):
             self._pending.pop(ref, None)

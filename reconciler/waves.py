@@ -20,7 +20,6 @@ from __future__ import annotations
 __all__ = ["WavePlan", "Waves"]
 
 import datetime as dt
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +40,6 @@ from imageupdater.updatepolicy.waves import (
     wave_verdict,
 )
 from imageupdater.updatepolicy_source import PolicySnapshot
-
-log = logging.getLogger("image_updater.reconciler")
 
 WAITING_REASON = "RolloutWaiting"
 STOPPED_REASON = "RolloutStopped"
@@ -191,7 +188,7 @@ class Waves:
     """Starts each cycle's :class:`WavePlan` from the Applications the controller indexes."""
 
     def __init__(self, population: Callable[[], Iterable[Application]] | None = None) -> None:
-        # Set by the runner once the controller exists (its index is the population).
+        # Set by the Controller that runs the cycle: its index is the population.
         self.population = population
 
     def plan(

@@ -204,15 +204,6 @@ class Rollout:
     percent: int | None = None
     selector: LabelSelector | None = None
 
-    def __str__(self) -> str:
-        if self.selector is not None:
-            first = "the Applications its selector picks"
-        elif self.percent is not None:
-            first = f"{self.percent}% of its Applications"
-        else:
-            first = f"{self.count} of its Applications"
-        return f"first wave {first}, soak {format_duration(self.soak)}"
-
 
 @dataclass(frozen=True, slots=True)
 class Policy:

@@ -93,8 +93,8 @@ def policy_status(
     rollouts: Sequence[RolloutStatus] = (),
 ) -> PolicyStatus:
     """The status to write: ``violations`` are this round's (newest last, as found), put
-    before the previous ones and cut to the bound; ``rollouts`` (newest first) appear only
-    while there are some."""
+    before the previous ones and cut to the bound; ``rollouts`` (by image and version) appear
+    only while there are some."""
     names = sorted(set(applications))
     earlier = _previous_violations(previous)
     newest_first = [*reversed(violations), *earlier][:MAX_VIOLATIONS]

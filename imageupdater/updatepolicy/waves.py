@@ -76,12 +76,11 @@ def first_wave(rollout: Rollout, members: Iterable[AppFacts]) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class MemberImage:
-    """One first-wave Application's image of the repository in question: its last-written
-    record (None: the updater has written nothing for it yet) and what it runs."""
+    """One first-wave Application's image of the repository in question, and its
+    last-written record (None: the updater has written nothing for it yet)."""
 
     app: str
     record: WrittenImage | None
-    running: RunningVersion | None = None
 
 
 @dataclass(frozen=True, slots=True)
